@@ -1,0 +1,42 @@
+# xroad-appliance. `make test` runs everything (booted-node tests included, as
+# root); `go test -short ./...` is the fast inner loop of pure tests.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X xroad-appliance/cmd/internal/cli.Version=$(VERSION)
+GOFLAGS   ?= -trimpath
+PROFILE   ?= debian-12
+export CGO_ENABLED := 0
+
+.PHONY: build test test-short e2e bench demo demo-down lint golden clean
+
+build:
+	$(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o bin/xroad-image ./cmd/xroad-image
+	$(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o bin/xroad-node ./cmd/xroad-node
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: lint build
+	$(GO) test -count=1 -timeout 40m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+e2e: build
+	$(GO) test -count=1 -timeout 40m -run 'Cluster|Boot' ./test/...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 40m ./...
+
+golden:
+	$(GO) test ./units -update
+
+demo: build
+	@echo "make demo needs the booted-cluster harness (test/); not built yet" >&2; exit 1
+
+demo-down:
+	@true
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,248 @@
+package profiles
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"reflect"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed *.yaml
+var embedded embed.FS
+
+// Facts is a profile resolved to one PostgreSQL version: what the builder and
+// the provisioner read.
+type Facts struct {
+	Profile           `yaml:",inline"`
+	PostgreSQLVersion string     `yaml:"postgresqlVersion"`
+	PG                PostgreSQL `yaml:"pg"`
+}
+
+// Names lists the embedded profiles, sorted.
+func Names() []string {
+	entries, _ := fs.ReadDir(embedded, ".")
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".yaml") {
+			names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Load reads and validates the embedded profile NAME.
+func Load(name string) (*Profile, error) {
+	data, err := embedded.ReadFile(name + ".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("unknown profile %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return Parse(name+".yaml", data)
+}
+
+// All loads every embedded profile.
+func All() ([]*Profile, error) {
+	var all []*Profile
+	for _, n := range Names() {
+		p, err := Load(n)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p)
+	}
+	return all, nil
+}
+
+// Resolve loads profile NAME and picks PostgreSQL version pg ("" for the default).
+func Resolve(name, pg string) (*Facts, error) {
+	p, err := Load(name)
+	if err != nil {
+		return nil, err
+	}
+	return p.Resolve(pg)
+}
+
+// Resolve picks one PostgreSQL version of the profile.
+func (p *Profile) Resolve(pg string) (*Facts, error) {
+	if pg == "" {
+		pg = p.PostgreSQL.Default
+	}
+	v, ok := p.Versions[pg]
+	if !ok {
+		return nil, fmt.Errorf("profile %s offers no PostgreSQL %q (offers: %s)", p.Name, pg, strings.Join(p.VersionNames(), ", "))
+	}
+	f := &Facts{Profile: *p, PostgreSQLVersion: pg, PG: *v}
+	f.Versions = nil
+	return f, nil
+}
+
+// VersionNames lists the PostgreSQL versions a profile offers, sorted.
+func (p *Profile) VersionNames() []string {
+	var vs []string
+	for v := range p.Versions {
+		vs = append(vs, v)
+	}
+	sort.Strings(vs)
+	return vs
+}
+
+// Parse decodes a profile document strictly and checks that every fact is present.
+// Errors name the file and the key.
+func Parse(file string, data []byte) (*Profile, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var p Profile
+	if err := dec.Decode(&p); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty profile", file)
+		}
+		return nil, fmt.Errorf("%s: %w", file, nameKeys(err, data))
+	}
+	if err := p.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if want := strings.TrimSuffix(path.Base(file), ".yaml"); p.Name != want {
+		return nil, fmt.Errorf("%s: key name: %q does not match the file name %q", file, p.Name, want)
+	}
+	return &p, nil
+}
+
+func (p *Profile) validate() error {
+	if err := requireFacts(reflect.ValueOf(*p), ""); err != nil {
+		return err
+	}
+	if _, ok := p.Versions[p.PostgreSQL.Default]; !ok {
+		return fmt.Errorf("key postgresql.default: %q is not among postgresqlVersions", p.PostgreSQL.Default)
+	}
+	if len(p.Versions) > 1 && p.PostgreSQL.HowToChoose == "" {
+		return fmt.Errorf("key postgresql.howToChoose: missing; the profile offers several versions")
+	}
+	if err := oneOf("packageManager", p.PackageManager, "apt", "yum", "dnf"); err != nil {
+		return err
+	}
+	if err := oneOf("ssh.keyType", p.SSH.KeyType, "ed25519", "ecdsa"); err != nil {
+		return err
+	}
+	if p.SSH.KeyType == "ecdsa" && p.SSH.KeyBits != 256 && p.SSH.KeyBits != 384 && p.SSH.KeyBits != 521 {
+		return fmt.Errorf("key ssh.keyBits: ecdsa needs 256, 384 or 521, got %d", p.SSH.KeyBits)
+	}
+	if p.SELinux.Enabled && len(p.SELinux.Commands) == 0 {
+		return fmt.Errorf("key selinux.commands: missing; selinux is enabled")
+	}
+	for _, v := range p.VersionNames() {
+		if err := p.Versions[v].validate("postgresqlVersions." + v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (pg *PostgreSQL) validate(at string) error {
+	checks := []struct {
+		key, val string
+		allowed  []string
+	}{
+		{"serverconf.method", pg.Serverconf.Method, []string{"pg_createcluster", "include-unit", "copy-unit"}},
+		{"standby.method", pg.Standby.Method, []string{"standby.signal", "recovery.conf"}},
+		{"walLevel", pg.WalLevel, []string{"hot_standby", "replica"}},
+		{"walRetentionKey", pg.WalRetentionKey, []string{"wal_keep_segments", "wal_keep_size"}},
+		{"passwordEncryption", pg.PasswordEncryption, []string{"md5", "scram-sha-256"}},
+		{"serverconf.authHost", pg.Serverconf.AuthHost, []string{"md5", "scram-sha-256"}},
+	}
+	for _, c := range checks {
+		if err := oneOf(at+"."+c.key, c.val, c.allowed...); err != nil {
+			return err
+		}
+	}
+	// Version rules the reference automation gets wrong: a PostgreSQL below 13
+	// refuses to start with wal_keep_size, and below 12 knows no standby.signal.
+	if pg.Major < 13 && pg.WalRetentionKey != "wal_keep_segments" {
+		return fmt.Errorf("key %s.walRetentionKey: PostgreSQL %d needs wal_keep_segments", at, pg.Major)
+	}
+	if pg.Major >= 13 && pg.WalRetentionKey != "wal_keep_size" {
+		return fmt.Errorf("key %s.walRetentionKey: PostgreSQL %d needs wal_keep_size", at, pg.Major)
+	}
+	if pg.Major < 12 && pg.Standby.Method != "recovery.conf" {
+		return fmt.Errorf("key %s.standby.method: PostgreSQL %d needs recovery.conf", at, pg.Major)
+	}
+	if pg.Major >= 12 && pg.Standby.Method != "standby.signal" {
+		return fmt.Errorf("key %s.standby.method: PostgreSQL %d needs standby.signal", at, pg.Major)
+	}
+	if pg.Standby.Method == "recovery.conf" && pg.Standby.TriggerFile == "" {
+		return fmt.Errorf("key %s.standby.triggerFile: missing; recovery.conf needs a trigger_file", at)
+	}
+	if pg.Serverconf.Method != "pg_createcluster" {
+		if pg.Serverconf.BaseUnit == "" {
+			return fmt.Errorf("key %s.serverconf.baseUnit: missing; method %s needs the packaged unit", at, pg.Serverconf.Method)
+		}
+		if pg.Serverconf.UnitFile == "" {
+			return fmt.Errorf("key %s.serverconf.unitFile: missing; method %s writes a unit", at, pg.Serverconf.Method)
+		}
+	}
+	return nil
+}
+
+func oneOf(key, val string, allowed ...string) error {
+	for _, a := range allowed {
+		if val == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("key %s: %q is not one of %s", key, val, strings.Join(allowed, ", "))
+}
+
+// requireFacts walks a decoded value and reports the first empty field that is
+// not tagged fact:"optional", by its YAML key path. Booleans may be false.
+func requireFacts(v reflect.Value, at string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")
+		key := tag[0]
+		inline := len(tag) > 1 && tag[1] == "inline"
+		full := key
+		if at != "" {
+			full = at + "." + key
+		}
+		if inline {
+			full = at
+		}
+		fv := v.Field(i)
+		optional := f.Tag.Get("fact") == "optional"
+		switch fv.Kind() {
+		case reflect.Struct:
+			if err := requireFacts(fv, full); err != nil {
+				return err
+			}
+		case reflect.Map:
+			if fv.Len() == 0 && !optional {
+				return fmt.Errorf("key %s: missing", full)
+			}
+			if fv.Type().Elem().Kind() == reflect.Ptr {
+				iter := fv.MapRange()
+				for iter.Next() {
+					if iter.Value().IsNil() {
+						return fmt.Errorf("key %s.%v: missing", full, iter.Key())
+					}
+					if err := requireFacts(iter.Value().Elem(), fmt.Sprintf("%s.%v", full, iter.Key())); err != nil {
+						return err
+					}
+				}
+			}
+		case reflect.Bool:
+		default:
+			if fv.IsZero() && !optional {
+				return fmt.Errorf("key %s: missing", full)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package profiles
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAllProfilesLoad(t *testing.T) {
+	want := []string{"debian-12", "rhel-7", "rhel-8", "rhel-9", "ubuntu-20.04", "ubuntu-22.04", "ubuntu-24.04"}
+	if got := strings.Join(Names(), ","); got != strings.Join(want, ",") {
+		t.Fatalf("profiles = %s, want %s", got, strings.Join(want, ","))
+	}
+	for _, n := range want {
+		p, err := Load(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range p.VersionNames() {
+			if _, err := p.Resolve(v); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}
+
+// The facts the issue and the guide name, per profile and version.
+func TestVersionFacts(t *testing.T) {
+	cases := []struct {
+		profile, pg, retention, standby, walLevel, replayPause, method, sshKey string
+	}{
+		{"debian-12", "", "wal_keep_size", "standby.signal", "replica", "pg_wal_replay_pause", "pg_createcluster", "ed25519"},
+		{"ubuntu-20.04", "", "wal_keep_segments", "standby.signal", "replica", "pg_wal_replay_pause", "pg_createcluster", "ed25519"},
+		{"ubuntu-22.04", "", "wal_keep_size", "standby.signal", "replica", "pg_wal_replay_pause", "pg_createcluster", "ed25519"},
+		{"ubuntu-24.04", "", "wal_keep_size", "standby.signal", "replica", "pg_wal_replay_pause", "pg_createcluster", "ed25519"},
+		{"rhel-7", "9.2", "wal_keep_segments", "recovery.conf", "hot_standby", "pg_xlog_replay_pause", "include-unit", "ed25519"},
+		{"rhel-7", "12", "wal_keep_segments", "standby.signal", "replica", "pg_wal_replay_pause", "include-unit", "ed25519"},
+		{"rhel-8", "10", "wal_keep_segments", "recovery.conf", "replica", "pg_wal_replay_pause", "include-unit", "ecdsa"},
+		{"rhel-8", "12", "wal_keep_segments", "standby.signal", "replica", "pg_wal_replay_pause", "include-unit", "ecdsa"},
+		{"rhel-8", "13", "wal_keep_size", "standby.signal", "replica", "pg_wal_replay_pause", "copy-unit", "ecdsa"},
+		{"rhel-9", "", "wal_keep_size", "standby.signal", "replica", "pg_wal_replay_pause", "copy-unit", "ecdsa"},
+	}
+	for _, c := range cases {
+		f, err := Resolve(c.profile, c.pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []string{f.PG.WalRetentionKey, f.PG.Standby.Method, f.PG.WalLevel, f.PG.Functions.ReplayPause, f.PG.Serverconf.Method, f.SSH.KeyType}
+		want := []string{c.retention, c.standby, c.walLevel, c.replayPause, c.method, c.sshKey}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s pg%s: got %v, want %v", c.profile, c.pg, got, want)
+		}
+	}
+	f, _ := Resolve("rhel-9", "")
+	if !strings.Contains(strings.Join(f.PG.Serverconf.CreateCommand, " "), "--auth-host=scram-sha-256") {
+		t.Error("rhel-9 initdb must use scram-sha-256 (guide 4.2.1.3)")
+	}
+	f, _ = Resolve("rhel-8", "")
+	if f.SSH.KeyBits != 256 {
+		t.Error("rhel-8 needs ECDSA nistp256 for FIPS")
+	}
+}
+
+func TestBrokenProfilesNameTheKey(t *testing.T) {
+	good, err := embedded.ReadFile("debian-12.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(good)
+	cases := []struct {
+		name, doc, wantKey string
+	}{
+		{"unknown top-level key", src + "colour: blue\n", "colour"},
+		{"unknown nested key", strings.Replace(src, "  keyType: ed25519", "  keyType: ed25519\n  keyColour: red", 1), "keyColour"},
+		{"missing fact", strings.Replace(src, "    walLevel: replica\n", "", 1), "postgresqlVersions.15.walLevel"},
+		{"missing nested fact", strings.Replace(src, "      dataDir: /var/lib/postgresql/15/serverconf\n", "", 1), "postgresqlVersions.15.serverconf.dataDir"},
+		{"wrong type", strings.Replace(src, "      port: 5433", "      port: five", 1), "five"},
+		{"wrong type list", strings.Replace(src, "packageManager: apt", "packageManager: [apt]", 1), "packageManager"},
+		{"bad enum", strings.Replace(src, "    walRetentionKey: wal_keep_size", "    walRetentionKey: wal_keep_bytes", 1), "walRetentionKey"},
+		{"wal_keep_size below 13", strings.Replace(src, "  major: 15", "  major: 12", 1), "walRetentionKey"},
+		{"default not offered", strings.Replace(src, "  default: '15'", "  default: '16'", 1), "postgresql.default"},
+		{"name mismatch", strings.Replace(src, "name: debian-12", "name: debian-13", 1), "name"},
+		{"empty", "", "empty profile"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.doc == src {
+				t.Fatal("test case did not change the document")
+			}
+			_, err := Parse("debian-12.yaml", []byte(c.doc))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), "debian-12.yaml") || !strings.Contains(err.Error(), c.wantKey) {
+				t.Errorf("error %q does not name the file and %q", err, c.wantKey)
+			}
+		})
+	}
+}
+
+func TestUnknownProfile(t *testing.T) {
+	_, err := Resolve("windows-11", "")
+	if err == nil || !strings.Contains(err.Error(), "windows-11") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = Resolve("rhel-8", "11")
+	if err == nil || !strings.Contains(err.Error(), "10, 12, 13") {
+		t.Fatalf("err = %v", err)
+	}
+}

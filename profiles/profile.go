@@ -1,0 +1,181 @@
+// Package profiles holds one YAML file per OS target and the typed loader that
+// turns them into resolved facts. Every difference between platforms and
+// PostgreSQL versions lives here as data, so that code never asks "is this RHEL?".
+package profiles
+
+// Profile is one OS target as written in profiles/NAME.yaml. A profile offers
+// one or more PostgreSQL versions; Resolve picks one and yields Facts.
+type Profile struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Legacy      bool   `yaml:"legacy"`
+	OS          OS     `yaml:"os"`
+	// PackageManager is apt, yum or dnf.
+	PackageManager string    `yaml:"packageManager"`
+	Bootstrap      Bootstrap `yaml:"bootstrap"`
+	XRoad          XRoad     `yaml:"xroad"`
+	SSH            SSH       `yaml:"ssh"`
+	SELinux        SELinux   `yaml:"selinux"`
+	// SyncUser is how the xroad-slave system user is created on the primary (guide 5.1).
+	SyncUser SyncUser `yaml:"syncUser"`
+	// PostgreSQL is the default version offered; Versions holds every version
+	// the platform offers, keyed by major version ("9.2", "12", ...).
+	PostgreSQL PostgreSQLChoice       `yaml:"postgresql"`
+	Versions   map[string]*PostgreSQL `yaml:"postgresqlVersions"`
+}
+
+// OS names the distribution.
+type OS struct {
+	ID       string `yaml:"id"`                       // os-release ID: ubuntu, rhel, debian
+	Version  string `yaml:"version"`                  // os-release VERSION_ID
+	Codename string `yaml:"codename" fact:"optional"` // empty on RHEL
+}
+
+// Bootstrap says how a base root file system is made when no OCI base is given.
+type Bootstrap struct {
+	Tool    string   `yaml:"tool"`    // debootstrap or dnf
+	Suite   string   `yaml:"suite"`   // debootstrap suite; releasever for dnf
+	Mirror  string   `yaml:"mirror"`  // distribution mirror
+	Include []string `yaml:"include"` // packages every appliance base needs
+	// DiskPackages are added when a bootable disk output is asked for.
+	DiskPackages []string `yaml:"diskPackages"`
+}
+
+// XRoad holds the X-Road package repository and package sets.
+type XRoad struct {
+	Repository Repository `yaml:"repository"`
+	// Packages per node kind: securityserver-primary, securityserver-secondary,
+	// centralserver, cs-database.
+	Packages map[string][]string `yaml:"packages"`
+	// Services are the X-Road services stopped before and started after provisioning.
+	Services []string `yaml:"services"`
+	// UIGroupsRemovedOnSecondary are the admin UI groups removed on a secondary
+	// (guide 3.3 step 9); UIGroupsKept must survive.
+	UIGroupsRemovedOnSecondary []string `yaml:"uiGroupsRemovedOnSecondary"`
+	UIGroupsKept               []string `yaml:"uiGroupsKept"`
+}
+
+// Repository is a signed X-Road package repository.
+type Repository struct {
+	Kind string `yaml:"kind"` // deb or rpm
+	// URL is the repository base; {version} and {suite} are replaced.
+	URL string `yaml:"url"`
+	// Suite is the apt suite (e.g. jammy-7.4.2) or the rpm release path.
+	Suite      string   `yaml:"suite"`
+	Components []string `yaml:"components" fact:"optional"`
+	// SigningKeyURL is where the repository's public key is published;
+	// SigningKeyFingerprint pins it.
+	SigningKeyURL         string `yaml:"signingKeyURL"`
+	SigningKeyFingerprint string `yaml:"signingKeyFingerprint" fact:"optional"`
+	// Version is the X-Road version pin.
+	Version string `yaml:"version"`
+	// Keyring is where the key is placed in the image (apt signed-by, rpm gpgkey).
+	Keyring string `yaml:"keyring"`
+	// ListFile is the apt source list or yum .repo file path in the image.
+	ListFile string `yaml:"listFile"`
+}
+
+// SSH holds the key type the platform requires (ECDSA nistp256 on FIPS RHEL 8/9).
+type SSH struct {
+	KeyType     string `yaml:"keyType"`                 // ed25519 or ecdsa
+	KeyBits     int    `yaml:"keyBits" fact:"optional"` // 256 for ecdsa nistp256, 0 for ed25519
+	ServerUnit  string `yaml:"serverUnit"`
+	HostKeyFile string `yaml:"hostKeyFile"`
+}
+
+// SELinux lists the commands the guide prescribes on SELinux platforms.
+type SELinux struct {
+	Enabled  bool       `yaml:"enabled"`
+	Commands [][]string `yaml:"commands" fact:"optional"`
+}
+
+// SyncUser is the xroad-slave account on the primary.
+type SyncUser struct {
+	Name    string   `yaml:"name"`
+	Home    string   `yaml:"home"`
+	Command []string `yaml:"command"`
+}
+
+// PostgreSQLChoice names the default PostgreSQL version and how a user picks another.
+type PostgreSQLChoice struct {
+	Default string `yaml:"default"`
+	// HowToChoose tells a user how another offered version is selected.
+	HowToChoose string `yaml:"howToChoose" fact:"optional"`
+}
+
+// PostgreSQL holds every fact of one PostgreSQL version on one platform.
+type PostgreSQL struct {
+	Major int `yaml:"major"` // 9 for 9.2, 10, 12, ...
+	// Source says where the server packages come from (distro, module stream, PGDG).
+	Source   string   `yaml:"source"`
+	Packages []string `yaml:"packages"`
+	// EnableCommand prepares the package source (e.g. dnf module enable postgresql:12).
+	EnableCommand []string `yaml:"enableCommand" fact:"optional"`
+	BinDir        string   `yaml:"binDir"`
+	// Default is the instance X-Road's packages install (messagelog; serverconf before the split).
+	Default Instance `yaml:"defaultInstance"`
+	// Serverconf is the separate instance of guide 4.2.
+	Serverconf Serverconf `yaml:"serverconf"`
+
+	WalLevel string `yaml:"walLevel"` // hot_standby (9.2) or replica
+	// WalRetentionKey is wal_keep_segments before 13 and wal_keep_size from 13 on.
+	WalRetentionKey   string `yaml:"walRetentionKey"`
+	WalRetentionValue string `yaml:"walRetentionValue"`
+	// Standby is how a secondary becomes a hot standby.
+	Standby   Standby   `yaml:"standby"`
+	Functions Functions `yaml:"functions"`
+	// ReplicationLSNColumn is replay_lsn from 10 on, replay_location before.
+	ReplicationLSNColumn string `yaml:"replicationLSNColumn"`
+	// PasswordEncryption is the server's password_encryption (md5 or scram-sha-256).
+	PasswordEncryption string `yaml:"passwordEncryption"`
+}
+
+// Instance is one PostgreSQL instance (cluster) on the node.
+type Instance struct {
+	Unit      string `yaml:"unit"`
+	Port      int    `yaml:"port"`
+	DataDir   string `yaml:"dataDir"`
+	ConfigDir string `yaml:"configDir"`
+}
+
+// Serverconf is the separate serverconf instance and how it is created.
+type Serverconf struct {
+	Instance `yaml:",inline"`
+	// Method is pg_createcluster, include-unit or copy-unit (guide 4.2.1.x, 4.2.2).
+	Method string `yaml:"method"`
+	// BaseUnit is the packaged unit included or copied by the RHEL methods.
+	BaseUnit string `yaml:"baseUnit" fact:"optional"`
+	// UnitFile is where the RHEL methods write the instance unit.
+	UnitFile string `yaml:"unitFile" fact:"optional"`
+	// CreateCommand creates the instance; run as RunAs.
+	CreateCommand []string `yaml:"createCommand"`
+	// CreateEnv is the environment of CreateCommand (PGSETUP_INITDB_OPTIONS).
+	CreateEnv map[string]string `yaml:"createEnv" fact:"optional"`
+	RunAs     string            `yaml:"runAs"`
+	// AuthHost is the initdb --auth-host method (md5 or scram-sha-256).
+	AuthHost string `yaml:"authHost"`
+}
+
+// Standby is the platform's standby method.
+type Standby struct {
+	// Method is standby.signal (PostgreSQL >= 12) or recovery.conf (below 12).
+	Method string `yaml:"method"`
+	// TriggerFile is the recovery.conf trigger_file; empty with standby.signal.
+	TriggerFile string `yaml:"triggerFile" fact:"optional"`
+	// PromoteCommand promotes a standby.
+	PromoteCommand []string `yaml:"promoteCommand"`
+	// ConninfoReload is true when primary_conninfo changes take effect on
+	// reload (PostgreSQL >= 13); otherwise a restart is needed.
+	ConninfoReload bool `yaml:"conninfoReload"`
+}
+
+// Functions are the SQL function names that changed in PostgreSQL 10.
+type Functions struct {
+	ReplayPause  string `yaml:"replayPause"`
+	ReplayResume string `yaml:"replayResume"`
+	ReplayPaused string `yaml:"replayPaused"`
+	LastReceive  string `yaml:"lastReceive"`
+	LastReplay   string `yaml:"lastReplay"`
+	CurrentLSN   string `yaml:"currentLSN"`
+	LSNDiff      string `yaml:"lsnDiff"`
+}

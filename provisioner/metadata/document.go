@@ -1,0 +1,82 @@
+// Package metadata defines the role document a node receives at first boot,
+// decodes it strictly, validates it and finds it among the metadata sources.
+package metadata
+
+// Version is the only document version this program reads.
+const Version = "xroad-appliance/v1"
+
+// Role is what a node becomes.
+type Role string
+
+// Security-server cluster roles.
+const (
+	RolePrimary   Role = "primary"
+	RoleSecondary Role = "secondary"
+)
+
+// Document is the role metadata of one node. Secret fields are never logged:
+// use Redacted before printing a document.
+type Document struct {
+	Version string `yaml:"version"`
+	// Cluster names the cluster; every node of a cluster carries the same name.
+	Cluster string `yaml:"cluster"`
+	Role    Role   `yaml:"role"`
+	// Node is this node's name: the CN of its PostgreSQL certificate and, on a
+	// secondary, its replication user and application_name.
+	Node string `yaml:"node"`
+	// Primary is the primary node: its address (what secondaries connect to;
+	// on the primary itself informational) and the SSH host key secondaries pin.
+	Primary Primary `yaml:"primary"`
+	// Secondaries lists the cluster's secondaries; required on the primary,
+	// where each becomes a replication user and an authorized SSH key.
+	Secondaries []Member `yaml:"secondaries,omitempty"`
+	// ServerconfPassword is the serverconf database user's password. Secret.
+	ServerconfPassword string  `yaml:"serverconfPassword"`
+	TLS                TLS     `yaml:"tls"`
+	SSH                SSH     `yaml:"ssh"`
+	Options            Options `yaml:"options"`
+}
+
+// Primary identifies the primary node.
+type Primary struct {
+	Name    string `yaml:"name"`
+	Address string `yaml:"address"`
+	// HostKey is the primary's public SSH host key in authorized_keys form
+	// ("ecdsa-sha2-nistp256 AAAA..."), pinned in the secondaries' known_hosts.
+	HostKey string `yaml:"hostKey"`
+}
+
+// Member is one secondary as the primary knows it.
+type Member struct {
+	Name    string `yaml:"name"`
+	Address string `yaml:"address,omitempty"`
+	// SSHPublicKey is the secondary's xroad user key, authorized for read-only
+	// rsync of /etc/xroad as xroad-slave on the primary.
+	SSHPublicKey string `yaml:"sshPublicKey"`
+}
+
+// TLS is the PostgreSQL certificate material of guide 4.1, PEM encoded.
+type TLS struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"` // secret
+}
+
+// SSH is the node's SSH material. On the primary HostKey is the pre-generated
+// private host key; on a secondary PrivateKey/PublicKey are the xroad user's key pair.
+type SSH struct {
+	HostKey    string `yaml:"hostKey,omitempty"`    // secret, OpenSSH PEM
+	PrivateKey string `yaml:"privateKey,omitempty"` // secret, OpenSSH PEM
+	PublicKey  string `yaml:"publicKey,omitempty"`
+}
+
+// Options are the tunables of guide 3.2 and 3.4.
+type Options struct {
+	// HealthCheckPort is the proxy health check port; 0 keeps it disabled.
+	HealthCheckPort int `yaml:"healthCheckPort"`
+	// HealthCheckInterface is the address the health check listens on.
+	HealthCheckInterface string `yaml:"healthCheckInterface"`
+	// PooledConnections is server-support-clients-pooled-connections; the guide
+	// turns it off behind a TCP load balancer.
+	PooledConnections bool `yaml:"pooledConnections"`
+}
