@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Runner runs phases in order with stamps under StateDir.
+type Runner struct {
+	StateDir string
+	Log      *slog.Logger
+	// Notify reports progress (sd_notify STATUS=); may be nil.
+	Notify func(status string)
+	// Command is how a failed phase is retried, for the result file.
+	Command string
+}
+
+// Result is written to result.json after every run.
+type Result struct {
+	Status string    `json:"status"` // provisioned, failed
+	Phase  string    `json:"phase,omitempty"`
+	Error  string    `json:"error,omitempty"`
+	Retry  string    `json:"retry,omitempty"`
+	Done   []string  `json:"done"`
+	Time   time.Time `json:"time"`
+}
+
+// ResultFile, StampDir and FinalStamp locate the runner's state.
+func (r *Runner) ResultFile() string { return filepath.Join(r.StateDir, "result.json") }
+func (r *Runner) StampDir() string   { return filepath.Join(r.StateDir, "phases") }
+func (r *Runner) FinalStamp() string { return filepath.Join(r.StateDir, "provisioned") }
+
+func (r *Runner) stamp(name string) string { return filepath.Join(r.StampDir(), name+".done") }
+
+// Done reports the phases with a stamp, in plan order.
+func (r *Runner) Done(phases []Phase) []string {
+	var done []string
+	for _, p := range phases {
+		if _, err := os.Stat(r.stamp(p.Name)); err == nil {
+			done = append(done, p.Name)
+		}
+	}
+	return done
+}
+
+// Run runs every phase not yet stamped, then writes the final stamp.
+func (r *Runner) Run(ctx context.Context, phases []Phase) error {
+	for _, p := range phases {
+		if _, err := os.Stat(r.stamp(p.Name)); err == nil {
+			r.Log.Info("phase already done", "phase", p.Name)
+			continue
+		}
+		if err := r.runOne(ctx, p); err != nil {
+			return r.fail(phases, p, err)
+		}
+	}
+	if err := writeStamp(r.FinalStamp()); err != nil {
+		return err
+	}
+	r.notify("provisioned")
+	return r.writeResult(Result{Status: "provisioned", Done: r.Done(phases)})
+}
+
+// RunPhase runs one phase by name regardless of its stamp: the repair path.
+func (r *Runner) RunPhase(ctx context.Context, phases []Phase, name string) error {
+	for _, p := range phases {
+		if p.Name == name {
+			if err := r.runOne(ctx, p); err != nil {
+				return r.fail(phases, p, err)
+			}
+			return r.writeResult(Result{Status: "phase-done", Phase: name, Done: r.Done(phases)})
+		}
+	}
+	return fmt.Errorf("no phase %q in this node's plan", name)
+}
+
+func (r *Runner) runOne(ctx context.Context, p Phase) error {
+	r.notify("phase " + p.Name + ": " + p.Summary)
+	done, err := p.Check(ctx)
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	if done {
+		r.Log.Info("phase in place", "phase", p.Name)
+	} else {
+		r.Log.Info("phase applying", "phase", p.Name, "summary", p.Summary)
+		start := time.Now()
+		if err := p.Apply(ctx); err != nil {
+			return err
+		}
+		if done, err = p.Check(ctx); err != nil || !done {
+			return errors.Join(errors.New("applied, but the check still fails"), err)
+		}
+		r.Log.Info("phase applied", "phase", p.Name, "seconds", time.Since(start).Seconds())
+	}
+	return writeStamp(r.stamp(p.Name))
+}
+
+func (r *Runner) fail(phases []Phase, p Phase, err error) error {
+	err = fmt.Errorf("phase %s: %w", p.Name, err)
+	r.Log.Error("phase failed", "phase", p.Name, "error", err)
+	r.notify("failed in phase " + p.Name)
+	res := Result{Status: "failed", Phase: p.Name, Error: err.Error(), Done: r.Done(phases),
+		Retry: r.Command + " --phase " + p.Name + " (or " + r.Command + " to resume)"}
+	if werr := r.writeResult(res); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return err
+}
+
+func (r *Runner) notify(s string) {
+	if r.Notify != nil {
+		r.Notify(s)
+	}
+}
+
+func (r *Runner) writeResult(res Result) error {
+	res.Time = time.Now().UTC()
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(r.ResultFile(), append(data, '\n'), 0o644)
+}
+
+func writeStamp(path string) error {
+	return WriteFileAtomic(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+}
+
+// WriteFileAtomic writes a file through a temporary name, fsync and rename,
+// so that a crash leaves the old file or the new one, never half of one.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

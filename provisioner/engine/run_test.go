@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// counter is a phase whose end state is a file; it counts its applies.
+func counter(dir, name string, applies *int, fail *bool) Phase {
+	target := filepath.Join(dir, name)
+	return Phase{
+		Name: name,
+		Check: func(context.Context) (bool, error) {
+			_, err := os.Stat(target)
+			return err == nil, nil
+		},
+		Apply: func(context.Context) error {
+			if fail != nil && *fail {
+				return errors.New("boom")
+			}
+			*applies++
+			return os.WriteFile(target, nil, 0o644)
+		},
+	}
+}
+
+func TestRunResumesAfterFailureAndSkipsDone(t *testing.T) {
+	dir := t.TempDir()
+	r := &Runner{StateDir: filepath.Join(dir, "state"), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Command: "xroad-node provision"}
+	var a, b, c int
+	failB := true
+	phases := []Phase{counter(dir, "a", &a, nil), counter(dir, "b", &b, &failB), counter(dir, "c", &c, nil)}
+	err := r.Run(context.Background(), phases)
+	if err == nil || !strings.Contains(err.Error(), "phase b") {
+		t.Fatalf("err = %v", err)
+	}
+	var res Result
+	data, _ := os.ReadFile(r.ResultFile())
+	json.Unmarshal(data, &res)
+	if res.Status != "failed" || res.Phase != "b" || !strings.Contains(res.Retry, "--phase b") {
+		t.Fatalf("result = %+v", res)
+	}
+	if _, err := os.Stat(r.FinalStamp()); err == nil {
+		t.Fatal("final stamp written after a failure")
+	}
+	failB = false
+	if err := r.Run(context.Background(), phases); err != nil {
+		t.Fatal(err)
+	}
+	if a != 1 || b != 1 || c != 1 {
+		t.Fatalf("applies a=%d b=%d c=%d, want 1 each", a, b, c)
+	}
+	if err := r.Run(context.Background(), phases); err != nil {
+		t.Fatal(err)
+	}
+	if a != 1 || b != 1 || c != 1 {
+		t.Fatal("a second run applied again")
+	}
+	if got := r.Done(phases); len(got) != 3 {
+		t.Fatalf("done = %v", got)
+	}
+}
+
+func TestCheckInPlaceIsStampedWithoutApply(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), nil, 0o644)
+	r := &Runner{StateDir: filepath.Join(dir, "state"), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var a int
+	if err := r.Run(context.Background(), []Phase{counter(dir, "a", &a, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if a != 0 {
+		t.Fatal("applied a phase whose check passed")
+	}
+}
+
+func TestApplyThatDoesNotReachTheEndStateFails(t *testing.T) {
+	r := &Runner{StateDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p := Phase{Name: "liar", Check: func(context.Context) (bool, error) { return false, nil }, Apply: func(context.Context) error { return nil }}
+	if err := r.Run(context.Background(), []Phase{p}); err == nil {
+		t.Fatal("a phase whose check fails after apply was stamped")
+	}
+}

@@ -1,0 +1,96 @@
+package pg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// SocketDir is where Debian and RHEL PostgreSQL put their Unix sockets.
+const SocketDir = "/var/run/postgresql"
+
+// IdentMap is the pg_ident.conf map that lets root (the provisioner) and
+// postgres connect over the local socket as the postgres role; peer
+// authentication alone maps root to a role named root.
+const IdentMap = "xroad-node"
+
+// HBALocal is the pg_hba.conf line that uses IdentMap.
+const HBALocal = "local   all   postgres   peer map=" + IdentMap
+
+// IdentLines are the pg_ident.conf lines of IdentMap.
+const IdentLines = IdentMap + "   root       postgres\n" + IdentMap + "   postgres   postgres\n"
+
+// Local connects to a local instance as postgres over the Unix socket.
+func Local(ctx context.Context, port int, database string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=postgres dbname=%s sslmode=disable", SocketDir, port, database))
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the local instance on port %d: %w", port, err)
+	}
+	// Statements below may carry password verifiers: keep them out of the log.
+	if _, err := conn.Exec(ctx, "SET log_statement = 'none'"); err != nil {
+		conn.Close(ctx)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// WaitLocal waits until the instance accepts connections.
+func WaitLocal(ctx context.Context, port int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		conn, err := Local(ctx, port, "postgres")
+		if err == nil {
+			return conn.Close(ctx)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// RoleExists reports whether a role exists.
+func RoleExists(ctx context.Context, conn *pgx.Conn, role string) (bool, error) {
+	var n int
+	err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", role).Scan(&n)
+	return n == 1, err
+}
+
+// DatabaseExists reports whether a database exists.
+func DatabaseExists(ctx context.Context, conn *pgx.Conn, name string) (bool, error) {
+	var n int
+	err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n)
+	return n == 1, err
+}
+
+// Ident quotes an identifier: utility statements take no bind parameters.
+func Ident(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// Literal quotes a string literal for a utility statement.
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// InRecovery reports pg_is_in_recovery().
+func InRecovery(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var b bool
+	err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&b)
+	return b, err
+}
+
+// IsUnavailable tells a connection refusal from other errors.
+func IsUnavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	return err != nil && !errors.As(err, &pgErr)
+}

@@ -1,0 +1,107 @@
+// Package pgtest starts a throwaway real PostgreSQL instance for tests: initdb
+// into a temporary directory as the postgres user, a private socket directory,
+// a free port on 127.0.0.1.
+package pgtest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"xroad-appliance/provisioner/system"
+)
+
+// Instance is a running PostgreSQL.
+type Instance struct {
+	Port    int
+	Socket  string
+	DataDir string
+}
+
+// BinDir finds the PostgreSQL server binaries.
+func BinDir(t testing.TB) string {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(matches) == 0 {
+		t.Skip("PostgreSQL server not installed")
+	}
+	return filepath.Dir(matches[len(matches)-1])
+}
+
+// Access is what pg_hba.conf starts with and what pg_ident.conf holds.
+type Access struct{ HBA, Ident string }
+
+// Start runs initdb and postgres as the postgres user; conf lines are appended
+// to postgresql.conf. The instance is stopped when the test ends.
+func Start(t testing.TB, access Access, conf ...string) *Instance {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run PostgreSQL as the postgres user")
+	}
+	bin := BinDir(t)
+	dir, err := os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	data, sock := filepath.Join(dir, "data"), filepath.Join(dir, "sock")
+	for _, d := range []string{data, sock} {
+		if err := system.MkdirOwned(d, 0o700, "postgres:postgres"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runAs(t, bin+"/initdb", "-D", data, "--auth-local=peer", "--auth-host=scram-sha-256", "-U", "postgres")
+	prependFile(t, filepath.Join(data, "pg_hba.conf"), access.HBA)
+	prependFile(t, filepath.Join(data, "pg_ident.conf"), access.Ident)
+	port := freePort(t)
+	extra := fmt.Sprintf("port = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n%s\n", port, sock, strings.Join(conf, "\n"))
+	f, _ := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(extra)
+	f.Close()
+	runAs(t, bin+"/pg_ctl", "-D", data, "-w", "-l", filepath.Join(data, "log"), "start")
+	t.Cleanup(func() { exec.Command("su", "postgres", "-s", "/bin/sh", "-c", bin+"/pg_ctl -D "+data+" -m fast stop").Run() })
+	return &Instance{Port: port, Socket: sock, DataDir: data}
+}
+
+func runAs(t testing.TB, args ...string) {
+	t.Helper()
+	cmd := exec.Command("su", "postgres", "-s", "/bin/sh", "-c", strings.Join(args, " "))
+	cmd.Dir = "/tmp"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	time.Sleep(10 * time.Millisecond)
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ServerLog returns the server's log so far.
+func (i *Instance) ServerLog(t testing.TB) string {
+	b, _ := os.ReadFile(filepath.Join(i.DataDir, "log"))
+	return string(b)
+}
+
+func prependFile(t testing.TB, path, text string) {
+	if text == "" {
+		return
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append([]byte(strings.TrimRight(text, "\n")+"\n"), old...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

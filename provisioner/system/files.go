@@ -1,0 +1,123 @@
+package system
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Owner resolves "user:group" (or "user") to numeric ids.
+func Owner(owner string) (uid, gid int, err error) {
+	u, g, _ := strings.Cut(owner, ":")
+	ids, err := LookupIDs(u)
+	if err != nil {
+		return 0, 0, err
+	}
+	uid, gid = int(ids.UID), int(ids.GID)
+	if g != "" {
+		ggid, err := LookupGroupID(g)
+		if err != nil {
+			return 0, 0, err
+		}
+		gid = int(ggid)
+	}
+	return uid, gid, nil
+}
+
+// WriteFile writes content with mode and owner through a temporary file and
+// a rename, so that readers see the old file or the new one.
+func WriteFile(path string, content []byte, mode os.FileMode, owner string) error {
+	uid, gid, err := Owner(owner)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chown(uid, gid); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// FileIs reports whether path has exactly this content, mode and owner.
+func FileIs(path string, content []byte, mode os.FileMode, owner string) (bool, error) {
+	st, err := os.Stat(path)
+	if os.IsNotExist(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if st.Mode().Perm() != mode.Perm() {
+		return false, nil
+	}
+	if ok, err := OwnedBy(st, owner); err != nil || !ok {
+		return false, err
+	}
+	have, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(have, content), nil
+}
+
+// OwnedBy reports whether a file belongs to owner ("user:group").
+func OwnedBy(st os.FileInfo, owner string) (bool, error) {
+	uid, gid, err := Owner(owner)
+	if err != nil {
+		return false, err
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	return int(sys.Uid) == uid && int(sys.Gid) == gid, nil
+}
+
+// MkdirOwned makes a directory (and parents) and sets mode and owner on the last one.
+func MkdirOwned(path string, mode os.FileMode, owner string) error {
+	if err := os.MkdirAll(path, mode); err != nil {
+		return err
+	}
+	uid, gid, err := Owner(owner)
+	if err != nil {
+		return err
+	}
+	if err := os.Chown(path, uid, gid); err != nil {
+		return err
+	}
+	return os.Chmod(path, mode)
+}
+
+// MoveAside renames path to a sibling with a timestamped suffix and returns
+// the new name: what the provisioner replaces is kept, never deleted.
+func MoveAside(path, why string) (string, error) {
+	dst := fmt.Sprintf("%s.%s-%s", path, why, time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(path, dst); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
