@@ -15,7 +15,8 @@ const (
 )
 
 // Document is the role metadata of one node. Secret fields are never logged:
-// use Redacted before printing a document.
+// a Document prints and slog-logs as a summary; use Redacted for a full copy
+// without secrets.
 type Document struct {
 	Version string `yaml:"version"`
 	// Cluster names the cluster; every node of a cluster carries the same name.
@@ -72,9 +73,12 @@ type SSH struct {
 
 // Options are the tunables of guide 3.2 and 3.4.
 type Options struct {
-	// HealthCheckPort is the proxy health check port; 0 keeps it disabled.
+	// HealthCheckPort is the proxy health check port (default 5588). The
+	// guide's 0 (disabled) is refused: an appliance behind a load balancer
+	// always answers the health check.
 	HealthCheckPort int `yaml:"healthCheckPort"`
-	// HealthCheckInterface is the address the health check listens on.
+	// HealthCheckInterface is the IP address the health check listens on
+	// (default 0.0.0.0).
 	HealthCheckInterface string `yaml:"healthCheckInterface"`
 	// PooledConnections is server-support-clients-pooled-connections; the guide
 	// turns it off behind a TCP load balancer.

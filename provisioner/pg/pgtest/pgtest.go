@@ -64,7 +64,9 @@ func Start(t testing.TB, access Access, conf ...string) *Instance {
 	f.WriteString(extra)
 	f.Close()
 	runAs(t, bin+"/pg_ctl", "-D", data, "-w", "-l", filepath.Join(data, "log"), "start")
-	t.Cleanup(func() { exec.Command("su", "postgres", "-s", "/bin/sh", "-c", bin+"/pg_ctl -D "+data+" -m fast stop").Run() })
+	t.Cleanup(func() {
+		exec.Command("su", "postgres", "-s", "/bin/sh", "-c", bin+"/pg_ctl -D "+data+" -m fast stop").Run()
+	})
 	return &Instance{Port: port, Socket: sock, DataDir: data}
 }
 
