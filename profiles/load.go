@@ -246,3 +246,17 @@ func requireFacts(v reflect.Value, at string) error {
 	}
 	return nil
 }
+
+// ParseFacts decodes resolved facts as baked into an image (units.FactsFile), strictly.
+func ParseFacts(file string, data []byte) (*Facts, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f Facts
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, nameKeys(err, data))
+	}
+	if err := f.PG.validate("pg"); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &f, nil
+}

@@ -15,6 +15,7 @@ func main() {
 		Sub: []*cli.Command{
 			profilesCommand(),
 			renderCommand(),
+			kitCommand(),
 			cli.VersionCommand("xroad-image"),
 		},
 	}))

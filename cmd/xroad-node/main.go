@@ -13,6 +13,10 @@ func main() {
 		Name:    "xroad-node",
 		Summary: "xroad-node provisions an X-Road appliance node from its role metadata and operates it afterwards.",
 		Sub: []*cli.Command{
+			validateCommand(),
+			planCommand(),
+			provisionCommand(),
+			serveSyncCommand(),
 			cli.VersionCommand("xroad-node"),
 		},
 	}))

@@ -1,0 +1,164 @@
+package kit
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/metadata"
+)
+
+// Options tune Generate.
+type Options struct {
+	// Force replaces a non-empty outDir. The old directory is moved aside to
+	// outDir.old-TIMESTAMP, never deleted: it may hold files the kit did not write.
+	Force bool
+	// Reuse extends the kit already in outDir instead of starting over: the CA,
+	// the serverconf password, the primary's host key and every node's keys and
+	// certificates that still fit are kept; only new nodes get new material, and
+	// the primary's document is regenerated with the new secondaries' keys. The
+	// old kit is moved aside as with Force. This is how a secondary is added.
+	Reuse bool
+	// Now is the clock for certificate validity; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result tells the caller what was written.
+type Result struct {
+	// Dir is the kit directory (absolute).
+	Dir string
+	// PreviousDir is where an older kit in Dir was moved, or "".
+	PreviousDir string
+	// Generation counts kit runs: 1 for a fresh kit, +1 for every --reuse.
+	Generation    int
+	CAFingerprint string
+	Nodes         []NodeResult
+}
+
+// NodeResult is one node's part of the kit.
+type NodeResult struct {
+	Name    string
+	Role    metadata.Role
+	Address string
+	// Dir holds the node's files; SeedISO is the cidata image to attach.
+	Dir     string
+	SeedISO string
+	// InstanceID is the NoCloud instance-id; it changes only when the node's
+	// document changed (Changed), which makes cloud-init rewrite the role file.
+	InstanceID string
+	Generation int
+	Changed    bool
+}
+
+// Generate writes a complete kit for spec into outDir. facts may be nil, then
+// spec.Profile is resolved. Nothing is written unless every input is valid, and
+// the kit is staged next to outDir and renamed into place, so a failure leaves
+// no half-written kit behind.
+func Generate(spec Spec, facts *profiles.Facts, outDir string, opts Options) (*Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	facts, err := resolveFacts(&spec, facts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeyType(facts); err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	if outDir == "" {
+		return nil, fmt.Errorf("kit: no output directory")
+	}
+	outDir, err = filepath.Abs(outDir)
+	if err != nil {
+		return nil, err
+	}
+	state, err := inspectOutDir(outDir)
+	if err != nil {
+		return nil, err
+	}
+	if state == dirOccupied && !opts.Force && !opts.Reuse {
+		return nil, fmt.Errorf("kit: %s: %w; --force moves it aside, --reuse extends the kit in it", outDir, ErrExists)
+	}
+
+	var prev *previousKit
+	if opts.Reuse {
+		if state != dirOccupied {
+			return nil, fmt.Errorf("kit: --reuse: %s holds no kit", outDir)
+		}
+		if prev, err = loadPrevious(outDir, &spec, facts); err != nil {
+			return nil, fmt.Errorf("kit: --reuse %s: %w", outDir, err)
+		}
+	}
+
+	m, err := makeMaterial(&spec, facts, prev, now())
+	if err != nil {
+		return nil, fmt.Errorf("kit: %w", err)
+	}
+	nodes, err := planNodes(&spec, m)
+	if err != nil {
+		return nil, fmt.Errorf("kit: %w", err)
+	}
+	k := &kitPlan{spec: &spec, facts: facts, material: m, nodes: nodes, generation: 1, created: now().UTC()}
+	if prev != nil {
+		k.generation = prev.state.Generation + 1
+	}
+	k.assignGenerations(prev)
+
+	staging, err := stage(outDir, k.write)
+	if err != nil {
+		return nil, fmt.Errorf("kit: %w", err)
+	}
+	previousDir, err := swapIn(staging, outDir, state, now())
+	if err != nil {
+		return nil, fmt.Errorf("kit: %w", err)
+	}
+	return k.result(outDir, previousDir), nil
+}
+
+// resolveFacts picks the profile from the caller or the spec; both may name
+// one, but then they must agree.
+func resolveFacts(spec *Spec, facts *profiles.Facts) (*profiles.Facts, error) {
+	if facts == nil {
+		if spec.Profile == "" {
+			return nil, fieldErr("profile", "missing; name a profile in the spec or on the command line")
+		}
+		f, err := profiles.Resolve(spec.Profile, "")
+		if err != nil {
+			return nil, fieldErr("profile", "%v", err)
+		}
+		return f, nil
+	}
+	if spec.Profile != "" && spec.Profile != facts.Name {
+		return nil, fieldErr("profile", "the spec names %q but profile %q was given", spec.Profile, facts.Name)
+	}
+	spec.Profile = facts.Name // echoed into cluster.yaml
+	return facts, nil
+}
+
+func checkKeyType(f *profiles.Facts) error {
+	switch {
+	case f.SSH.KeyType == "ed25519":
+		return nil
+	case f.SSH.KeyType == "ecdsa" && (f.SSH.KeyBits == 256 || f.SSH.KeyBits == 384 || f.SSH.KeyBits == 521):
+		return nil
+	}
+	return fmt.Errorf("profile %s: ssh key type %q/%d is not ed25519 or ecdsa 256/384/521", f.Name, f.SSH.KeyType, f.SSH.KeyBits)
+}
+
+func (k *kitPlan) result(outDir, previousDir string) *Result {
+	r := &Result{Dir: outDir, PreviousDir: previousDir, Generation: k.generation, CAFingerprint: k.material.ca.fingerprint()}
+	for _, n := range k.nodes {
+		dir := filepath.Join(outDir, "nodes", n.node.Name)
+		r.Nodes = append(r.Nodes, NodeResult{
+			Name: n.node.Name, Role: n.role, Address: n.node.Address,
+			Dir: dir, SeedISO: filepath.Join(dir, "seed.iso"),
+			InstanceID: n.instanceID, Generation: n.generation, Changed: n.changed,
+		})
+	}
+	return r
+}

@@ -1,0 +1,175 @@
+package kit
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"slices"
+	"time"
+)
+
+// validity is the guide's `-days 7300` (4.1).
+const validity = 7300 * 24 * time.Hour
+
+// clockSkew back-dates NotBefore so a node whose clock lags a little still
+// accepts a fresh certificate.
+const clockSkew = time.Hour
+
+// certKey is a certificate with its private key, parsed and PEM encoded.
+type certKey struct {
+	Cert    *x509.Certificate
+	Key     *ecdsa.PrivateKey
+	CertPEM []byte
+	KeyPEM  []byte
+}
+
+// fingerprint is the SHA-256 of the DER certificate, as `openssl x509 -fingerprint -sha256` shows it (without colons).
+func (c *certKey) fingerprint() string {
+	sum := sha256.Sum256(c.Cert.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+func serialNumber() (*big.Int, error) {
+	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+}
+
+// newCA makes the cluster's root of trust (guide 4.1 step 1), ECDSA P-256.
+func newCA(cluster string, now time.Time) (*certKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := serialNumber()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{Organization: []string{cluster}, CommonName: cluster + " CA"},
+		NotBefore:             now.Add(-clockSkew),
+		NotAfter:              now.Add(validity),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		// MaxPathLenZero: the CA signs node certificates only, no sub-CAs.
+		MaxPathLen:     0,
+		MaxPathLenZero: true,
+		KeyUsage:       x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+	}
+	return sign(tmpl, tmpl, key, key)
+}
+
+// issueNodeCert makes a node's PostgreSQL certificate (guide 4.1 step 2): the CN
+// is the node name, which the primary maps to the replication user. A node is
+// both TLS server and replication client, hence both extended key usages.
+func issueNodeCert(ca *certKey, cluster string, n Node, now time.Time) (*certKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := serialNumber()
+	if err != nil {
+		return nil, err
+	}
+	notAfter := now.Add(validity)
+	if notAfter.After(ca.Cert.NotAfter) {
+		notAfter = ca.Cert.NotAfter
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{Organization: []string{cluster}, CommonName: n.Name},
+		NotBefore:    now.Add(-clockSkew),
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:     []string{n.Name},
+	}
+	if ip := net.ParseIP(n.Address); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	} else if n.Address != n.Name {
+		tmpl.DNSNames = append(tmpl.DNSNames, n.Address)
+	}
+	return sign(tmpl, ca.Cert, key, ca.Key)
+}
+
+func sign(tmpl, parent *x509.Certificate, key, signer *ecdsa.PrivateKey) (*certKey, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return &certKey{
+		Cert:    cert,
+		Key:     key,
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}, nil
+}
+
+// parseCertKey reads back a certificate and its ECDSA key (for --reuse) and
+// checks that they belong together.
+func parseCertKey(certPEM, keyPEM []byte) (*certKey, error) {
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil || cb.Type != "CERTIFICATE" {
+		return nil, errors.New("no PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	kb, _ := pem.Decode(keyPEM)
+	if kb == nil {
+		return nil, errors.New("no PEM private key")
+	}
+	var priv any
+	switch kb.Type {
+	case "PRIVATE KEY":
+		priv, err = x509.ParsePKCS8PrivateKey(kb.Bytes)
+	case "EC PRIVATE KEY":
+		priv, err = x509.ParseECPrivateKey(kb.Bytes)
+	default:
+		return nil, fmt.Errorf("unexpected PEM block %q", kb.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, ok := priv.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("private key is %T, want ECDSA", priv)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, errors.New("private key does not match the certificate")
+	}
+	return &certKey{Cert: cert, Key: key, CertPEM: certPEM, KeyPEM: keyPEM}, nil
+}
+
+// reusableNodeCert tells whether an existing node certificate still fits: signed
+// by this CA, same CN, the node's current address among its SANs, and valid for
+// at least another 30 days.
+func reusableNodeCert(ca, c *certKey, n Node, now time.Time) bool {
+	if c.Cert.CheckSignatureFrom(ca.Cert) != nil || c.Cert.Subject.CommonName != n.Name {
+		return false
+	}
+	if now.Add(30 * 24 * time.Hour).After(c.Cert.NotAfter) {
+		return false
+	}
+	if ip := net.ParseIP(n.Address); ip != nil {
+		return slices.ContainsFunc(c.Cert.IPAddresses, ip.Equal)
+	}
+	return slices.Contains(c.Cert.DNSNames, n.Address)
+}

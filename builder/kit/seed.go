@@ -1,0 +1,86 @@
+package kit
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+
+	"xroad-appliance/provisioner/metadata"
+)
+
+// passwordAlphabet is URL safe: the password travels through YAML, pgpass
+// files and JDBC properties without quoting.
+const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+const passwordLength = 32
+
+// newPassword draws from crypto/rand; 64 symbols divide 256, so masking the
+// byte keeps the choice uniform. 32 symbols are 192 bits.
+func newPassword() (string, error) {
+	b := make([]byte, passwordLength)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = passwordAlphabet[b[i]&63]
+	}
+	return string(b), nil
+}
+
+// cloudConfig is the part of #cloud-config the kit writes. Nothing else is
+// set or turned off: the image decides which cloud-init modules run.
+type cloudConfig struct {
+	WriteFiles []cloudFile `yaml:"write_files"`
+}
+
+type cloudFile struct {
+	Path        string `yaml:"path"`
+	Owner       string `yaml:"owner"`
+	Permissions string `yaml:"permissions"`
+	Content     string `yaml:"content"`
+}
+
+// renderUserData wraps the role document in a write_files entry; write_files
+// runs early and keeps the 0600 mode, so the secrets never sit world-readable.
+func renderUserData(doc []byte) ([]byte, error) {
+	cc := cloudConfig{WriteFiles: []cloudFile{{
+		Path:        metadata.RoleFile,
+		Owner:       "root:root",
+		Permissions: "0600",
+		Content:     string(doc),
+	}}}
+	var buf bytes.Buffer
+	buf.WriteString("#cloud-config\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(cc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// metaData is NoCloud meta-data.
+type metaData struct {
+	InstanceID    string `yaml:"instance-id"`
+	LocalHostname string `yaml:"local-hostname"`
+}
+
+func renderMetaData(instanceID, hostname string) ([]byte, error) {
+	return yaml.Marshal(metaData{InstanceID: instanceID, LocalHostname: hostname})
+}
+
+// instanceID is stable for one node of one kit generation. cloud-init treats
+// a new instance-id as a first boot and rewrites the role file, so it changes
+// only when the node's document does. The CA fingerprint keeps a kit made
+// from scratch for the same names from colliding with an older one.
+func instanceID(caFingerprint, cluster, node string, generation int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%d", caFingerprint, cluster, node, generation))
+	return "xroad-" + hex.EncodeToString(sum[:8])
+}

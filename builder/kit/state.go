@@ -1,0 +1,94 @@
+package kit
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// kitState is kit.yaml: what a later --reuse needs besides the secrets, and the
+// fingerprints an operator compares when pinning or auditing. No secrets.
+type kitState struct {
+	Generation int         `yaml:"generation"`
+	Created    string      `yaml:"created"`
+	Profile    string      `yaml:"profile"`
+	SSHKeyType string      `yaml:"sshKeyType"`
+	CA         caState     `yaml:"ca"`
+	Nodes      []nodeState `yaml:"nodes"`
+}
+
+type caState struct {
+	Subject  string `yaml:"subject"`
+	SHA256   string `yaml:"sha256"`
+	NotAfter string `yaml:"notAfter"`
+}
+
+type nodeState struct {
+	Name       string `yaml:"name"`
+	Role       string `yaml:"role"`
+	Address    string `yaml:"address"`
+	Generation int    `yaml:"generation"`
+	InstanceID string `yaml:"instanceId"`
+	CertSHA256 string `yaml:"certSHA256"`
+	// HostKey (primary) and SSHKey (secondaries) are SHA256:... fingerprints.
+	HostKey string `yaml:"hostKey,omitempty"`
+	SSHKey  string `yaml:"sshKey,omitempty"`
+}
+
+func (k *kitPlan) state() kitState {
+	m := k.material
+	s := kitState{
+		Generation: k.generation,
+		Created:    k.created.Format(time.RFC3339),
+		Profile:    k.facts.Name,
+		SSHKeyType: sshAlgo(k.facts.SSH.KeyType, k.facts.SSH.KeyBits),
+		CA: caState{
+			Subject:  m.ca.Cert.Subject.String(),
+			SHA256:   m.ca.fingerprint(),
+			NotAfter: m.ca.Cert.NotAfter.UTC().Format(time.RFC3339),
+		},
+	}
+	for _, n := range k.nodes {
+		ns := nodeState{
+			Name: n.node.Name, Role: string(n.role), Address: n.node.Address,
+			Generation: n.generation, InstanceID: n.instanceID,
+			CertSHA256: m.certs[n.node.Name].fingerprint(),
+		}
+		if n == k.nodes[0] {
+			ns.HostKey = m.hostKey.Fingerprint()
+		} else {
+			ns.SSHKey = m.userKeys[n.node.Name].Fingerprint()
+		}
+		s.Nodes = append(s.Nodes, ns)
+	}
+	return s
+}
+
+func marshalState(s kitState) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# Written by xroad-image kit; read by --reuse. Fingerprints only, no secrets.\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(s); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func parseState(data []byte) (*kitState, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var s kitState
+	if err := dec.Decode(&s); err != nil {
+		return nil, err
+	}
+	if s.Generation < 1 || s.CA.SHA256 == "" || len(s.Nodes) == 0 {
+		return nil, fmt.Errorf("incomplete kit state")
+	}
+	return &s, nil
+}

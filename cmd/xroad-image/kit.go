@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"xroad-appliance/builder/kit"
+	"xroad-appliance/cmd/internal/cli"
+	"xroad-appliance/profiles"
+)
+
+func kitCommand() *cli.Command {
+	var profile, pg, out string
+	var force, reuse bool
+	return &cli.Command{
+		Name: "kit", Summary: "Generate a cluster's CA, certificates, SSH keys, password and per-node NoCloud seeds from a cluster spec", Args: "SPEC.yaml",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&profile, "profile", "", "OS profile (default: the spec's profile)")
+			fs.StringVar(&pg, "postgresql", "", "PostgreSQL version of the profile")
+			fs.StringVar(&out, "out", "", "output directory")
+			fs.BoolVar(&force, "force", false, "replace an existing kit (the old one is moved aside, never deleted)")
+			fs.BoolVar(&reuse, "reuse", false, "keep the existing CA, keys and password; generate only new nodes' material")
+		},
+		Run: func(_ context.Context, args []string) error {
+			if len(args) != 1 || out == "" {
+				return cli.Usagef("expected a cluster spec file and --out")
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return cli.UsageError{Err: err}
+			}
+			spec, err := kit.ParseSpec(data)
+			if err != nil {
+				return cli.UsageError{Err: fmt.Errorf("%s: %w", args[0], err)}
+			}
+			var facts *profiles.Facts
+			if profile != "" {
+				if facts, err = profiles.Resolve(profile, pg); err != nil {
+					return cli.UsageError{Err: err}
+				}
+			}
+			res, err := kit.Generate(*spec, facts, out, kit.Options{Force: force, Reuse: reuse})
+			if err != nil {
+				return err
+			}
+			for _, n := range res.Nodes {
+				fmt.Printf("%-10s %-10s %-16s %s\n", n.Role, n.Name, n.Address, n.SeedISO)
+			}
+			return nil
+		},
+	}
+}

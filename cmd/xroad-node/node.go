@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"xroad-appliance/cmd/internal/cli"
+	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/securityserver"
+	"xroad-appliance/provisioner/syncserve"
+	"xroad-appliance/provisioner/system"
+	"xroad-appliance/units"
+)
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name: "validate", Summary: "Check a role metadata document offline", Args: "FILE",
+		Run: func(_ context.Context, args []string) error {
+			if len(args) != 1 {
+				return cli.Usagef("expected one metadata file")
+			}
+			doc, err := readDocument(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s: valid %s document for node %s of cluster %s\n", args[0], doc.Role, doc.Node, doc.Cluster)
+			return nil
+		},
+	}
+}
+
+func readDocument(path string) (*metadata.Document, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, cli.UsageError{Err: err}
+	}
+	doc, err := metadata.Parse(data)
+	if err != nil {
+		return nil, cli.UsageError{Err: fmt.Errorf("%s: %w", path, err)}
+	}
+	return doc, nil
+}
+
+// factsFlags are how a command finds the platform facts: the image's baked
+// facts by default, or a named profile (for planning off the node).
+type factsFlags struct{ profile, pg string }
+
+func (f *factsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.profile, "profile", "", "OS profile (default: the facts baked into this image, "+units.FactsFile+")")
+	fs.StringVar(&f.pg, "postgresql", "", "PostgreSQL version with --profile")
+}
+
+func (f *factsFlags) load() (*profiles.Facts, error) {
+	if f.profile != "" {
+		facts, err := profiles.Resolve(f.profile, f.pg)
+		if err != nil {
+			return nil, cli.UsageError{Err: err}
+		}
+		return facts, nil
+	}
+	data, err := os.ReadFile(units.FactsFile)
+	if err != nil {
+		return nil, cli.Usagef("no --profile given and no baked facts: %v", err)
+	}
+	return profiles.ParseFacts(units.FactsFile, data)
+}
+
+func planCommand() *cli.Command {
+	var facts factsFlags
+	return &cli.Command{
+		Name: "plan", Summary: "Print the phases for a metadata document and every file each would write, touching nothing", Args: "FILE",
+		Flags: facts.register,
+		Run: func(_ context.Context, args []string) error {
+			if len(args) != 1 {
+				return cli.Usagef("expected one metadata file")
+			}
+			doc, err := readDocument(args[0])
+			if err != nil {
+				return err
+			}
+			f, err := facts.load()
+			if err != nil {
+				return err
+			}
+			printPlan(securityserver.Plan(&securityserver.Node{Doc: doc, Facts: f, StateDir: units.StateDir}))
+			return nil
+		},
+	}
+}
+
+func printPlan(phases []engine.Phase) {
+	for i, p := range phases {
+		fmt.Printf("== %d. %s: %s\n", i+1, p.Name, p.Summary)
+		for _, a := range p.Actions {
+			fmt.Printf("   run: %s\n", strings.ReplaceAll(strings.TrimRight(a, "\n"), "\n", "\n        "))
+		}
+		for _, f := range p.Files {
+			fmt.Printf("   file: %s (mode %04o, owner %s)\n", f.Path, f.Mode, f.Owner)
+			if f.Secret {
+				fmt.Printf("        <secret, %d bytes, not shown>\n", len(f.Content))
+				continue
+			}
+			for _, line := range strings.Split(strings.TrimRight(string(f.Content), "\n"), "\n") {
+				fmt.Printf("        | %s\n", line)
+			}
+		}
+	}
+}
+
+func provisionCommand() *cli.Command {
+	var facts factsFlags
+	var metadataFile, phase string
+	var primaryWait, secondariesWait time.Duration
+	return &cli.Command{
+		Name: "provision", Summary: "Provision this node for its role, resuming where a previous run stopped",
+		Flags: func(fs *flag.FlagSet) {
+			facts.register(fs)
+			fs.StringVar(&metadataFile, "metadata", "", "role metadata file (default: the frozen copy, the cloud-init role file, or a NoCloud seed)")
+			fs.StringVar(&phase, "phase", "", "run only this phase, even if done (repair)")
+			fs.DurationVar(&primaryWait, "primary-wait", 20*time.Minute, "how long a secondary waits for its primary")
+			fs.DurationVar(&secondariesWait, "secondaries-wait", 20*time.Minute, "how long the primary waits for its secondaries to stream")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected argument %q", args[0])
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			f, err := facts.load()
+			if err != nil {
+				return err
+			}
+			src := metadata.Sources{Root: "/"}
+			doc, origin, err := metadata.Load(src, metadataFile)
+			if err != nil {
+				return cli.UsageError{Err: err}
+			}
+			log.Info("role metadata", "origin", origin, "document", doc)
+			if err := metadata.Freeze(src, doc); err != nil {
+				return err
+			}
+			sd, err := system.ConnectSystemd(ctx)
+			if err != nil {
+				return err
+			}
+			defer sd.Close()
+			node := &securityserver.Node{Doc: doc, Facts: f, Systemd: sd, StateDir: units.StateDir,
+				PrimaryWait: primaryWait, SecondariesWait: secondariesWait}
+			runner := &engine.Runner{StateDir: units.StateDir, Log: log, Notify: system.Notify, Command: units.NodeBinary + " provision"}
+			phases := securityserver.Plan(node)
+			if phase != "" {
+				return runner.RunPhase(ctx, phases, phase)
+			}
+			return runner.Run(ctx, phases)
+		},
+	}
+}
+
+func serveSyncCommand() *cli.Command {
+	return &cli.Command{
+		Name: "serve-sync", Summary: "Forced SSH command on the primary: serve a read-only rsync of /etc/xroad",
+		Run: func(context.Context, []string) error {
+			argv, err := syncserve.Command(os.Getenv("SSH_ORIGINAL_COMMAND"))
+			if err != nil {
+				return err
+			}
+			return syscall.Exec(argv[0], argv, os.Environ())
+		},
+	}
+}

@@ -1,0 +1,259 @@
+package securityserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"xroad-appliance/provisioner/confedit"
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/system"
+)
+
+// stopServices stops the X-Road services (guide 3.2/3.3 step 2). On a first
+// boot they are not running yet: they are ordered after the provisioner.
+func (n *Node) stopServices() engine.Phase {
+	return engine.Phase{
+		Name: "stop-services", Summary: "X-Road services stopped while the node is reconfigured",
+		Actions: []string{"systemctl stop " + strings.Join(n.Facts.XRoad.Services, " ")},
+		Check: func(ctx context.Context) (bool, error) {
+			for _, s := range n.Facts.XRoad.Services {
+				st, err := n.Systemd.ActiveState(ctx, s+".service")
+				if err != nil {
+					return false, err
+				}
+				if st == "active" || st == "activating" || st == "reloading" {
+					return false, nil
+				}
+			}
+			return true, nil
+		},
+		Apply: func(ctx context.Context) error {
+			for _, s := range n.Facts.XRoad.Services {
+				if err := n.Systemd.Stop(ctx, s+".service"); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// tlsFiles installs the node's PostgreSQL certificate material (guide 4.1 step 3).
+func (n *Node) tlsFiles() engine.Phase {
+	owner := "postgres:root" // guide: chown postgres, chmod 400
+	files := []engine.File{
+		{Path: TLS.CA, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.CA)},
+		{Path: TLS.Cert, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Cert)},
+		{Path: TLS.Key, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Key), Secret: true},
+	}
+	p := filesPhase("tls", "PostgreSQL TLS certificate and key in "+TLSDir, files, nil)
+	apply := p.Apply
+	p.Apply = func(ctx context.Context) error {
+		// mkdir -p -m 0755 /etc/xroad/postgresql; chmod o+x /etc/xroad
+		if err := system.MkdirOwned(TLSDir, 0o755, "root:root"); err != nil {
+			return err
+		}
+		st, err := os.Stat(XRoadDir)
+		if err != nil {
+			return err
+		}
+		if err := os.Chmod(XRoadDir, st.Mode().Perm()|0o001); err != nil {
+			return err
+		}
+		return apply(ctx)
+	}
+	p.Actions = []string{"mkdir -p -m 0755 " + TLSDir, "chmod o+x " + XRoadDir}
+	return p
+}
+
+// serverconfInstance creates the separate serverconf instance (guide 4.2) the
+// way the profile says: pg_createcluster, or the baked unit plus initdb.
+func (n *Node) serverconfInstance() engine.Phase {
+	sc := n.Facts.PG.Serverconf
+	actions := []string{strings.Join(sc.CreateCommand, " ") + " (as " + sc.RunAs + ")"}
+	for _, c := range n.Facts.SELinux.Commands {
+		actions = append(actions, strings.Join(c, " "))
+	}
+	if sc.Method != "pg_createcluster" {
+		actions = append(actions, "systemctl enable "+n.serverconfUnit())
+	}
+	return engine.Phase{
+		Name: "serverconf-instance", Summary: "separate PostgreSQL instance for serverconf on port " + fmt.Sprint(sc.Port),
+		Actions: actions,
+		Check: func(context.Context) (bool, error) {
+			_, err := os.Stat(sc.DataDir + "/PG_VERSION")
+			if os.IsNotExist(err) {
+				return false, nil
+			}
+			_, cerr := os.Stat(n.pgConf())
+			return err == nil && cerr == nil, errors.Join(err, ignoreNotExist(cerr))
+		},
+		Apply: func(ctx context.Context) error {
+			if entries, _ := os.ReadDir(sc.DataDir); len(entries) > 0 {
+				return fmt.Errorf("%s is not empty and holds no cluster: refusing to initialise over it", sc.DataDir)
+			}
+			env := []string{}
+			for k, v := range sc.CreateEnv {
+				env = append(env, k+"="+v)
+			}
+			if _, err := system.Run(ctx, system.Cmd{Args: sc.CreateCommand, Env: env, User: runAs(sc.RunAs)}); err != nil {
+				return err
+			}
+			for _, c := range n.Facts.SELinux.Commands {
+				if _, err := system.Run(ctx, system.Cmd{Args: c}); err != nil {
+					return err
+				}
+			}
+			if err := n.recordCreated(ctx); err != nil {
+				return err
+			}
+			if err := n.Systemd.DaemonReload(ctx); err != nil {
+				return err
+			}
+			if sc.Method != "pg_createcluster" { // Debian's generator starts postgresql@ instances
+				return n.Systemd.Enable(ctx, n.serverconfUnit())
+			}
+			return nil
+		},
+	}
+}
+
+// localAccess lets the provisioner (root) and postgres reach the instance
+// over the Unix socket as postgres, through a pg_ident map.
+func (n *Node) localAccess() engine.Phase {
+	return editPhase("local-access", "root and postgres map to the postgres role on the local socket", []edit{
+		{Path: n.pgIdent(), Describe: pg.IdentLines, Fn: func(b []byte) []byte {
+			return confedit.SetBlock(b, pg.IdentLines, confedit.Append)
+		}},
+		{Path: n.pgHBA(), Describe: n.hbaBlock(), Fn: func(b []byte) []byte {
+			return confedit.SetBlock(b, n.hbaBlock(), confedit.Prepend)
+		}},
+	}, nil)
+}
+
+func (n *Node) hbaBlock() string {
+	if n.Doc.Role == "primary" {
+		// guide 4.3: certificate authentication of the secondaries' replication users
+		return pg.HBALocal + "\nhostssl     replication     +slavenode  samenet     cert"
+	}
+	return pg.HBALocal
+}
+
+func (n *Node) startServerconf() engine.Phase {
+	return engine.Phase{
+		Name: "serverconf-start", Summary: "serverconf instance running",
+		Actions: []string{"systemctl restart " + n.serverconfUnit()},
+		Check: func(ctx context.Context) (bool, error) {
+			st, err := n.Systemd.ActiveState(ctx, n.serverconfUnit())
+			if err != nil || st != "active" {
+				return false, err
+			}
+			// Settings written since the last start must be in effect.
+			return n.settingsApplied(ctx)
+		},
+		Apply: func(ctx context.Context) error {
+			if err := n.Systemd.Restart(ctx, n.serverconfUnit()); err != nil {
+				return err
+			}
+			return pg.WaitLocal(ctx, n.Facts.PG.Serverconf.Port, time.Minute)
+		},
+	}
+}
+
+// settingsApplied asks the server whether any setting waits for a restart.
+func (n *Node) settingsApplied(ctx context.Context) (bool, error) {
+	conn, err := pg.Local(ctx, n.Facts.PG.Serverconf.Port, "postgres")
+	if err != nil {
+		return false, nil
+	}
+	defer conn.Close(ctx)
+	var pending int
+	err = conn.QueryRow(ctx, "SELECT count(*) FROM pg_settings WHERE pending_restart").Scan(&pending)
+	return err == nil && pending == 0, err
+}
+
+// dbProperties points serverconf at the separate instance (guide 3.2 step 4,
+// 3.3 step 4) with the cluster's serverconf password.
+func (n *Node) dbProperties() engine.Phase {
+	const urlKey, pwKey = "serverconf.hibernate.connection.url", "serverconf.hibernate.connection.password"
+	port := fmt.Sprint(n.Facts.PG.Serverconf.Port)
+	fn := func(b []byte) []byte {
+		if url, ok := confedit.GetProperty(b, urlKey); ok {
+			b = confedit.SetProperty(b, urlKey, repointPort(url, port))
+		}
+		return confedit.SetProperty(b, pwKey, n.Doc.ServerconfPassword)
+	}
+	return editPhase("db-properties", "db.properties uses the serverconf instance on port "+port,
+		[]edit{{Path: DBProperties, Fn: fn, Describe: urlKey + " port -> " + port + "\n" + pwKey + " = <the cluster's serverconf password>\n"}}, nil)
+}
+
+// repointPort changes the port of a jdbc:postgresql://host:port/db URL.
+func repointPort(url, port string) string {
+	const scheme = "jdbc:postgresql://"
+	rest, ok := strings.CutPrefix(url, scheme)
+	if !ok {
+		return url
+	}
+	hostport, path, _ := strings.Cut(rest, "/")
+	host := hostport
+	if i := strings.LastIndex(hostport, ":"); i >= 0 && !strings.HasSuffix(hostport, "]") {
+		host = hostport[:i]
+	}
+	return scheme + host + ":" + port + "/" + path
+}
+
+// nodeINI writes node.ini (guide 3.2 step 7, 3.3 step 7).
+func (n *Node) nodeINI(kind string) engine.Phase {
+	return filesPhase("node-ini", "node type "+kind, []engine.File{
+		{Path: NodeINI, Mode: 0o644, Owner: "xroad:xroad", Content: []byte("[node]\ntype=" + kind + "\n")},
+	}, nil)
+}
+
+// startServices enqueues the X-Road services. They are ordered after the
+// provisioner's unit, so waiting for them here would deadlock.
+func (n *Node) startServices() engine.Phase {
+	enqueued := false
+	return engine.Phase{
+		Name: "services", Summary: "X-Road services started",
+		Actions: []string{"systemctl start --no-block " + strings.Join(n.Facts.XRoad.Services, " ")},
+		Check: func(ctx context.Context) (bool, error) {
+			if enqueued {
+				return true, nil
+			}
+			for _, s := range n.Facts.XRoad.Services {
+				if st, err := n.Systemd.ActiveState(ctx, s+".service"); err != nil || st != "active" {
+					return false, err
+				}
+			}
+			return true, nil
+		},
+		Apply: func(ctx context.Context) error {
+			for _, s := range n.Facts.XRoad.Services {
+				if err := n.Systemd.Enqueue(ctx, s+".service"); err != nil {
+					return err
+				}
+			}
+			enqueued = true
+			return nil
+		},
+	}
+}
+
+func runAs(u string) string {
+	if u == "root" {
+		return ""
+	}
+	return u
+}
+
+func ignoreNotExist(err error) error {
+	if os.IsNotExist(err) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,60 @@
+// Package securityserver plans the phases that turn a booted appliance into a
+// security-server cluster primary or secondary, following the External Load
+// Balancer guide chapters 3 to 6.
+package securityserver
+
+import (
+	"time"
+
+	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/system"
+)
+
+// Paths the guide names.
+const (
+	XRoadDir     = "/etc/xroad"
+	TLSDir       = "/etc/xroad/postgresql"
+	DBProperties = "/etc/xroad/db.properties"
+	NodeINI      = "/etc/xroad/conf.d/node.ini"
+	LocalINI     = "/etc/xroad/conf.d/local.ini"
+)
+
+// TLS are the node's certificate files in TLSDir (guide 4.1).
+var TLS = pg.TLSFiles{CA: TLSDir + "/ca.crt", Cert: TLSDir + "/server.crt", Key: TLSDir + "/server.key"}
+
+// Node is everything the phases need.
+type Node struct {
+	Doc      *metadata.Document
+	Facts    *profiles.Facts
+	Systemd  *system.Systemd // nil when only planning
+	StateDir string
+	// PrimaryWait bounds how long a secondary waits for its primary;
+	// SecondariesWait how long the primary waits for its secondaries to stream.
+	PrimaryWait, SecondariesWait time.Duration
+}
+
+// Plan returns the phases for the node's role, in order.
+func Plan(n *Node) []engine.Phase {
+	if n.Doc.Role == metadata.RolePrimary {
+		return []engine.Phase{
+			n.stopServices(), n.tlsFiles(), n.serverconfInstance(), n.localAccess(), n.primaryReplicationSettings(),
+			n.startServerconf(), n.roles(), n.serverconfDatabase(), n.dbProperties(), n.syncUser(), n.hostKey(),
+			n.nodeINI("master"), n.localINI(), n.verifyPrimary(), n.startServices(),
+		}
+	}
+	return []engine.Phase{
+		n.stopServices(), n.tlsFiles(), n.serverconfInstance(), n.sshClient(), n.waitPrimary(), n.baseBackup(),
+		n.localAccess(), n.standby(), n.startServerconf(), n.dbProperties(), n.initialSync(), n.syncTimer(),
+		n.nodeINI("slave"), n.uiGroups(), n.verifySecondary(), n.startServices(),
+	}
+}
+
+func (n *Node) pgConf() string { return n.Facts.PG.Serverconf.ConfigDir + "/postgresql.conf" }
+func (n *Node) pgHBA() string  { return n.Facts.PG.Serverconf.ConfigDir + "/pg_hba.conf" }
+func (n *Node) pgIdent() string {
+	return n.Facts.PG.Serverconf.ConfigDir + "/pg_ident.conf"
+}
+func (n *Node) serverconfUnit() string { return n.Facts.PG.Serverconf.Unit + ".service" }

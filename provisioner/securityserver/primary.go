@@ -1,0 +1,312 @@
+package securityserver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"xroad-appliance/provisioner/confedit"
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/system"
+	"xroad-appliance/units"
+)
+
+// primarySettings are guide 4.3's postgresql.conf settings for the primary.
+func (n *Node) primarySettings() string {
+	p := n.Facts.PG
+	return strings.Join([]string{
+		"ssl = on",
+		"ssl_ca_file   = " + confedit.PGString(TLS.CA),
+		"ssl_cert_file = " + confedit.PGString(TLS.Cert),
+		"ssl_key_file  = " + confedit.PGString(TLS.Key),
+		"listen_addresses = '*'",
+		"wal_level = " + p.WalLevel,
+		// ~ the number of secondaries plus a small number (guide 4.3); the
+		// spare slots let a replaced secondary connect while its old walsender
+		// is still timing out.
+		fmt.Sprintf("max_wal_senders = %d", len(n.Doc.Secondaries)+2),
+		p.WalRetentionKey + " = " + confedit.PGString(p.WalRetentionValue),
+		"password_encryption = " + confedit.PGString(p.PasswordEncryption),
+	}, "\n")
+}
+
+func (n *Node) primaryReplicationSettings() engine.Phase {
+	return editPhase("replication", "primary replication settings in postgresql.conf", []edit{{
+		Path: n.pgConf(), Describe: n.primarySettings() + "\n",
+		Fn: func(b []byte) []byte { return confedit.SetBlock(b, n.primarySettings(), confedit.Append) },
+	}}, nil)
+}
+
+// roles creates guide 4.3's roles: slavenode NOLOGIN, one replication user per
+// secondary named by its certificate CN, and the serverconf user. Passwords
+// are sent as verifiers with statement logging off.
+func (n *Node) roles() engine.Phase {
+	port := n.Facts.PG.Serverconf.Port
+	var names []string
+	for _, s := range n.Doc.Secondaries {
+		names = append(names, s.Name)
+	}
+	sort.Strings(names)
+	actions := []string{"CREATE ROLE slavenode NOLOGIN"}
+	for _, name := range names {
+		actions = append(actions, "CREATE USER "+pg.Ident(name)+" REPLICATION PASSWORD NULL IN ROLE slavenode")
+	}
+	actions = append(actions, "CREATE USER serverconf PASSWORD '<verifier of the cluster's serverconf password>'")
+	return engine.Phase{
+		Name: "roles", Summary: "replication and serverconf roles", Actions: actions,
+		Check: func(ctx context.Context) (bool, error) {
+			conn, err := pg.Local(ctx, port, "postgres")
+			if err != nil {
+				return false, err
+			}
+			defer conn.Close(ctx)
+			for _, r := range append([]string{"slavenode", "serverconf"}, names...) {
+				if ok, err := pg.RoleExists(ctx, conn, r); err != nil || !ok {
+					return false, err
+				}
+			}
+			// The password is right when it logs in.
+			return pg.PasswordWorks(ctx, port, "serverconf", n.Doc.ServerconfPassword), nil
+		},
+		Apply: func(ctx context.Context) error {
+			conn, err := pg.Local(ctx, port, "postgres")
+			if err != nil {
+				return err
+			}
+			defer conn.Close(ctx)
+			stmts := []string{}
+			if ok, err := pg.RoleExists(ctx, conn, "slavenode"); err != nil {
+				return err
+			} else if !ok {
+				stmts = append(stmts, "CREATE ROLE slavenode NOLOGIN")
+			}
+			for _, name := range names {
+				if ok, err := pg.RoleExists(ctx, conn, name); err != nil {
+					return err
+				} else if !ok {
+					stmts = append(stmts, "CREATE USER "+pg.Ident(name)+" REPLICATION PASSWORD NULL IN ROLE slavenode")
+				}
+			}
+			verifier, err := pg.Verifier(n.Facts.PG.PasswordEncryption, "serverconf", n.Doc.ServerconfPassword)
+			if err != nil {
+				return err
+			}
+			verb := "CREATE USER"
+			if ok, err := pg.RoleExists(ctx, conn, "serverconf"); err != nil {
+				return err
+			} else if ok {
+				verb = "ALTER USER"
+			}
+			stmts = append(stmts, verb+" serverconf PASSWORD "+pg.Literal(verifier))
+			for _, s := range stmts {
+				if _, err := conn.Exec(ctx, s); err != nil {
+					// The statement may hold a verifier: name the role, not the text.
+					return fmt.Errorf("role statement %q failed: %w", strings.SplitN(s, " PASSWORD", 2)[0], err)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// serverconfDatabase copies serverconf from the default instance and renames
+// the old one (guide 4.3). An appliance booted before X-Road made the
+// database gets an empty one owned by serverconf.
+func (n *Node) serverconfDatabase() engine.Phase {
+	sc, def := n.Facts.PG.Serverconf, n.Facts.PG.Default
+	return engine.Phase{
+		Name: "serverconf-database", Summary: "serverconf database moved to the serverconf instance",
+		Actions: []string{
+			fmt.Sprintf("pg_dump -p %d -C serverconf | psql -p %d -f - (as postgres)", def.Port, sc.Port),
+			fmt.Sprintf("psql -p %d -c \"ALTER DATABASE serverconf RENAME TO serverconf_old\"", def.Port),
+		},
+		Check: func(ctx context.Context) (bool, error) {
+			conn, err := pg.Local(ctx, sc.Port, "postgres")
+			if err != nil {
+				return false, err
+			}
+			defer conn.Close(ctx)
+			return pg.DatabaseExists(ctx, conn, "serverconf")
+		},
+		Apply: func(ctx context.Context) error {
+			old, err := pg.Local(ctx, def.Port, "postgres")
+			hasOld := false
+			if err == nil {
+				hasOld, err = pg.DatabaseExists(ctx, old, "serverconf")
+				defer old.Close(ctx)
+			}
+			if err != nil {
+				return fmt.Errorf("default instance: %w", err)
+			}
+			if !hasOld {
+				conn, err := pg.Local(ctx, sc.Port, "postgres")
+				if err != nil {
+					return err
+				}
+				defer conn.Close(ctx)
+				_, err = conn.Exec(ctx, "CREATE DATABASE serverconf OWNER serverconf ENCODING 'UTF8'")
+				return err
+			}
+			dump, err := system.Run(ctx, system.Cmd{User: "postgres", Args: []string{"pg_dump", "-h", pg.SocketDir, "-p", fmt.Sprint(def.Port), "-C", "serverconf"}})
+			if err != nil {
+				return err
+			}
+			if _, err := system.Run(ctx, system.Cmd{User: "postgres", Stdin: strings.NewReader(string(dump)),
+				Args: []string{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.SocketDir, "-p", fmt.Sprint(sc.Port), "-d", "postgres", "-f", "-"}}); err != nil {
+				return err
+			}
+			_, err = old.Exec(ctx, "ALTER DATABASE serverconf RENAME TO serverconf_old")
+			return err
+		},
+	}
+}
+
+// syncUser makes the xroad-slave account the secondaries rsync /etc/xroad as
+// (guide 5.1): authorized_keys owned by root and not writable by xroad-slave,
+// each key forced to a read-only rsync of /etc/xroad.
+func (n *Node) syncUser() engine.Phase {
+	u := n.Facts.SyncUser
+	var keys strings.Builder
+	for _, s := range n.Doc.Secondaries {
+		fmt.Fprintf(&keys, "restrict,command=\"%s serve-sync\" %s %s\n", units.NodeBinary, strings.TrimSpace(s.SSHPublicKey), s.Name)
+	}
+	files := []engine.File{{Path: u.Home + "/.ssh/authorized_keys", Mode: 0o644, Owner: "root:root", Content: []byte(keys.String())}}
+	p := filesPhase("sync-user", u.Name+" account for read-only rsync of /etc/xroad", files, nil)
+	check, apply := p.Check, p.Apply
+	p.Actions = []string{strings.Join(u.Command, " "), "mkdir -m 755 -p " + u.Home + "/.ssh (root-owned)"}
+	p.Check = func(ctx context.Context) (bool, error) {
+		if !system.UserExists(u.Name) {
+			return false, nil
+		}
+		return check(ctx)
+	}
+	p.Apply = func(ctx context.Context) error {
+		if !system.UserExists(u.Name) {
+			if _, err := system.Run(ctx, system.Cmd{Args: u.Command}); err != nil {
+				return err
+			}
+		}
+		if err := system.MkdirOwned(u.Home+"/.ssh", 0o755, "root:root"); err != nil {
+			return err
+		}
+		return apply(ctx)
+	}
+	return p
+}
+
+// hostKey installs the primary's pre-generated SSH host key, the one the
+// secondaries pin, and restarts sshd to serve it.
+func (n *Node) hostKey() engine.Phase {
+	path := n.Facts.SSH.HostKeyFile
+	files := []engine.File{
+		{Path: path, Mode: 0o600, Owner: "root:root", Content: []byte(n.Doc.SSH.HostKey), Secret: true},
+		{Path: path + ".pub", Mode: 0o644, Owner: "root:root", Content: []byte(strings.TrimSpace(n.Doc.Primary.HostKey) + "\n")},
+	}
+	return filesPhase("ssh-host-key", "the pinned SSH host key served by sshd", files, func(ctx context.Context) error {
+		return n.Systemd.Restart(ctx, n.Facts.SSH.ServerUnit)
+	})
+}
+
+// localINI sets guide 3.2 step 8 and 3.4 on the primary; local.ini reaches the
+// secondaries through the sync.
+func (n *Node) localINI() engine.Phase {
+	o := n.Doc.Options
+	set := [][3]string{
+		{"proxy", "server-support-clients-pooled-connections", fmt.Sprint(o.PooledConnections)},
+		{"proxy", "health-check-interface", o.HealthCheckInterface},
+		{"proxy", "health-check-port", fmt.Sprint(o.HealthCheckPort)},
+	}
+	var desc strings.Builder
+	for _, s := range set {
+		fmt.Fprintf(&desc, "[%s] %s=%s\n", s[0], s[1], s[2])
+	}
+	p := editPhase("local-ini", "pooled connections and health check in local.ini", []edit{{
+		Path: LocalINI, Describe: desc.String(),
+		Fn: func(b []byte) []byte {
+			for _, s := range set {
+				b = confedit.SetINI(b, s[0], s[1], s[2])
+			}
+			return b
+		},
+	}}, nil)
+	check, apply := p.Check, p.Apply
+	p.Check = func(ctx context.Context) (bool, error) {
+		if _, err := os.Stat(LocalINI); os.IsNotExist(err) {
+			return false, nil
+		}
+		return check(ctx)
+	}
+	p.Apply = func(ctx context.Context) error {
+		if _, err := os.Stat(LocalINI); os.IsNotExist(err) {
+			if err := system.WriteFile(LocalINI, nil, 0o644, "xroad:xroad"); err != nil {
+				return err
+			}
+		}
+		return apply(ctx)
+	}
+	return p
+}
+
+// verifyPrimary waits until every secondary streams (guide 6.2), named by
+// its application_name.
+func (n *Node) verifyPrimary() engine.Phase {
+	var names []string
+	for _, s := range n.Doc.Secondaries {
+		names = append(names, s.Name)
+	}
+	streaming := func(ctx context.Context) (bool, error) {
+		got, err := pg.Streaming(ctx, n.Facts.PG.Serverconf.Port)
+		if err != nil {
+			return false, err
+		}
+		for _, name := range names {
+			if !got[name] {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	return engine.Phase{
+		Name: "verify", Summary: "every secondary streaming: " + strings.Join(names, ", "),
+		Actions: []string{"SELECT application_name, state FROM pg_stat_replication"},
+		Check:   streaming,
+		Apply: func(ctx context.Context) error {
+			return waitFor(ctx, n.SecondariesWait, "secondaries "+strings.Join(names, ", ")+" streaming", streaming)
+		},
+	}
+}
+
+// waitFor polls cond until it holds or the timeout passes, keeping systemd's
+// start timeout extended meanwhile.
+func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	delay := time.Second
+	var last error
+	for {
+		ok, err := cond(ctx)
+		if ok {
+			return nil
+		}
+		last = err
+		if time.Now().After(deadline) {
+			if last != nil {
+				return fmt.Errorf("waited %s for %s: %w", timeout, what, last)
+			}
+			return fmt.Errorf("waited %s for %s", timeout, what)
+		}
+		system.Notify("waiting for " + what)
+		system.ExtendTimeout(uint64((delay + 30*time.Second).Microseconds()))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(jitter(delay)):
+		}
+		if delay < 15*time.Second {
+			delay *= 2
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package securityserver
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"xroad-appliance/provisioner/confedit"
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/system"
+	"xroad-appliance/units"
+)
+
+// xroadHome is the xroad user's home, where ssh looks for its key and known_hosts.
+func xroadHome() string {
+	if ids, err := system.LookupIDs("xroad"); err == nil {
+		return ids.Home
+	}
+	return "/var/lib/xroad"
+}
+
+// sshClient installs the xroad user's key pair (guide 3.3 step 5), pins the
+// primary's host key (never StrictHostKeyChecking=no) and points the sync
+// unit at the primary.
+func (n *Node) sshClient() engine.Phase {
+	home := xroadHome()
+	keyName := "id_" + n.Facts.SSH.KeyType
+	drop, err := units.SyncPrimary(n.Doc.Primary.Address)
+	files := []engine.File{
+		{Path: home + "/.ssh/" + keyName, Mode: 0o600, Owner: "xroad:xroad", Content: []byte(n.Doc.SSH.PrivateKey), Secret: true},
+		{Path: home + "/.ssh/" + keyName + ".pub", Mode: 0o644, Owner: "xroad:xroad", Content: []byte(strings.TrimSpace(n.Doc.SSH.PublicKey) + "\n")},
+		{Path: home + "/.ssh/known_hosts", Mode: 0o644, Owner: "xroad:xroad", Content: []byte(n.Doc.Primary.Address + " " + strings.TrimSpace(n.Doc.Primary.HostKey) + "\n")},
+		{Path: drop.Path, Mode: drop.Mode, Owner: "root:root", Content: drop.Content},
+	}
+	p := filesPhase("ssh", "xroad's SSH key, the primary's pinned host key, the sync target", files, func(ctx context.Context) error {
+		return n.Systemd.DaemonReload(ctx)
+	})
+	prepare := func(ctx context.Context) error {
+		if err != nil { // validated metadata never gets here; keep the guard
+			return err
+		}
+		return system.MkdirOwned(home+"/.ssh", 0o700, "xroad:xroad")
+	}
+	p.Apply = chain(prepare, p.Apply)
+	return p
+}
+
+func chain(fns ...func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for _, f := range fns {
+			if err := f(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// waitPrimary waits, with bounded jittered backoff, until the primary answers
+// a replication connection as this node: certificate, user and pg_hba proven.
+func (n *Node) waitPrimary() engine.Phase {
+	conninfo := confedit.Conninfo(pg.ReplicationConninfo(n.Doc.Primary.Address, n.Facts.PG.Serverconf.Port, n.Doc.Node, TLS), pg.ConninfoOrder...)
+	reachable := func(ctx context.Context) (bool, error) {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := pg.PrimarySystemID(c, conninfo+" connect_timeout=5"); err != nil {
+			return false, err
+		}
+		conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(c, "tcp", net.JoinHostPort(n.Doc.Primary.Address, "22"))
+		if err != nil {
+			return false, err
+		}
+		conn.Close()
+		return true, nil
+	}
+	return engine.Phase{
+		Name: "wait-primary", Summary: "primary " + n.Doc.Primary.Address + " answers replication and SSH",
+		Actions: []string{"IDENTIFY_SYSTEM over " + conninfo, "TCP connect " + n.Doc.Primary.Address + ":22"},
+		Check:   reachable,
+		Apply: func(ctx context.Context) error {
+			return waitFor(ctx, n.PrimaryWait, "primary "+n.Doc.Primary.Address, reachable)
+		},
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d)))
+}
+
+// standbySettings are guide 4.4's postgresql.conf settings for a secondary.
+func (n *Node) standbySettings() string {
+	lines := []string{
+		"ssl = on",
+		"ssl_ca_file   = " + confedit.PGString(TLS.CA),
+		"ssl_cert_file = " + confedit.PGString(TLS.Cert),
+		"ssl_key_file  = " + confedit.PGString(TLS.Key),
+		"listen_addresses = localhost",
+		"hot_standby = on",
+		"hot_standby_feedback = on",
+	}
+	if n.Facts.PG.Standby.Method == "standby.signal" {
+		lines = append(lines, "primary_conninfo = "+confedit.PGString(n.primaryConninfo()))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (n *Node) primaryConninfo() string {
+	return confedit.Conninfo(pg.ReplicationConninfo(n.Doc.Primary.Address, n.Facts.PG.Serverconf.Port, n.Doc.Node, TLS), pg.ConninfoOrder...)
+}
+
+// recoveryConf is guide 4.4's recovery.conf below PostgreSQL 12.
+func (n *Node) recoveryConf() []byte {
+	return []byte("standby_mode = 'on'\nprimary_conninfo = " + confedit.PGString(n.primaryConninfo()) +
+		"\ntrigger_file = " + confedit.PGString(n.Facts.PG.Standby.TriggerFile) + "\n")
+}
+
+// standbyFile is standby.signal or recovery.conf, 0600 postgres:postgres.
+func (n *Node) standbyFile() engine.File {
+	dir := n.Facts.PG.Serverconf.DataDir
+	if n.Facts.PG.Standby.Method == "recovery.conf" {
+		return engine.File{Path: dir + "/recovery.conf", Mode: 0o600, Owner: "postgres:postgres", Content: n.recoveryConf()}
+	}
+	return engine.File{Path: dir + "/standby.signal", Mode: 0o600, Owner: "postgres:postgres", Content: []byte{}}
+}
+
+func (n *Node) standby() engine.Phase {
+	f := n.standbyFile()
+	files := filesPhase("standby-file", "", []engine.File{f}, nil)
+	conf := editPhase("standby-conf", "", []edit{{
+		Path: n.pgConf(), Describe: n.standbySettings() + "\n",
+		Fn: func(b []byte) []byte { return confedit.SetBlock(b, n.standbySettings(), confedit.Append) },
+	}}, nil)
+	return engine.Phase{
+		Name: "standby", Summary: "hot standby of the primary (" + n.Facts.PG.Standby.Method + ")",
+		Files: []engine.File{f}, Actions: conf.Actions,
+		Check: func(ctx context.Context) (bool, error) {
+			a, err := files.Check(ctx)
+			if err != nil || !a {
+				return false, err
+			}
+			return conf.Check(ctx)
+		},
+		Apply: chain(files.Apply, conf.Apply),
+	}
+}
+
+// initialSync is guide 3.3 step 6, run as xroad with the sync unit's excludes.
+func (n *Node) initialSync() engine.Phase {
+	args := []string{"rsync", "-e", "ssh -o ConnectTimeout=5", "-az", "--delete", "--timeout=30"}
+	for _, e := range units.SyncExcludes {
+		args = append(args, "--exclude", e)
+	}
+	args = append(args, "xroad-slave@"+n.Doc.Primary.Address+":/etc/xroad/", "/etc/xroad/")
+	stamp := filepath.Join(n.StateDir, "initial-sync.done")
+	return engine.Phase{
+		Name: "initial-sync", Summary: "first copy of /etc/xroad from the primary",
+		Actions: []string{strings.Join(args, " ") + " (as xroad)"},
+		Check: func(context.Context) (bool, error) {
+			_, err := os.Stat(stamp)
+			return err == nil, nil
+		},
+		Apply: func(ctx context.Context) error {
+			if _, err := system.Run(ctx, system.Cmd{User: "xroad", Args: args}); err != nil {
+				return err
+			}
+			return engine.WriteFileAtomic(stamp, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+		},
+	}
+}
+
+// syncTimer enables the periodic sync (guide 5.2.1).
+func (n *Node) syncTimer() engine.Phase {
+	return engine.Phase{
+		Name: "sync", Summary: "xroad-sync.timer enabled and started",
+		Actions: []string{"systemctl enable xroad-sync.timer xroad-sync.service", "systemctl start xroad-sync.timer"},
+		Check: func(ctx context.Context) (bool, error) {
+			st, err := n.Systemd.UnitFileState(ctx, "xroad-sync.timer")
+			if err != nil || st != "enabled" {
+				return false, err
+			}
+			a, err := n.Systemd.ActiveState(ctx, "xroad-sync.timer")
+			return a == "active", err
+		},
+		Apply: func(ctx context.Context) error {
+			if err := n.Systemd.Enable(ctx, "xroad-sync.timer", "xroad-sync.service"); err != nil {
+				return err
+			}
+			return n.Systemd.Start(ctx, "xroad-sync.timer")
+		},
+	}
+}
+
+// uiGroups removes the admin UI groups that could edit a secondary's
+// configuration (guide 3.3 step 9); xroad-security-officer stays for PINs.
+func (n *Node) uiGroups() engine.Phase {
+	groups := n.Facts.XRoad.UIGroupsRemovedOnSecondary
+	return engine.Phase{
+		Name: "ui-groups", Summary: "admin UI groups removed: " + strings.Join(groups, ", "),
+		Actions: []string{"groupdel " + strings.Join(groups, "; groupdel ")},
+		Check: func(context.Context) (bool, error) {
+			for _, g := range groups {
+				if system.GroupExists(g) {
+					return false, nil
+				}
+			}
+			return true, nil
+		},
+		Apply: func(ctx context.Context) error {
+			for _, g := range groups {
+				if system.GroupExists(g) {
+					if _, err := system.Run(ctx, system.Cmd{Args: []string{"groupdel", g}}); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// verifySecondary waits until the standby is in recovery and has replayed
+// all it received.
+func (n *Node) verifySecondary() engine.Phase {
+	fn := n.Facts.PG.Functions
+	q := fmt.Sprintf("SELECT pg_is_in_recovery(), %s() IS NOT NULL AND %s() = %s()", fn.LastReceive, fn.LastReceive, fn.LastReplay)
+	caughtUp := func(ctx context.Context) (bool, error) {
+		conn, err := pg.Local(ctx, n.Facts.PG.Serverconf.Port, "postgres")
+		if err != nil {
+			return false, err
+		}
+		defer conn.Close(ctx)
+		var inRecovery, same bool
+		if err := conn.QueryRow(ctx, q).Scan(&inRecovery, &same); err != nil {
+			return false, err
+		}
+		if !inRecovery {
+			return false, fmt.Errorf("the serverconf instance is not in recovery")
+		}
+		return same, nil
+	}
+	return engine.Phase{
+		Name: "verify", Summary: "in recovery, receive = replay LSN", Actions: []string{q},
+		Check: caughtUp,
+		Apply: func(ctx context.Context) error {
+			return waitFor(ctx, n.PrimaryWait, "the standby to catch up", caughtUp)
+		},
+	}
+}
