@@ -94,3 +94,38 @@ func IsUnavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	return err != nil && !errors.As(err, &pgErr)
 }
+
+// PasswordWorks reports whether role logs in with password over TCP on
+// localhost: the only honest check of a stored password.
+func PasswordWorks(ctx context.Context, port int, role, password string) bool {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=127.0.0.1 port=%d dbname=postgres sslmode=prefer", port))
+	if err != nil {
+		return false
+	}
+	cfg.User, cfg.Password = role, password
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false
+	}
+	conn.Close(ctx)
+	return true
+}
+
+// Streaming returns the application_names streaming from this primary.
+func Streaming(ctx context.Context, port int) (map[string]bool, error) {
+	conn, err := Local(ctx, port, "postgres")
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out := map[string]bool{}
+	for _, n := range names {
+		out[n] = true
+	}
+	return out, err
+}
