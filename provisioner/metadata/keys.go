@@ -1,0 +1,377 @@
+package metadata
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/dsa"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Messages about secret fields (tls.key, ssh.hostKey, ssh.privateKey) are
+// constant text: library errors about a private key are never passed on.
+
+// allowedSSHTypes: the product refuses RSA and DSA SSH keys.
+var allowedSSHTypes = map[string]bool{
+	ssh.KeyAlgoED25519:  true,
+	ssh.KeyAlgoECDSA256: true,
+	ssh.KeyAlgoECDSA384: true,
+	ssh.KeyAlgoECDSA521: true,
+}
+
+const sshTypesHint = "use ssh-ed25519 or ecdsa-sha2-nistp256/384/521"
+
+func sshTypeMsg(t string) string {
+	switch t {
+	case ssh.KeyAlgoRSA:
+		return "RSA keys are refused; " + sshTypesHint
+	case ssh.KeyAlgoDSA:
+		return "DSA keys are refused; " + sshTypesHint
+	}
+	return "key type not allowed; " + sshTypesHint
+}
+
+// publicKey checks one authorized_keys line and returns the key's wire form,
+// or nil when it is absent or invalid.
+func (c *checker) publicKey(field, v string, required bool) []byte {
+	if v == "" {
+		if required {
+			c.fail(field, "required")
+		}
+		return nil
+	}
+	line := strings.TrimSuffix(v, "\n") // a YAML block scalar ends in one newline
+	if strings.ContainsAny(line, "\r\n") {
+		c.fail(field, "must be a single authorized_keys line")
+		return nil
+	}
+	if strings.IndexFunc(line, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) >= 0 {
+		c.fail(field, "must not contain control characters")
+		return nil
+	}
+	pub, _, options, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	if err != nil {
+		c.fail(field, "not an OpenSSH public key in authorized_keys form")
+		return nil
+	}
+	if len(options) > 0 {
+		c.fail(field, "must be a bare key without authorized_keys options")
+		return nil
+	}
+	if !allowedSSHTypes[pub.Type()] {
+		c.fail(field, "%s", sshTypeMsg(pub.Type()))
+		return nil
+	}
+	return pub.Marshal()
+}
+
+// privateSSHKey checks an unencrypted OpenSSH/PEM private key of an allowed
+// type and returns its public half in wire form.
+func (c *checker) privateSSHKey(field, v string) []byte {
+	if v == "" {
+		c.fail(field, "required")
+		return nil
+	}
+	if blocks, ok := pemBlocks(v); !ok || len(blocks) != 1 {
+		c.fail(field, "must be exactly one PEM-encoded private key")
+		return nil
+	}
+	raw, err := ssh.ParseRawPrivateKey([]byte(v))
+	var missing *ssh.PassphraseMissingError
+	switch {
+	case errors.As(err, &missing):
+		c.fail(field, "is protected by a passphrase; the node cannot unlock it")
+		return nil
+	case err != nil:
+		c.fail(field, "not a readable OpenSSH private key")
+		return nil
+	}
+	var pub crypto.PublicKey
+	switch k := raw.(type) {
+	case *ed25519.PrivateKey:
+		pub = k.Public()
+	case ed25519.PrivateKey:
+		pub = k.Public()
+	case *ecdsa.PrivateKey:
+		pub = k.Public()
+	case *rsa.PrivateKey:
+		c.fail(field, "%s", sshTypeMsg(ssh.KeyAlgoRSA))
+		return nil
+	case *dsa.PrivateKey:
+		c.fail(field, "%s", sshTypeMsg(ssh.KeyAlgoDSA))
+		return nil
+	default:
+		c.fail(field, "%s", sshTypeMsg(""))
+		return nil
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil || !allowedSSHTypes[sp.Type()] {
+		c.fail(field, "key type or curve not allowed; %s", sshTypesHint)
+		return nil
+	}
+	return sp.Marshal()
+}
+
+func (c *checker) primarySSH(d *Document, primaryHostKey []byte) {
+	if pub := c.privateSSHKey("ssh.hostKey", d.SSH.HostKey); pub != nil && primaryHostKey != nil &&
+		!bytes.Equal(pub, primaryHostKey) {
+		c.fail("primary.hostKey", "does not match the public half of ssh.hostKey")
+	}
+	if d.SSH.PrivateKey != "" {
+		c.fail("ssh.privateKey", "not allowed on the primary")
+	}
+	if d.SSH.PublicKey != "" {
+		c.fail("ssh.publicKey", "not allowed on the primary")
+	}
+}
+
+func (c *checker) secondarySSH(d *Document, primaryHostKey []byte) {
+	if d.SSH.HostKey != "" {
+		c.fail("ssh.hostKey", "not allowed on a secondary; it pins the primary through primary.hostKey")
+	}
+	priv := c.privateSSHKey("ssh.privateKey", d.SSH.PrivateKey)
+	pub := c.publicKey("ssh.publicKey", d.SSH.PublicKey, true)
+	if priv != nil && pub != nil && !bytes.Equal(priv, pub) {
+		c.fail("ssh.publicKey", "does not match ssh.privateKey")
+	}
+	if pub != nil && bytes.Equal(pub, primaryHostKey) {
+		c.fail("ssh.publicKey", "is the primary's host key")
+	}
+}
+
+// pemBlocks decodes a value made only of PEM blocks and white space. Text
+// around or between blocks is refused rather than skipped, as is a malformed
+// block that pem.Decode would silently step over.
+func pemBlocks(v string) ([]*pem.Block, bool) {
+	var blocks []*pem.Block
+	rest := []byte(v)
+	for {
+		rest = bytes.TrimSpace(rest)
+		if len(rest) == 0 {
+			break
+		}
+		if !bytes.HasPrefix(rest, []byte("-----BEGIN ")) {
+			return nil, false
+		}
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return nil, false
+		}
+		blocks = append(blocks, b)
+	}
+	if len(blocks) != strings.Count(v, "-----BEGIN ") {
+		return nil, false
+	}
+	return blocks, true
+}
+
+// certificate parses a field that must hold exactly one certificate.
+func (c *checker) certificate(field, v string) *x509.Certificate {
+	if v == "" {
+		c.fail(field, "required")
+		return nil
+	}
+	blocks, ok := pemBlocks(v)
+	if !ok {
+		c.fail(field, "must be PEM-encoded: only BEGIN/END blocks and white space")
+		return nil
+	}
+	if len(blocks) != 1 || blocks[0].Type != "CERTIFICATE" || len(blocks[0].Headers) > 0 {
+		c.fail(field, "must hold exactly one PEM CERTIFICATE block, found %d block(s)", len(blocks))
+		return nil
+	}
+	cert, err := x509.ParseCertificate(blocks[0].Bytes)
+	if err != nil {
+		c.fail(field, "not a valid X.509 certificate: %v", err)
+		return nil
+	}
+	return cert
+}
+
+// tlsKey parses tls.key in the forms openssl writes: PKCS#8, PKCS#1 and SEC1
+// (the latter possibly after an EC PARAMETERS block).
+func (c *checker) tlsKey(field, v string) crypto.Signer {
+	if v == "" {
+		c.fail(field, "required")
+		return nil
+	}
+	blocks, ok := pemBlocks(v)
+	if !ok {
+		c.fail(field, "must be PEM-encoded: only BEGIN/END blocks and white space")
+		return nil
+	}
+	var keys []*pem.Block
+	for _, b := range blocks {
+		if b.Type != "EC PARAMETERS" {
+			keys = append(keys, b)
+		}
+	}
+	if len(keys) != 1 {
+		c.fail(field, "must hold exactly one PEM private key block")
+		return nil
+	}
+	b := keys[0]
+	if b.Type == "ENCRYPTED PRIVATE KEY" || len(b.Headers) > 0 {
+		c.fail(field, "is encrypted; PostgreSQL needs an unencrypted key")
+		return nil
+	}
+	var key any
+	var err error
+	switch b.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(b.Bytes)
+	default:
+		c.fail(field, "must be a PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block")
+		return nil
+	}
+	if err != nil {
+		c.fail(field, "not a readable %s", strings.ToLower(b.Type))
+		return nil
+	}
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < 2048 {
+			c.fail(field, "RSA keys must have at least 2048 bits")
+			return nil
+		}
+		return k
+	case *ecdsa.PrivateKey:
+		if k.Curve == elliptic.P224() {
+			c.fail(field, "the P-224 curve is not allowed")
+			return nil
+		}
+		return k
+	case ed25519.PrivateKey:
+		return k
+	}
+	c.fail(field, "unsupported key type; use ECDSA, Ed25519 or RSA")
+	return nil
+}
+
+var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
+
+func (c *checker) tls(d *Document) {
+	ca := c.certificate("tls.ca", d.TLS.CA)
+	cert := c.certificate("tls.cert", d.TLS.Cert)
+	key := c.tlsKey("tls.key", d.TLS.Key)
+
+	inPeriod := true
+	if ca != nil {
+		if !ca.BasicConstraintsValid || !ca.IsCA {
+			c.fail("tls.ca", "not a CA certificate (basicConstraints CA:TRUE missing)")
+		} else if ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
+			c.fail("tls.ca", "key usage does not allow signing certificates")
+		}
+		inPeriod = c.validityPeriod("tls.ca", ca) && inPeriod
+	}
+	if cert == nil {
+		return
+	}
+	c.nodeCertificate(d, cert)
+	inPeriod = c.validityPeriod("tls.cert", cert) && inPeriod
+
+	if ca != nil {
+		switch {
+		case cert.Equal(ca):
+			c.fail("tls.cert", "is the CA certificate itself; issue the node its own certificate")
+		case publicKeysEqual(cert.PublicKey, ca.PublicKey):
+			c.fail("tls.cert", "uses the CA's key pair; the node needs its own key")
+		default:
+			// Check the signature even when the period is wrong or skipped, at
+			// a moment both certificates claim to be valid.
+			at := c.opts.now
+			if !inPeriod || c.opts.skipValidityPeriod {
+				at = latest(ca.NotBefore, cert.NotBefore)
+			}
+			pool := x509.NewCertPool()
+			pool.AddCert(ca)
+			_, err := cert.Verify(x509.VerifyOptions{
+				Roots:       pool,
+				CurrentTime: at,
+				KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+			})
+			if err != nil {
+				c.fail("tls.cert", "does not verify against tls.ca: %v", err)
+			}
+		}
+	}
+	if key != nil && !publicKeysEqual(cert.PublicKey, key.Public()) {
+		c.fail("tls.key", "is not the private key of tls.cert")
+	}
+}
+
+// nodeCertificate checks what PostgreSQL relies on: cert authentication maps
+// the subject CN to the replication user, and the same certificate serves as
+// server certificate and, on a secondary, as client certificate.
+func (c *checker) nodeCertificate(d *Document, cert *x509.Certificate) {
+	if cert.IsCA {
+		c.fail("tls.cert", "must not be a CA certificate")
+	}
+	cns := 0
+	for _, a := range cert.Subject.Names {
+		if a.Type.Equal(oidCommonName) {
+			cns++
+		}
+	}
+	switch {
+	case cns != 1:
+		c.fail("tls.cert", "subject must have exactly one CN (the node name)")
+	case d.Node != "" && cert.Subject.CommonName != d.Node:
+		c.fail("tls.cert", "subject CN must equal node (PostgreSQL maps it to the replication user)")
+	}
+	if len(cert.ExtKeyUsage) > 0 || len(cert.UnknownExtKeyUsage) > 0 {
+		has := map[x509.ExtKeyUsage]bool{}
+		for _, u := range cert.ExtKeyUsage {
+			has[u] = true
+		}
+		if !has[x509.ExtKeyUsageAny] && !(has[x509.ExtKeyUsageServerAuth] && has[x509.ExtKeyUsageClientAuth]) {
+			c.fail("tls.cert", "extended key usage must allow TLS server and client authentication (any node can be promoted)")
+		}
+	}
+	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		c.fail("tls.cert", "key usage must include digitalSignature")
+	}
+}
+
+func (c *checker) validityPeriod(field string, cert *x509.Certificate) bool {
+	if c.opts.skipValidityPeriod {
+		return true
+	}
+	const day = "2006-01-02"
+	switch now := c.opts.now; {
+	case now.Before(cert.NotBefore):
+		c.fail(field, "not valid before %s (is the clock right?)", cert.NotBefore.UTC().Format(day))
+		return false
+	case now.After(cert.NotAfter):
+		c.fail(field, "expired on %s", cert.NotAfter.UTC().Format(day))
+		return false
+	}
+	return true
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
+}

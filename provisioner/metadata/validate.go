@@ -1,0 +1,246 @@
+package metadata
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// validateOpts tune checks that depend on the moment of validation.
+type validateOpts struct {
+	// now is the time certificates must be valid at; zero means time.Now().
+	now time.Time
+	// skipValidityPeriod leaves out certificate expiry: a frozen copy was
+	// checked when it was frozen, and day-2 tools must still read it after the
+	// certificates expire or while the clock is wrong.
+	skipValidityPeriod bool
+}
+
+// Validate checks the whole document and returns a *ValidationError listing
+// every problem, each naming its field. Certificates must be valid now.
+func (d *Document) Validate() error {
+	return d.validate(validateOpts{})
+}
+
+type checker struct {
+	opts validateOpts
+	errs []*FieldError
+}
+
+func (c *checker) fail(field, format string, args ...any) {
+	c.errs = append(c.errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *Document) validate(opts validateOpts) error {
+	if opts.now.IsZero() {
+		opts.now = time.Now()
+	}
+	c := &checker{opts: opts}
+
+	switch d.Version {
+	case Version:
+	case "":
+		c.fail("version", "required")
+	default:
+		c.fail("version", "unsupported; this program reads %s", Version)
+	}
+	c.name("cluster", d.Cluster, false)
+	c.name("node", d.Node, true)
+	c.name("primary.name", d.Primary.Name, true)
+	c.address("primary.address", d.Primary.Address, true)
+
+	var primaryHostKey = c.publicKey("primary.hostKey", d.Primary.HostKey, d.Role == RoleSecondary)
+
+	switch d.Role {
+	case RolePrimary:
+		if d.Node != "" && d.Primary.Name != "" && d.Node != d.Primary.Name {
+			c.fail("node", "must equal primary.name on the primary")
+		}
+		c.secondaries(d, primaryHostKey)
+		c.primarySSH(d, primaryHostKey)
+	case RoleSecondary:
+		if d.Node != "" && d.Node == d.Primary.Name {
+			c.fail("node", "must differ from primary.name on a secondary")
+		}
+		if len(d.Secondaries) > 0 {
+			c.fail("secondaries", "not allowed on a secondary; only the primary lists the secondaries")
+		}
+		c.secondarySSH(d, primaryHostKey)
+	case "":
+		c.fail("role", "required (primary or secondary)")
+	default:
+		c.fail("role", "must be primary or secondary")
+	}
+
+	c.password("serverconfPassword", d.ServerconfPassword)
+	c.tls(d)
+	c.options(d.Options)
+
+	if len(c.errs) > 0 {
+		return &ValidationError{Fields: c.errs}
+	}
+	return nil
+}
+
+// nameRE is deliberately narrow: a node name becomes a PostgreSQL role, a
+// certificate CN, application_name, a file name and possibly a host name.
+var nameRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// reservedNames would collide with PostgreSQL roles and pg_hba.conf keywords
+// or with the X-Road database users: a secondary named "postgres" would turn
+// the superuser into a replication user.
+var reservedNames = map[string]bool{
+	"postgres": true, "public": true, "all": true, "none": true,
+	"sameuser": true, "samerole": true, "samehost": true, "samenet": true,
+	"replication": true, "slavenode": true, "serverconf": true,
+	"messagelog": true, "opmonitor": true, "xroad": true, "root": true,
+}
+
+func (c *checker) name(field, v string, node bool) {
+	switch {
+	case v == "":
+		c.fail(field, "required")
+	case !nameRE.MatchString(v):
+		c.fail(field, "must be 1-63 lowercase letters, digits and '-', starting with a letter and not ending with '-'")
+	case node && reservedNames[v]:
+		c.fail(field, "is a reserved PostgreSQL or X-Road name")
+	}
+}
+
+// address accepts a host name or an IP literal and nothing that could break
+// out of a systemd Environment= line or a libpq conninfo string.
+func (c *checker) address(field, v string, required bool) {
+	if v == "" {
+		if required {
+			c.fail(field, "required")
+		}
+		return
+	}
+	if msg := checkAddress(v); msg != "" {
+		c.fail(field, "%s", msg)
+	}
+}
+
+var labelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+func checkAddress(v string) string {
+	if ip, err := netip.ParseAddr(v); err == nil {
+		switch {
+		case ip.Zone() != "":
+			return "an IPv6 zone is not allowed"
+		case ip.IsUnspecified():
+			return "an unspecified address (0.0.0.0, ::) cannot be connected to"
+		case ip.IsMulticast():
+			return "a multicast address is not allowed"
+		}
+		return ""
+	}
+	if len(v) > 253 {
+		return "a host name is at most 253 characters"
+	}
+	labels := strings.Split(v, ".")
+	for _, l := range labels {
+		if !labelRE.MatchString(l) {
+			return "must be an IP address or an RFC 1123 host name (letters, digits, '-' and '.')"
+		}
+	}
+	// "999.1.1.1" is a mistyped address, not a host name.
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return "not a valid IP address, and a host name cannot end in an all-numeric label"
+	}
+	return ""
+}
+
+func (c *checker) password(field, v string) {
+	switch {
+	case v == "":
+		c.fail(field, "required")
+		return
+	case len(v) < 12:
+		c.fail(field, "must be at least 12 characters")
+	case len(v) > 256:
+		c.fail(field, "must be at most 256 characters")
+	}
+	// Printable ASCII only: db.properties is read as ISO-8859-1 by Java, and
+	// control characters break the passfile and properties formats.
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			c.fail(field, "must be printable ASCII without control characters")
+			return
+		}
+	}
+	// Java properties drop leading blanks from a value.
+	if strings.TrimSpace(v) != v {
+		c.fail(field, "must not begin or end with a space")
+	}
+}
+
+// reservedPorts are taken on an appliance node; the health check must not
+// collide with them.
+var reservedPorts = map[int]string{
+	22:   "SSH (rsync of /etc/xroad)",
+	80:   "the security server's client port",
+	443:  "the security server's client port",
+	8080: "the security server's client port",
+	8443: "the security server's client port",
+	4000: "the admin UI",
+	5432: "the default PostgreSQL instance",
+	5433: "the serverconf PostgreSQL instance",
+	5500: "the security server's message exchange port",
+	5566: "the proxy admin port (maintenance mode)",
+	5577: "the security server's OCSP port",
+}
+
+func (c *checker) options(o Options) {
+	switch p := o.HealthCheckPort; {
+	case p < 1 || p > 65535:
+		c.fail("options.healthCheckPort", "must be 1-65535 (appliances always run the health check)")
+	case reservedPorts[p] != "":
+		c.fail("options.healthCheckPort", "port %d is used by %s", p, reservedPorts[p])
+	}
+	ip, err := netip.ParseAddr(o.HealthCheckInterface)
+	switch {
+	case o.HealthCheckInterface == "":
+		c.fail("options.healthCheckInterface", "required (an IP address, 0.0.0.0 for all)")
+	case err != nil || ip.Zone() != "":
+		c.fail("options.healthCheckInterface", "must be an IP address")
+	}
+}
+
+func (c *checker) secondaries(d *Document, primaryHostKey []byte) {
+	if len(d.Secondaries) == 0 {
+		c.fail("secondaries", "required on the primary: list at least one secondary")
+		return
+	}
+	names := map[string]int{}
+	keys := map[string]int{}
+	for i, m := range d.Secondaries {
+		p := fmt.Sprintf("secondaries[%d]", i)
+		c.name(p+".name", m.Name, true)
+		if m.Name != "" {
+			if j, dup := names[m.Name]; dup {
+				c.fail(p+".name", "duplicate of secondaries[%d].name", j)
+			} else {
+				names[m.Name] = i
+			}
+			if m.Name == d.Primary.Name {
+				c.fail(p+".name", "must differ from primary.name")
+			}
+		}
+		c.address(p+".address", m.Address, false)
+		key := c.publicKey(p+".sshPublicKey", m.SSHPublicKey, true)
+		if key == nil {
+			continue
+		}
+		if j, dup := keys[string(key)]; dup {
+			c.fail(p+".sshPublicKey", "duplicate of secondaries[%d].sshPublicKey", j)
+		} else {
+			keys[string(key)] = i
+		}
+		if primaryHostKey != nil && string(key) == string(primaryHostKey) {
+			c.fail(p+".sshPublicKey", "is the primary's host key")
+		}
+	}
+}
