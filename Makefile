@@ -33,10 +33,10 @@ golden:
 	$(GO) test ./units -update
 
 demo: build
-	@echo "make demo needs the booted-cluster harness (test/); not built yet" >&2; exit 1
+	PROFILE=$(PROFILE) test/demo/demo.sh
 
 demo-down:
-	@true
+	rm -rf demo
 
 clean:
 	rm -rf bin out

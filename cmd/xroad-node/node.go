@@ -22,7 +22,7 @@ import (
 
 func validateCommand() *cli.Command {
 	return &cli.Command{
-		Name: "validate", Summary: "Check a role metadata document offline", Args: "FILE",
+		Name: "validate", Summary: "Check a role metadata document (or the user-data carrying it) offline", Args: "FILE",
 		Run: func(_ context.Context, args []string) error {
 			if len(args) != 1 {
 				return cli.Usagef("expected one metadata file")
@@ -41,6 +41,9 @@ func readDocument(path string) (*metadata.Document, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, cli.UsageError{Err: err}
+	}
+	if data, err = metadata.FromUserData(data); err != nil {
+		return nil, cli.UsageError{Err: fmt.Errorf("%s: %w", path, err)}
 	}
 	doc, err := metadata.Parse(data)
 	if err != nil {

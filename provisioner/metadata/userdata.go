@@ -1,0 +1,14 @@
+package metadata
+
+import "bytes"
+
+// FromUserData returns the role document carried by a #cloud-config
+// user-data (its write_files entry at RoleFile), or data itself when it is
+// not cloud-config: so that `validate` and `plan` take either.
+func FromUserData(data []byte) ([]byte, error) {
+	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("#cloud-config")) {
+		return data, nil
+	}
+	doc, _, err := roleFromUserData(data)
+	return doc, err
+}
