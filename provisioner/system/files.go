@@ -28,41 +28,14 @@ func Owner(owner string) (uid, gid int, err error) {
 	return uid, gid, nil
 }
 
-// WriteFile writes content with mode and owner through a temporary file and
-// a rename, so that readers see the old file or the new one.
+// WriteFile writes content with mode and owner ("user:group") through a
+// temporary file and a rename, so that readers see the old file or the new one.
 func WriteFile(path string, content []byte, mode os.FileMode, owner string) error {
 	uid, gid, err := Owner(owner)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chown(uid, gid); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	return WriteFileIDs(path, content, mode, uid, gid, owner)
 }
 
 // FileIs reports whether path has exactly this content, mode and owner.
