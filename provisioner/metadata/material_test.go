@@ -198,8 +198,8 @@ func dsaKey() *dsa.PrivateKey {
 func dsaSSH() sshPair {
 	k := dsaKey()
 	der := must(asn1.Marshal(struct {
-		Version             int
-		P, Q, G, Pub, Priv  *big.Int
+		Version            int
+		P, Q, G, Pub, Priv *big.Int
 	}{0, k.P, k.Q, k.G, k.Y, k.X}))
 	pub := must(ssh.NewPublicKey(&k.PublicKey))
 	return sshPair{

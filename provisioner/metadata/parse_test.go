@@ -173,7 +173,9 @@ func badCases(t testing.TB) []badCase {
 		{name: "primary ssh hostKey RSA", edit: set(func(d *Document) { d.SSH.HostKey, d.Primary.HostKey = rsaSSH().priv, "" }), field: "field ssh.hostKey"},
 		{name: "primary ssh hostKey DSA", edit: set(func(d *Document) { d.SSH.HostKey, d.Primary.HostKey = dsaSSH().priv, "" }), field: "field ssh.hostKey"},
 		{name: "primary ssh hostKey with passphrase", edit: set(func(d *Document) { d.SSH.HostKey = string(pem.EncodeToMemory(encrypted)) }), field: "field ssh.hostKey"},
-		{name: "primary ssh hostKey garbage", edit: set(func(d *Document) { d.SSH.HostKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n" }), field: "field ssh.hostKey"},
+		{name: "primary ssh hostKey garbage", edit: set(func(d *Document) {
+			d.SSH.HostKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+		}), field: "field ssh.hostKey"},
 		{name: "secondary with ssh hostKey", base: sec, edit: set(func(d *Document) { d.SSH.HostKey = m.hostKey.priv }), field: "field ssh.hostKey"},
 		{name: "secondary without ssh privateKey", base: sec, edit: set(func(d *Document) { d.SSH.PrivateKey = "" }), field: "field ssh.privateKey"},
 		{name: "secondary without ssh publicKey", base: sec, edit: set(func(d *Document) { d.SSH.PublicKey = "" }), field: "field ssh.publicKey"},
@@ -429,13 +431,13 @@ func TestParseValidVariants(t *testing.T) {
 			d.TLS.Cert = issue(m.caCert, m.caKey, key.Public(), certOpts{cn: d.Node,
 				eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
 		},
-		"ecdsa P-384 host key": func(d *Document) { d.SSH.HostKey, d.Primary.HostKey = p384.priv, p384.pub },
-		"ecdsa P-521 host key": func(d *Document) { d.SSH.HostKey, d.Primary.HostKey = p521.priv, p521.pub },
+		"ecdsa P-384 host key":                 func(d *Document) { d.SSH.HostKey, d.Primary.HostKey = p384.priv, p384.pub },
+		"ecdsa P-521 host key":                 func(d *Document) { d.SSH.HostKey, d.Primary.HostKey = p521.priv, p521.pub },
 		"host key pin optional on the primary": func(d *Document) { d.Primary.HostKey = "" },
-		"IPv6 address":                          func(d *Document) { d.Primary.Address = "fd00:10:20::11" },
-		"host name address":                     func(d *Document) { d.Primary.Address = "ss1.cluster.example" },
-		"key comment with spaces":               func(d *Document) { d.Secondaries[0].SSHPublicKey += " from the ss2 image" },
-		"health check elsewhere":                func(d *Document) { d.Options = Options{HealthCheckPort: 8888, HealthCheckInterface: "10.20.0.11"} },
+		"IPv6 address":                         func(d *Document) { d.Primary.Address = "fd00:10:20::11" },
+		"host name address":                    func(d *Document) { d.Primary.Address = "ss1.cluster.example" },
+		"key comment with spaces":              func(d *Document) { d.Secondaries[0].SSHPublicKey += " from the ss2 image" },
+		"health check elsewhere":               func(d *Document) { d.Options = Options{HealthCheckPort: 8888, HealthCheckInterface: "10.20.0.11"} },
 		"longest name": func(d *Document) {
 			d.Secondaries[0].Name = "s" + strings.Repeat("-", 61) + "2"
 		},
