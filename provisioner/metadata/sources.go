@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,7 @@ const (
 	// FrozenFile is the copy taken at first boot; once present it alone
 	// decides the node's role.
 	FrozenFile = "/var/lib/xroad-node/metadata.yaml"
-	// SeedDirs are the NoCloud seed directories cloud-init reads.
+	// SeedDir and SeedDirNet are the NoCloud seed directories cloud-init reads.
 	SeedDir    = "/var/lib/cloud/seed/nocloud"
 	SeedDirNet = "/var/lib/cloud/seed/nocloud-net"
 	// LabelDir is where udev links file systems by label.
@@ -220,22 +221,25 @@ func Freeze(src Sources, doc *Document) error {
 	if err := doc.Validate(); err != nil {
 		return fmt.Errorf("metadata: refusing to freeze an invalid document: %w", err)
 	}
+	body, err := doc.Marshal()
+	if err != nil {
+		return err
+	}
 	final := src.path(FrozenFile)
 	switch raw, err := src.readPrivate(final, FrozenFile, MaxSize); {
 	case err == nil:
+		// Compare encodings: a nil and an empty list are the same document.
 		old, err := parse(raw, validateOpts{skipValidityPeriod: true})
-		if err == nil && reflect.DeepEqual(old, doc) {
-			return nil
+		if err == nil {
+			if oldBody, err := old.Marshal(); err == nil && bytes.Equal(oldBody, body) {
+				return nil
+			}
 		}
 		return fmt.Errorf("metadata: frozen copy %s exists and differs; it is never replaced", FrozenFile)
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
 
-	body, err := doc.Marshal()
-	if err != nil {
-		return err
-	}
 	data := append([]byte("# Frozen by xroad-node at first boot: this node's role from now on.\n"+
 		"# Do not edit; holds secrets (mode 0600).\n"), body...)
 

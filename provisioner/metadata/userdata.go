@@ -1,6 +1,9 @@
 package metadata
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+)
 
 // FromUserData returns the role document carried by a #cloud-config
 // user-data (its write_files entry at RoleFile), or data itself when it is
@@ -9,6 +12,9 @@ func FromUserData(data []byte) ([]byte, error) {
 	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("#cloud-config")) {
 		return data, nil
 	}
-	doc, _, err := roleFromUserData(data)
+	doc, note, err := roleFromUserData(data)
+	if err == nil && doc == nil {
+		return nil, fmt.Errorf("user-data carries no role document (%s)", note)
+	}
 	return doc, err
 }
