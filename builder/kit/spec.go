@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -84,62 +83,18 @@ func ParseSpec(data []byte) (*Spec, error) {
 	return &s, nil
 }
 
-// nameRE is the metadata package's name grammar: a node name ends up as a
-// PostgreSQL role, a certificate CN, a host name and a file name.
-var nameRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
-// reservedNames mirrors the metadata package's list: a node named "postgres"
-// would turn the superuser into a replication user.
-var reservedNames = map[string]bool{
-	"postgres": true, "public": true, "all": true, "none": true,
-	"sameuser": true, "samerole": true, "samehost": true, "samenet": true,
-	"replication": true, "slavenode": true, "serverconf": true,
-	"messagelog": true, "opmonitor": true, "xroad": true, "root": true,
-}
-
+// checkName and checkAddress apply the role document's rules, so that a
+// spec the kit accepts always yields documents the node accepts.
 func checkName(field, v string, node bool) error {
-	if v == "" {
-		return fieldErr(field, "missing")
-	}
-	if !nameRE.MatchString(v) {
-		return fieldErr(field, "%q is not a valid name (lowercase letter first, then a-z, 0-9 or '-', not ending in '-', at most 63)", v)
-	}
-	if node && reservedNames[v] {
-		return fieldErr(field, "%q is a reserved PostgreSQL or X-Road name", v)
+	if msg := metadata.NameProblem(v, node); msg != "" {
+		return fieldErr(field, "%s", msg)
 	}
 	return nil
 }
 
-// hostLabelRE is one RFC 1123 host name label.
-var hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-
-// checkAddress accepts an IP address or a DNS host name; it goes into
-// certificates, connection strings and known_hosts, so nothing else passes.
 func checkAddress(field, v string) error {
-	if v == "" {
-		return fieldErr(field, "missing")
-	}
-	if a, err := netip.ParseAddr(v); err == nil {
-		switch {
-		case a.Zone() != "":
-			return fieldErr(field, "%q: an address with a zone cannot be pinned", v)
-		case a.IsUnspecified() || a.IsMulticast():
-			return fieldErr(field, "%q cannot be connected to", v)
-		}
-		return nil
-	}
-	if len(v) > 253 {
-		return fieldErr(field, "host name longer than 253 characters")
-	}
-	labels := strings.Split(v, ".")
-	for _, l := range labels {
-		if !hostLabelRE.MatchString(l) {
-			return fieldErr(field, "%q is neither an IP address nor a host name", v)
-		}
-	}
-	// "10.0.0.300" is a typo for an IP, not a host name.
-	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
-		return fieldErr(field, "%q is neither an IP address nor a host name", v)
+	if msg := metadata.AddressProblem(v); msg != "" {
+		return fieldErr(field, "%s", msg)
 	}
 	return nil
 }

@@ -99,13 +99,8 @@ var reservedNames = map[string]bool{
 }
 
 func (c *checker) name(field, v string, node bool) {
-	switch {
-	case v == "":
-		c.fail(field, "required")
-	case !nameRE.MatchString(v):
-		c.fail(field, "must be 1-63 lowercase letters, digits and '-', starting with a letter and not ending with '-'")
-	case node && reservedNames[v]:
-		c.fail(field, "is a reserved PostgreSQL or X-Road name")
+	if msg := NameProblem(v, node); msg != "" {
+		c.fail(field, "%s", msg)
 	}
 }
 
