@@ -107,3 +107,25 @@ func prependFile(t testing.TB, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// SQL runs statements as the postgres superuser over the socket in database db
+// and returns psql's unaligned, tuples-only output.
+func (i *Instance) SQL(t testing.TB, db, sql string) string {
+	t.Helper()
+	cmd := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(BinDir(t), "psql"),
+		"-X", "-qtA", "-v", "ON_ERROR_STOP=1", "-h", i.Socket, "-p", fmt.Sprint(i.Port), "-d", db)
+	cmd.Dir = "/tmp"
+	cmd.Stdin = strings.NewReader(sql)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql %s: %v\n%s", db, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// CreateLogin creates a password login role and a database it owns, both named name.
+func (i *Instance) CreateLogin(t testing.TB, name, password string) {
+	t.Helper()
+	q := strings.ReplaceAll(password, "'", "''")
+	i.SQL(t, "postgres", fmt.Sprintf("CREATE ROLE %q LOGIN PASSWORD '%s';\nCREATE DATABASE %q OWNER %q;\n", name, q, name, name))
+}
