@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -136,6 +137,12 @@ func (p *Profile) validate() error {
 	}
 	if p.SELinux.Enabled && len(p.SELinux.Commands) == 0 {
 		return fmt.Errorf("key selinux.commands: missing; selinux is enabled")
+	}
+	// The primary writes authorized_keys under home; an account made with
+	// another home (adduser --system defaults to /nonexistent) would never
+	// read it.
+	if !slices.Contains(p.SyncUser.Command, p.SyncUser.Home) {
+		return fmt.Errorf("key syncUser.command: must create the account with home %s (syncUser.home)", p.SyncUser.Home)
 	}
 	for _, v := range p.VersionNames() {
 		if err := p.Versions[v].validate("postgresqlVersions." + v); err != nil {
