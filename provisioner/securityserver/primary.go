@@ -133,16 +133,13 @@ func (n *Node) serverconfDatabase() engine.Phase {
 			return pg.DatabaseExists(ctx, conn, "serverconf")
 		},
 		Apply: func(ctx context.Context) error {
-			old, err := pg.Local(ctx, def.Port, "postgres")
-			hasOld := false
-			if err == nil {
-				hasOld, err = pg.DatabaseExists(ctx, old, "serverconf")
-				defer old.Close(ctx)
-			}
+			// The default instance is only read from and renamed in, as the
+			// postgres OS user: its access stays as the packages made it.
+			hasOld, err := pg.PSQL(ctx, def.Port, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'serverconf'")
 			if err != nil {
-				return fmt.Errorf("default instance: %w", err)
+				return fmt.Errorf("default instance on port %d: %w", def.Port, err)
 			}
-			if !hasOld {
+			if hasOld == "0" {
 				conn, err := pg.Local(ctx, sc.Port, "postgres")
 				if err != nil {
 					return err
@@ -159,7 +156,7 @@ func (n *Node) serverconfDatabase() engine.Phase {
 				Args: []string{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.SocketDir, "-p", fmt.Sprint(sc.Port), "-d", "postgres", "-f", "-"}}); err != nil {
 				return err
 			}
-			_, err = old.Exec(ctx, "ALTER DATABASE serverconf RENAME TO serverconf_old")
+			_, err = pg.PSQL(ctx, def.Port, "postgres", "ALTER DATABASE serverconf RENAME TO serverconf_old")
 			return err
 		},
 	}

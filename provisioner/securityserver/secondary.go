@@ -82,7 +82,11 @@ func (n *Node) waitPrimary() engine.Phase {
 	return engine.Phase{
 		Name: "wait-primary", Summary: "primary " + n.Doc.Primary.Address + " answers replication and SSH",
 		Actions: []string{"IDENTIFY_SYSTEM over " + conninfo, "TCP connect " + n.Doc.Primary.Address + ":22"},
-		Check:   reachable,
+		// Unreachable is "not done yet", not a failure: Apply waits for it.
+		Check: func(ctx context.Context) (bool, error) {
+			ok, _ := reachable(ctx)
+			return ok, nil
+		},
 		Apply: func(ctx context.Context) error {
 			return waitFor(ctx, n.PrimaryWait, "primary "+n.Doc.Primary.Address, reachable)
 		},
