@@ -1,0 +1,279 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"xroad-appliance/test/cache"
+)
+
+// Node is one booted container.
+type Node struct {
+	Name, Addr string
+	c          *Cluster
+	dir        string // upper/, work/, root/ and console.log
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	leader     int // the container's PID 1, seen from the host
+}
+
+// Seed is a NoCloud seed: file name (user-data, meta-data) to content.
+type Seed map[string][]byte
+
+// SeedDir reads a seed directory as `xroad-image kit` writes one per node.
+func SeedDir(dir string) (Seed, error) {
+	s := Seed{}
+	for _, name := range []string{"user-data", "meta-data"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		s[name] = b
+	}
+	return s, nil
+}
+
+// Boot creates node name at addr with a fresh copy of the image and its seed,
+// and starts it.
+func (c *Cluster) Boot(name, addr string, seed Seed) *Node {
+	c.t.Helper()
+	n := &Node{Name: name, Addr: addr, c: c, dir: filepath.Join(c.work, name)}
+	if err := n.create(seed); err != nil {
+		c.t.Fatalf("node %s: %v", name, err)
+	}
+	c.nodes = append(c.nodes, n)
+	if err := n.Start(); err != nil {
+		c.t.Fatalf("node %s: %v", name, err)
+	}
+	return n
+}
+
+// machine is the nspawn machine name, unique on the host so that parallel
+// clusters' veth interfaces (named after it) never collide.
+func (n *Node) machine() string { return n.c.Bridge[len("xrt"):] + "-" + n.Name }
+
+func (n *Node) path(p string) string { return filepath.Join(n.dir, p) }
+
+// Root is the node's file system as the host sees it while it is mounted.
+func (n *Node) Root() string { return n.path("root") }
+
+func (n *Node) create(seed Seed) error {
+	for _, d := range []string{"upper", "work", "root"} {
+		if err := os.MkdirAll(n.path(d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := n.mount(); err != nil {
+		return err
+	}
+	seedDir := filepath.Join(n.Root(), "var/lib/cloud/seed/nocloud")
+	if err := os.MkdirAll(seedDir, 0o755); err != nil {
+		return err
+	}
+	for name, content := range seed {
+		if err := os.WriteFile(filepath.Join(seedDir, name), content, 0o600); err != nil {
+			return err
+		}
+	}
+	// The network a cloud would describe: NoCloud's network-config, which
+	// the image's cloud-init renders for systemd-networkd.
+	network := fmt.Sprintf("version: 2\nethernets:\n  host0:\n    addresses: [%s/24]\n", n.Addr)
+	return os.WriteFile(filepath.Join(seedDir, "network-config"), []byte(network), 0o600)
+}
+
+func (n *Node) mount() error {
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(n.c.layers, ":"), n.path("upper"), n.path("work"))
+	if out, err := exec.Command("mount", "-t", "overlay", "overlay", "-o", opts, n.Root()).CombinedOutput(); err != nil {
+		return fmt.Errorf("mount overlay: %v: %s", err, out)
+	}
+	return nil
+}
+
+// Start boots the node (again) on its existing disk.
+func (n *Node) Start() error {
+	if n.cmd != nil {
+		return fmt.Errorf("already running")
+	}
+	console, err := os.OpenFile(n.path("console.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer console.Close()
+	cmd := exec.Command("systemd-nspawn", "--quiet", "--register=no", "--keep-unit",
+		"-D", n.Root(), "-M", n.machine(), "-b", "--network-bridge="+n.c.Bridge, "--console=read-only")
+	cmd.Stdout, cmd.Stderr = console, console
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	n.cmd, n.exited = cmd, make(chan struct{})
+	go func() { cmd.Wait(); close(n.exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if pid := containerInit(cmd.Process.Pid); pid > 0 {
+			n.leader = pid
+			return nil
+		}
+		select {
+		case <-n.exited:
+			return fmt.Errorf("systemd-nspawn exited at start; see %s", n.path("console.log"))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("no container init under systemd-nspawn %d", cmd.Process.Pid)
+}
+
+// containerInit finds the child of nspawn that is PID 1 in its own namespace.
+func containerInit(nspawn int) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/status")
+	for _, status := range procs {
+		f, err := os.Open(status)
+		if err != nil {
+			continue
+		}
+		var ppid int
+		var nspid []string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), ":")
+			switch k {
+			case "PPid":
+				ppid, _ = strconv.Atoi(strings.TrimSpace(v))
+			case "NSpid":
+				nspid = strings.Fields(v)
+			}
+		}
+		f.Close()
+		if ppid == nspawn && len(nspid) == 2 && nspid[1] == "1" {
+			pid, _ := strconv.Atoi(nspid[0])
+			return pid
+		}
+	}
+	return 0
+}
+
+// Exec runs a command inside the node and returns its combined output.
+func (n *Node) Exec(ctx context.Context, args ...string) (string, error) {
+	if n.leader == 0 {
+		return "", fmt.Errorf("node %s is not running", n.Name)
+	}
+	full := append([]string{"-t", strconv.Itoa(n.leader), "-a", "--",
+		"env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "HOME=/root"}, args...)
+	out, err := exec.CommandContext(ctx, "nsenter", full...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s on %s: %w\n%s", strings.Join(args, " "), n.Name, err, out)
+	}
+	return string(out), nil
+}
+
+// MustExec is Exec that fails the test.
+func (n *Node) MustExec(ctx context.Context, args ...string) string {
+	n.c.t.Helper()
+	out, err := n.Exec(ctx, args...)
+	if err != nil {
+		n.c.t.Fatal(err)
+	}
+	return out
+}
+
+// WaitBooted waits until systemd has finished starting up and returns its
+// state (running or degraded).
+func (n *Node) WaitBooted(ctx context.Context) (string, error) {
+	for {
+		out, _ := n.Exec(ctx, "systemctl", "is-system-running", "--wait")
+		state := strings.TrimSpace(out)
+		switch state {
+		case "running", "degraded":
+			return state, nil
+		}
+		select {
+		case <-ctx.Done():
+			return state, fmt.Errorf("node %s not booted (%q): %w", n.Name, state, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Stop shuts the node down cleanly (nspawn turns SIGTERM into a poweroff),
+// killing it after a grace period.
+func (n *Node) Stop() error {
+	if n.cmd == nil {
+		return nil
+	}
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(60 * time.Second):
+		syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+		<-n.exited
+	}
+	n.cmd, n.leader = nil, 0
+	return nil
+}
+
+// Kill stops the node at once, like pulling the power.
+func (n *Node) Kill() {
+	if n.cmd == nil {
+		return
+	}
+	syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+	if n.leader > 0 {
+		syscall.Kill(n.leader, syscall.SIGKILL)
+	}
+	<-n.exited
+	n.cmd, n.leader = nil, 0
+}
+
+// Destroy stops the node and removes its disk.
+func (n *Node) Destroy() error {
+	n.Stop()
+	var errs []error
+	if out, err := exec.Command("umount", n.Root()).CombinedOutput(); err != nil && !strings.Contains(string(out), "not mounted") {
+		errs = append(errs, fmt.Errorf("umount: %v: %s", err, out))
+	}
+	if err := cache.RemoveTree(n.dir); err != nil {
+		errs = append(errs, err)
+	}
+	for i, m := range n.c.nodes {
+		if m == n {
+			n.c.nodes = append(n.c.nodes[:i], n.c.nodes[i+1:]...)
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ReadFile reads a file of the node's disk from the host.
+func (n *Node) ReadFile(p string) ([]byte, error) { return os.ReadFile(filepath.Join(n.Root(), p)) }
+
+// collectDiagnostics logs what explains a failure: the provisioner's journal
+// and result file, failed units and the console.
+func (n *Node) collectDiagnostics() {
+	t := n.c.t
+	c, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if n.leader > 0 {
+		out, _ := n.Exec(c, "journalctl", "--no-pager", "-o", "short-monotonic", "-n", "200", "-u", "xroad-provision", "-u", "cloud-init", "-u", "cloud-init-local")
+		t.Logf("--- %s journal ---\n%s", n.Name, out)
+		out, _ = n.Exec(c, "systemctl", "--failed", "--no-pager")
+		t.Logf("--- %s failed units ---\n%s", n.Name, out)
+	}
+	if b, err := n.ReadFile("/var/lib/xroad-node/result.json"); err == nil {
+		t.Logf("--- %s result.json ---\n%s", n.Name, b)
+	}
+	if b, err := os.ReadFile(n.path("console.log")); err == nil {
+		if len(b) > 4000 {
+			b = b[len(b)-4000:]
+		}
+		t.Logf("--- %s console (tail) ---\n%s", n.Name, b)
+	}
+}

@@ -1,0 +1,127 @@
+package scenarios
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"xroad-appliance/builder/kit"
+	"xroad-appliance/test/cluster"
+	"xroad-appliance/test/nodeimage"
+)
+
+// FixtureVersion is the X-Road fixture version the image carries.
+const FixtureVersion = "7.5.1-1"
+
+var (
+	layersOnce sync.Once
+	layers     []string
+	layersErr  error
+)
+
+// imageLayers returns the node image (appliance layer over the package
+// layer), made once per test binary.
+func imageLayers(t *testing.T) []string {
+	t.Helper()
+	cluster.Need(t)
+	layersOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		pkgs, err := nodeimage.PackageLayer(ctx, "", FixtureVersion)
+		if err != nil {
+			layersErr = err
+			return
+		}
+		app, err := os.MkdirTemp("", "xroad-appliance-layer-")
+		if err != nil {
+			layersErr = err
+			return
+		}
+		if err := nodeimage.ApplianceLayer(ctx, app); err != nil {
+			layersErr = err
+			return
+		}
+		layers = []string{app, pkgs}
+	})
+	if layersErr != nil {
+		t.Fatal(layersErr)
+	}
+	return layers
+}
+
+// testCluster is a booted-cluster fixture: the bridge and the kit.
+type testCluster struct {
+	*cluster.Cluster
+	kit *kit.Result
+}
+
+// newCluster makes the bridge and a kit for a primary and n secondaries named
+// ss1, ss2, ... at .11, .12, ...
+func newCluster(t *testing.T, secondaries int) *testCluster {
+	c := cluster.New(t, imageLayers(t)...)
+	spec := kit.Spec{
+		Cluster: "test",
+		Primary: kit.Node{Name: "ss1", Address: c.Addr(11)},
+		Options: kit.DefaultOptions(),
+	}
+	for i := 0; i < secondaries; i++ {
+		spec.Secondaries = append(spec.Secondaries, kit.Node{Name: "ss" + string(rune('2'+i)), Address: c.Addr(12 + i)})
+	}
+	spec.Profile = nodeimage.Profile
+	res, err := kit.Generate(spec, nil, filepath.Join(t.TempDir(), "kit"), kit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCluster{Cluster: c, kit: res}
+}
+
+// boot starts the named node with its seed from the kit.
+func (tc *testCluster) boot(t *testing.T, name string) *cluster.Node {
+	t.Helper()
+	for _, n := range tc.kit.Nodes {
+		if n.Name == name {
+			seed, err := cluster.SeedDir(n.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tc.Boot(name, n.Address, seed)
+		}
+	}
+	t.Fatalf("no node %s in the kit", name)
+	return nil
+}
+
+// waitProvisioned waits until xroad-provision.service has finished on node
+// and fails the test unless it succeeded.
+func waitProvisioned(t *testing.T, ctx context.Context, n *cluster.Node) {
+	t.Helper()
+	for {
+		out, _ := n.Exec(ctx, "systemctl", "show", "-p", "ActiveState", "-p", "Result", "xroad-provision.service")
+		state, result := property(out, "ActiveState"), property(out, "Result")
+		switch {
+		case state == "active" && result == "success":
+			return
+		case state == "failed" || (state == "inactive" && result != "" && result != "success"):
+			t.Fatalf("%s: xroad-provision.service %s (%s)", n.Name, state, result)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: provisioning did not finish: %v (state %q)", n.Name, ctx.Err(), out)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// property picks KEY's value out of `systemctl show` output.
+func property(show, key string) string {
+	for _, line := range strings.Split(show, "\n") {
+		if v, ok := strings.CutPrefix(line, key+"="); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
