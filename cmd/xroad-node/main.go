@@ -17,6 +17,7 @@ func main() {
 			planCommand(),
 			provisionCommand(),
 			serveSyncCommand(),
+			statusCommand(),
 			cli.VersionCommand("xroad-node"),
 		},
 	}))

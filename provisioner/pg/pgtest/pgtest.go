@@ -129,3 +129,46 @@ func (i *Instance) CreateLogin(t testing.TB, name, password string) {
 	q := strings.ReplaceAll(password, "'", "''")
 	i.SQL(t, "postgres", fmt.Sprintf("CREATE ROLE %q LOGIN PASSWORD '%s';\nCREATE DATABASE %q OWNER %q;\n", name, q, name, name))
 }
+
+// StartStandby takes a base backup of primary as user, a REPLICATION role
+// that primary's pg_hba.conf lets in over its socket, and starts it as a hot
+// standby streaming from primary with application_name set to application.
+// pg_hba.conf and pg_ident.conf come with the backup. The standby is stopped
+// when the test ends.
+func StartStandby(t testing.TB, primary *Instance, user, application string) *Instance {
+	t.Helper()
+	bin := BinDir(t)
+	dir, err := os.MkdirTemp("", "pgtest-standby-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	data, sock := filepath.Join(dir, "data"), filepath.Join(dir, "sock")
+	for _, d := range []string{data, sock} {
+		if err := system.MkdirOwned(d, 0o700, "postgres:postgres"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runAs(t, bin+"/pg_basebackup", "-D", data, "-h", primary.Socket, "-p", fmt.Sprint(primary.Port), "-U", user, "-X", "stream", "--no-sync")
+	if err := system.WriteFile(filepath.Join(data, "standby.signal"), nil, 0o600, "postgres:postgres"); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	conninfo := fmt.Sprintf("host=%s port=%d user=%s application_name=%s", primary.Socket, primary.Port, user, application)
+	// Later lines win over the primary's port and socket copied with the backup.
+	extra := fmt.Sprintf("port = %d\nunix_socket_directories = '%s'\nprimary_conninfo = '%s'\nhot_standby = on\n", port, sock, conninfo)
+	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(extra)
+	f.Close()
+	log := filepath.Join(data, "log")
+	os.Remove(log) // the primary's log came with the backup
+	runAs(t, bin+"/pg_ctl", "-D", data, "-w", "-l", log, "start")
+	t.Cleanup(func() {
+		exec.Command("su", "postgres", "-s", "/bin/sh", "-c", bin+"/pg_ctl -D "+data+" -m fast stop").Run()
+	})
+	return &Instance{Port: port, Socket: sock, DataDir: data}
+}

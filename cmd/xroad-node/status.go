@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"xroad-appliance/cmd/internal/cli"
+	"xroad-appliance/provisioner/status"
+)
+
+// errUnhealthy makes the exit code 1 after the report is printed.
+var errUnhealthy = errors.New("node is unhealthy")
+
+func statusCommand() *cli.Command {
+	var asJSON bool
+	var timeout time.Duration
+	return &cli.Command{
+		Name: "status", Summary: "Report role, serverconf replication, sync and provisioning state; exit 0 when healthy, 1 when not",
+		Flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&asJSON, "json", false, "print the report as JSON (fields: see package provisioner/status)")
+			fs.DurationVar(&timeout, "timeout", status.DefaultTimeout, "time limit of each probe")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected argument %q", args[0])
+			}
+			if timeout <= 0 {
+				return cli.Usagef("--timeout must be positive")
+			}
+			in := status.NodeInputs(ctx, "/")
+			defer in.Close()
+			in.Timeout = timeout
+			r := status.Collect(ctx, in)
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			} else if err := r.WriteText(os.Stdout); err != nil {
+				return err
+			}
+			if !r.Healthy {
+				return fmt.Errorf("%w: %d problem(s)", errUnhealthy, len(r.Problems))
+			}
+			return nil
+		},
+	}
+}

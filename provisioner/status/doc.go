@@ -1,0 +1,75 @@
+// Package status reports a security-server cluster node's state: its role,
+// the serverconf instance, database replication, configuration sync,
+// provisioning progress and the health check, summed up as one healthy flag
+// and a list of problems. Each probe runs with its own deadline; a probe that
+// fails or hangs is reported and the others still run.
+//
+// # JSON
+//
+// `xroad-node status --json` prints a Report. Field names are stable within a
+// schema ("xroad-node-status/v1"); every key below is always present unless
+// marked "omitted when empty". Unknown values are null.
+//
+//	schema                      "xroad-node-status/v1"
+//	time                        when the report was taken (RFC 3339, UTC)
+//	healthy                     true when problems is empty
+//	problems                    [string], one sentence each; [] when healthy
+//	node.role                   "primary", "secondary" or "" when unknown
+//	node.name, node.cluster     from the role document
+//	node.source                 where the document was read ("frozen:/var/lib/xroad-node/metadata.yaml")
+//	node.error                  omitted when empty
+//	serverconf.unit             systemd unit of the serverconf instance
+//	serverconf.unitState        its ActiveState ("active", "failed", ...); "" when unknown
+//	serverconf.unitError        omitted when empty
+//	serverconf.port             the instance's port
+//	serverconf.acceptsConnections
+//	serverconf.error            omitted when empty
+//	primary                     null unless the role is primary
+//	primary.inRecovery          bool or null
+//	primary.secondaries         [standby] from pg_stat_replication, [] when none
+//	  .name                     application_name (the secondary's node name)
+//	  .expected                 whether the role document lists it
+//	  .clientAddr               "" over a Unix socket
+//	  .state, .syncState        as pg_stat_replication says ("streaming", "async")
+//	  .sentLsn .writeLsn .flushLsn .replayLsn
+//	  .replayLagBytes           current WAL position minus replayLsn, or null
+//	  .replayLagSeconds         replay_lag in seconds, or null (idle, or before PostgreSQL 10)
+//	primary.missing             [string] expected secondaries with no replication connection
+//	primary.error               omitted when empty
+//	secondary                   null unless the role is secondary
+//	secondary.inRecovery        bool or null
+//	secondary.replayPaused      bool or null
+//	secondary.walReceiver       pg_stat_wal_receiver status ("streaming"); "none" without a receiver; "" when unknown
+//	secondary.receiveLsn, .replayLsn
+//	secondary.lagBytes          receiveLsn minus replayLsn, or null
+//	secondary.lastReplay        time of the last replayed transaction, or null
+//	secondary.error             omitted when empty
+//	sync                        null on the primary
+//	sync.log                    the sync log read
+//	sync.disabled               whether the sync-disabled flag exists
+//	sync.disabledFlag           the flag's path
+//	sync.lastRun                null when no finished run is logged
+//	  .time                     when the run ended (RFC 3339)
+//	  .ageSeconds               seconds since then
+//	  .ok                       rsync exited 0
+//	  .exitCode                 rsync's exit code
+//	  .changes                  files and directories the run changed
+//	  .message                  rsync's summary or error lines
+//	  .file                     the log file the run was found in (a rotated log after rotation)
+//	sync.error                  omitted when empty
+//	provisioning.provisioned    the final stamp exists
+//	provisioning.done           [string] phases with a stamp, in plan order
+//	provisioning.pending        [string] phases of the plan without a stamp, or null when the plan is unknown
+//	provisioning.result         result.json of the last run, or null
+//	  .status                   "provisioned", "failed" or "phase-done"
+//	  .phase, .error, .retry    the failed (or repaired) phase and how to retry
+//	  .time
+//	provisioning.error          omitted when empty
+//	healthCheck.url             the proxy health check URL asked
+//	healthCheck.statusCode      HTTP status, 0 when there was no answer
+//	healthCheck.firstLine       first line of the body ("" for the healthy empty body)
+//	healthCheck.error           omitted when empty
+//
+// The report never carries secrets: it holds no passwords, keys or
+// certificates from the role document.
+package status

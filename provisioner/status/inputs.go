@@ -1,0 +1,147 @@
+package status
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/system"
+	"xroad-appliance/units"
+)
+
+// UnitStater tells a systemd unit's ActiveState; *system.Systemd is one.
+type UnitStater interface {
+	ActiveState(ctx context.Context, name string) (string, error)
+}
+
+// Inputs are everything the probes read. NodeInputs fills them for this machine;
+// tests point them at a temporary directory and throwaway PostgreSQL instances.
+type Inputs struct {
+	// Doc is the role document; when nil, DocErr says why.
+	Doc       *metadata.Document
+	DocSource string
+	DocErr    error
+	// Facts are the platform facts (unit names, port, SQL function names);
+	// when nil, FactsErr says why.
+	Facts    *profiles.Facts
+	FactsErr error
+
+	StateDir         string
+	SyncLog          string
+	SyncDisabledFlag string
+	// SocketDir is the PostgreSQL Unix socket directory.
+	SocketDir string
+	Systemd   UnitStater
+
+	// Timeout bounds each probe.
+	Timeout time.Duration
+	// SyncMaxAge is how old the last sync may be on a healthy secondary.
+	SyncMaxAge time.Duration
+	// MaxLagBytes is how far replay may trail receive on a healthy secondary.
+	MaxLagBytes int64
+	Now         func() time.Time
+}
+
+// Defaults for the zero fields of Inputs.
+const (
+	DefaultTimeout = 5 * time.Second
+	// A sync older than this many timer periods means runs are failing or
+	// not happening.
+	SyncPeriods = 3
+	// Replay may trail receive by about a WAL segment during a burst.
+	DefaultMaxLagBytes = 16 << 20
+)
+
+// NodeInputs returns the inputs of the machine whose file system is at root ("/"
+// on a node): the baked facts, the frozen role document, the paths the units
+// use and a systemd connection. What cannot be loaded is recorded, not fatal.
+// Close releases the systemd connection.
+func NodeInputs(ctx context.Context, root string) *Inputs {
+	in := &Inputs{
+		StateDir:         filepath.Join(root, units.StateDir),
+		SyncLog:          filepath.Join(root, units.SyncLog),
+		SyncDisabledFlag: filepath.Join(root, units.SyncDisabledFlag),
+		SocketDir:        pg.SocketDir,
+	}
+	factsFile := filepath.Join(root, units.FactsFile)
+	if data, err := os.ReadFile(factsFile); err != nil {
+		in.FactsErr = err
+	} else if in.Facts, err = profiles.ParseFacts(factsFile, data); err != nil {
+		in.FactsErr = err
+	}
+	// Load's warnings about newer metadata belong to provision, not here.
+	src := metadata.Sources{Root: root, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	type loaded struct {
+		doc    *metadata.Document
+		origin string
+	}
+	l, err := bounded(ctx, DefaultTimeout, func(context.Context) (loaded, error) {
+		doc, origin, err := metadata.Load(src, "")
+		return loaded{doc, origin}, err
+	})
+	in.Doc, in.DocSource, in.DocErr = l.doc, l.origin, err
+
+	cctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	defer cancel()
+	if sd, err := system.ConnectSystemd(cctx); err != nil {
+		in.Systemd = unreachable{err}
+	} else {
+		in.Systemd = sd
+	}
+	return in
+}
+
+// Close releases what NodeInputs opened.
+func (in *Inputs) Close() {
+	if sd, ok := in.Systemd.(*system.Systemd); ok {
+		sd.Close()
+	}
+}
+
+// unreachable answers every unit question with the connection error.
+type unreachable struct{ err error }
+
+func (u unreachable) ActiveState(context.Context, string) (string, error) { return "", u.err }
+
+func (in *Inputs) withDefaults() Inputs {
+	c := *in
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.SyncMaxAge <= 0 {
+		c.SyncMaxAge = SyncPeriods * syncPeriod()
+	}
+	if c.MaxLagBytes <= 0 {
+		c.MaxLagBytes = DefaultMaxLagBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.SocketDir == "" {
+		c.SocketDir = pg.SocketDir
+	}
+	return c
+}
+
+// syncPeriod is the sync timer's OnUnitActiveSec, read from the unit the
+// image bakes so that the two cannot drift apart.
+func syncPeriod() time.Duration {
+	for _, o := range units.SyncTimer() {
+		if o.Section == "Timer" && o.Name == "OnUnitActiveSec" {
+			if s, err := strconv.Atoi(o.Value); err == nil {
+				return time.Duration(s) * time.Second
+			}
+			if d, err := time.ParseDuration(o.Value); err == nil {
+				return d
+			}
+		}
+	}
+	return time.Minute
+}

@@ -1,0 +1,117 @@
+package status
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/securityserver"
+)
+
+// probeProvisioning reads the provisioner's stamps and result file.
+func probeProvisioning(c *Inputs) (Provisioning, error) {
+	runner := &engine.Runner{StateDir: c.StateDir}
+	p := Provisioning{Done: []string{}}
+	var errs []error
+
+	switch _, err := os.Stat(runner.FinalStamp()); {
+	case err == nil:
+		p.Provisioned = true
+	case !errors.Is(err, fs.ErrNotExist):
+		errs = append(errs, fmt.Errorf("final stamp: %w", err))
+	}
+
+	stamped, err := stamps(runner.StampDir())
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if plan := planNames(c); plan != nil {
+		p.Pending = []string{}
+		for _, name := range plan {
+			if stamped[name] {
+				p.Done = append(p.Done, name)
+				delete(stamped, name)
+			} else {
+				p.Pending = append(p.Pending, name)
+			}
+		}
+	}
+	// Stamps the plan does not know (or all, without a plan) follow by name.
+	var rest []string
+	for name := range stamped {
+		rest = append(rest, name)
+	}
+	sort.Strings(rest)
+	p.Done = append(p.Done, rest...)
+
+	res, err := readResult(runner.ResultFile(), c.Doc)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	p.Result = res
+	return p, errors.Join(errs...)
+}
+
+// stamps returns the names of the phases stamped done.
+func stamps(dir string) (map[string]bool, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return map[string]bool{}, fmt.Errorf("phase stamps: %w", err)
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".done"); ok && e.Type().IsRegular() {
+			names[name] = true
+		}
+	}
+	return names, nil
+}
+
+// planNames lists the node's phases in order, or nil without document and facts.
+func planNames(c *Inputs) []string {
+	if c.Doc == nil || c.Facts == nil {
+		return nil
+	}
+	phases := securityserver.Plan(&securityserver.Node{Doc: c.Doc, Facts: c.Facts, StateDir: c.StateDir})
+	names := make([]string, len(phases))
+	for i, ph := range phases {
+		names[i] = ph.Name
+	}
+	return names
+}
+
+// readResult reads result.json; a missing file means no run has ended yet.
+func readResult(path string, doc *metadata.Document) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("provisioning result: %w", err)
+	}
+	var r engine.Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("provisioning result %s: %w", filepath.Base(path), err)
+	}
+	return &Result{Status: r.Status, Phase: r.Phase, Error: scrub(r.Error, doc), Retry: r.Retry, Time: r.Time.UTC()}, nil
+}
+
+// scrub hides the serverconf password should an error text ever carry it:
+// the provisioner keeps secrets out of errors, and status must not be the
+// place where a slip becomes visible.
+func scrub(s string, doc *metadata.Document) string {
+	if doc != nil && doc.ServerconfPassword != "" {
+		s = strings.ReplaceAll(s, doc.ServerconfPassword, metadata.RedactedText)
+	}
+	return s
+}

@@ -1,0 +1,120 @@
+package status
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/metadata"
+)
+
+func debianFacts(t testing.TB) *profiles.Facts {
+	t.Helper()
+	f, err := profiles.Resolve("debian-12", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// testDoc is a role document as far as status reads it, with secrets set so
+// that tests can check they never show.
+func testDoc(role metadata.Role, node string, secondaries ...string) *metadata.Document {
+	d := &metadata.Document{Version: metadata.Version, Cluster: "c1", Role: role, Node: node,
+		Primary:            metadata.Primary{Name: "ss1", Address: "10.0.0.1", HostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyPublic"},
+		ServerconfPassword: "pw-SECRET-do-not-print",
+		TLS:                metadata.TLS{CA: "-----BEGIN CERTIFICATE-----\nCA\n", Cert: "-----BEGIN CERTIFICATE-----\nCERT\n", Key: "-----BEGIN PRIVATE KEY-----\nKEY-SECRET\n"},
+		SSH:                metadata.SSH{HostKey: "HOSTKEY-SECRET", PrivateKey: "PRIVKEY-SECRET", PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserPublic"},
+		Options:            metadata.Options{HealthCheckPort: 5588, HealthCheckInterface: "0.0.0.0"},
+	}
+	for _, s := range secondaries {
+		d.Secondaries = append(d.Secondaries, metadata.Member{Name: s, SSHPublicKey: "ssh-ed25519 AAAA" + s})
+	}
+	return d
+}
+
+var testSecrets = []string{"SECRET", "PRIVATE KEY", "BEGIN CERTIFICATE"}
+
+// runEngine runs phases named like the node's plan through the real engine;
+// the phase named failAt fails with err.
+func runEngine(t *testing.T, stateDir string, plan []string, failAt string, err error) {
+	t.Helper()
+	var phases []engine.Phase
+	for _, name := range plan {
+		phases = append(phases, engine.Phase{Name: name,
+			Check: func(context.Context) (bool, error) { return name != failAt, nil },
+			Apply: func(context.Context) error { return err },
+		})
+	}
+	r := &engine.Runner{StateDir: stateDir, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Command: "/usr/bin/xroad-node provision"}
+	r.Run(context.Background(), phases)
+}
+
+func TestProvisioningFailedPhase(t *testing.T) {
+	in := &Inputs{StateDir: t.TempDir(), Doc: testDoc(metadata.RoleSecondary, "ss2"), Facts: debianFacts(t)}
+	plan := planNames(in)
+	if len(plan) < 6 || plan[5] != "basebackup" {
+		t.Fatalf("secondary plan = %v, expected basebackup sixth", plan)
+	}
+	runEngine(t, in.StateDir, plan, "basebackup", errors.New("pg_basebackup: could not connect (password pw-SECRET-do-not-print)"))
+
+	p, err := probeProvisioning(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Provisioned || !slices.Equal(p.Done, plan[:5]) || !slices.Equal(p.Pending, plan[5:]) {
+		t.Fatalf("provisioning = %+v", p)
+	}
+	res := p.Result
+	if res == nil || res.Status != "failed" || res.Phase != "basebackup" ||
+		res.Retry != "/usr/bin/xroad-node provision --phase basebackup (or /usr/bin/xroad-node provision to resume)" {
+		t.Fatalf("result = %+v", res)
+	}
+	if strings.Contains(res.Error, "SECRET") || !strings.Contains(res.Error, "phase basebackup: pg_basebackup: could not connect") {
+		t.Fatalf("result error = %q", res.Error)
+	}
+
+	r := &Report{Provisioning: p}
+	probs := provisioningProblems(&r.Provisioning)
+	want := []string{"not provisioned", "provisioning failed in phase basebackup; retry: " + res.Retry}
+	if !slices.Equal(probs, want) {
+		t.Fatalf("problems = %q", probs)
+	}
+}
+
+func TestProvisioningDone(t *testing.T) {
+	in := &Inputs{StateDir: t.TempDir(), Doc: testDoc(metadata.RolePrimary, "ss1", "ss2"), Facts: debianFacts(t)}
+	plan := planNames(in)
+	runEngine(t, in.StateDir, plan, "", nil)
+	// A stamp the plan does not know (an older version's phase) is still listed.
+	writeFile(t, filepath.Join(in.StateDir, "phases", "retired.done"), "")
+	p, err := probeProvisioning(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Provisioned || !slices.Equal(p.Done, append(plan, "retired")) || len(p.Pending) != 0 || p.Result.Status != "provisioned" {
+		t.Fatalf("provisioning = %+v", p)
+	}
+	if probs := provisioningProblems(&p); len(probs) != 0 {
+		t.Fatalf("problems = %q", probs)
+	}
+}
+
+func TestProvisioningWithoutPlanOrState(t *testing.T) {
+	in := &Inputs{StateDir: filepath.Join(t.TempDir(), "absent")}
+	p, err := probeProvisioning(in)
+	if err != nil || p.Provisioned || len(p.Done) != 0 || p.Pending != nil || p.Result != nil {
+		t.Fatalf("provisioning = %+v, err %v", p, err)
+	}
+	writeFile(t, filepath.Join(in.StateDir, "result.json"), "{not json")
+	if _, err := probeProvisioning(in); err == nil || !strings.Contains(err.Error(), "result.json") {
+		t.Fatalf("a broken result file gave %v", err)
+	}
+}

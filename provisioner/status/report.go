@@ -1,0 +1,121 @@
+package status
+
+import "time"
+
+// Schema names the JSON shape described in the package documentation.
+const Schema = "xroad-node-status/v1"
+
+// Report is one look at the node.
+type Report struct {
+	Schema       string          `json:"schema"`
+	Time         time.Time       `json:"time"`
+	Healthy      bool            `json:"healthy"`
+	Problems     []string        `json:"problems"`
+	Node         Node            `json:"node"`
+	Serverconf   Serverconf      `json:"serverconf"`
+	Primary      *PrimaryState   `json:"primary"`
+	Secondary    *SecondaryState `json:"secondary"`
+	Sync         *Sync           `json:"sync"`
+	Provisioning Provisioning    `json:"provisioning"`
+	HealthCheck  HealthCheck     `json:"healthCheck"`
+}
+
+// Node is the identity from the role document.
+type Node struct {
+	Role    string `json:"role"`
+	Name    string `json:"name"`
+	Cluster string `json:"cluster"`
+	Source  string `json:"source"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Serverconf is the separate serverconf PostgreSQL instance.
+type Serverconf struct {
+	Unit               string `json:"unit"`
+	UnitState          string `json:"unitState"`
+	UnitError          string `json:"unitError,omitempty"`
+	Port               int    `json:"port"`
+	AcceptsConnections bool   `json:"acceptsConnections"`
+	Error              string `json:"error,omitempty"`
+}
+
+// PrimaryState is replication as the primary sees it.
+type PrimaryState struct {
+	InRecovery  *bool     `json:"inRecovery"`
+	Secondaries []Standby `json:"secondaries"`
+	Missing     []string  `json:"missing"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// Standby is one row of pg_stat_replication.
+type Standby struct {
+	Name             string   `json:"name"`
+	Expected         bool     `json:"expected"`
+	ClientAddr       string   `json:"clientAddr"`
+	State            string   `json:"state"`
+	SyncState        string   `json:"syncState"`
+	SentLSN          string   `json:"sentLsn"`
+	WriteLSN         string   `json:"writeLsn"`
+	FlushLSN         string   `json:"flushLsn"`
+	ReplayLSN        string   `json:"replayLsn"`
+	ReplayLagBytes   *int64   `json:"replayLagBytes"`
+	ReplayLagSeconds *float64 `json:"replayLagSeconds"`
+}
+
+// SecondaryState is the standby's own view of its recovery.
+type SecondaryState struct {
+	InRecovery   *bool      `json:"inRecovery"`
+	ReplayPaused *bool      `json:"replayPaused"`
+	WalReceiver  string     `json:"walReceiver"`
+	ReceiveLSN   string     `json:"receiveLsn"`
+	ReplayLSN    string     `json:"replayLsn"`
+	LagBytes     *int64     `json:"lagBytes"`
+	LastReplay   *time.Time `json:"lastReplay"`
+	Error        string     `json:"error,omitempty"`
+}
+
+// Sync is the configuration sync from the primary (guide 5.2).
+type Sync struct {
+	Log          string   `json:"log"`
+	Disabled     bool     `json:"disabled"`
+	DisabledFlag string   `json:"disabledFlag"`
+	LastRun      *SyncRun `json:"lastRun"`
+	Error        string   `json:"error,omitempty"`
+}
+
+// SyncRun is the last finished rsync run found in the sync log.
+type SyncRun struct {
+	Time       time.Time `json:"time"`
+	AgeSeconds float64   `json:"ageSeconds"`
+	OK         bool      `json:"ok"`
+	ExitCode   int       `json:"exitCode"`
+	Changes    int       `json:"changes"`
+	Message    string    `json:"message"`
+	File       string    `json:"file"`
+}
+
+// Provisioning is what the provisioner's stamps and result file say.
+type Provisioning struct {
+	Provisioned bool     `json:"provisioned"`
+	Done        []string `json:"done"`
+	Pending     []string `json:"pending"`
+	Result      *Result  `json:"result"`
+	Error       string   `json:"error,omitempty"`
+}
+
+// Result is result.json of the last provisioning run.
+type Result struct {
+	Status string    `json:"status"`
+	Phase  string    `json:"phase"`
+	Error  string    `json:"error"`
+	Retry  string    `json:"retry"`
+	Time   time.Time `json:"time"`
+}
+
+// HealthCheck is the proxy health check's answer (guide 3.4).
+type HealthCheck struct {
+	URL        string `json:"url"`
+	StatusCode int    `json:"statusCode"`
+	FirstLine  string `json:"firstLine"`
+	Error      string `json:"error,omitempty"`
+}

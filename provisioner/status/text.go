@@ -1,0 +1,219 @@
+package status
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteText prints the report as a compact table for a person.
+func (r *Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(key, value string) { fmt.Fprintf(tw, "%s\t%s\n", key, value) }
+
+	row("node", r.nodeText())
+	row("serverconf", r.serverconfText())
+	if r.Primary != nil {
+		row("replication", r.primaryText())
+	}
+	if r.Secondary != nil {
+		row("recovery", r.secondaryText())
+	}
+	if r.Sync != nil {
+		row("sync", r.syncText())
+	}
+	row("provisioning", r.provisioningText())
+	if res := r.Provisioning.Result; res != nil && res.Status == "failed" {
+		row("", "retry: "+res.Retry)
+	}
+	row("health check", r.healthText())
+	row("healthy", yesNo(r.Healthy))
+	for _, p := range r.Problems {
+		row("", "- "+p)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Primary != nil && len(r.Primary.Secondaries)+len(r.Primary.Missing) > 0 {
+		fmt.Fprintln(w)
+		return r.writeStandbys(w)
+	}
+	return nil
+}
+
+func (r *Report) nodeText() string {
+	n := r.Node
+	if n.Error != "" {
+		return "unknown: " + n.Error
+	}
+	return fmt.Sprintf("%s, %s of cluster %s (%s)", n.Name, n.Role, n.Cluster, n.Source)
+}
+
+func (r *Report) serverconfText() string {
+	s := r.Serverconf
+	state := s.UnitState
+	if s.UnitError != "" {
+		state = "state unknown (" + s.UnitError + ")"
+	}
+	conn := fmt.Sprintf("port %d accepts connections", s.Port)
+	if !s.AcceptsConnections {
+		conn = fmt.Sprintf("port %d: %s", s.Port, orDash(s.Error))
+	}
+	return fmt.Sprintf("%s %s; %s", orDash(s.Unit), state, conn)
+}
+
+func (r *Report) primaryText() string {
+	p := r.Primary
+	if p.Error != "" {
+		return "unknown: " + p.Error
+	}
+	streaming := 0
+	for _, s := range p.Secondaries {
+		if s.Expected && s.State == "streaming" {
+			streaming++
+		}
+	}
+	text := fmt.Sprintf("%d of %d expected secondaries streaming", streaming, streaming+len(p.Missing)+notStreaming(p))
+	if len(p.Missing) > 0 {
+		text += "; missing: " + strings.Join(p.Missing, ", ")
+	}
+	return text
+}
+
+func notStreaming(p *PrimaryState) int {
+	n := 0
+	for _, s := range p.Secondaries {
+		if s.Expected && s.State != "streaming" {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *Report) secondaryText() string {
+	s := r.Secondary
+	if s.InRecovery == nil {
+		return "unknown: " + s.Error
+	}
+	parts := []string{"in recovery"}
+	if !*s.InRecovery {
+		parts = []string{"NOT in recovery"}
+	}
+	if s.ReplayPaused != nil && *s.ReplayPaused {
+		parts = append(parts, "replay paused")
+	}
+	if s.WalReceiver != "" {
+		parts = append(parts, "WAL receiver "+s.WalReceiver)
+	}
+	parts = append(parts, fmt.Sprintf("receive %s, replay %s, lag %s", orDash(s.ReceiveLSN), orDash(s.ReplayLSN), bytesText(s.LagBytes)))
+	if s.LastReplay != nil {
+		parts = append(parts, "last replayed transaction "+s.LastReplay.Format(time.RFC3339))
+	}
+	if s.Error != "" {
+		parts = append(parts, "error: "+s.Error)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (r *Report) syncText() string {
+	s := r.Sync
+	var parts []string
+	switch run := s.LastRun; {
+	case run == nil:
+		parts = append(parts, "no finished run in "+s.Log)
+	case run.OK:
+		parts = append(parts, fmt.Sprintf("ok at %s (%s ago), %d changes", run.Time.Format(time.RFC3339), ago(run.AgeSeconds), run.Changes))
+	default:
+		parts = append(parts, fmt.Sprintf("FAILED at %s (%s ago), rsync code %d: %s", run.Time.Format(time.RFC3339), ago(run.AgeSeconds), run.ExitCode, run.Message))
+	}
+	if s.Disabled {
+		parts = append(parts, "DISABLED by "+s.DisabledFlag)
+	} else {
+		parts = append(parts, "enabled")
+	}
+	if s.Error != "" {
+		parts = append(parts, "error: "+s.Error)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (r *Report) provisioningText() string {
+	p := r.Provisioning
+	parts := []string{"not provisioned"}
+	if p.Provisioned {
+		parts[0] = "provisioned"
+	}
+	if p.Pending != nil {
+		parts = append(parts, fmt.Sprintf("%d of %d phases done", len(p.Done), len(p.Done)+len(p.Pending)))
+	} else {
+		parts = append(parts, fmt.Sprintf("%d phases done", len(p.Done)))
+	}
+	if res := p.Result; res != nil && res.Status == "failed" {
+		parts = append(parts, fmt.Sprintf("failed in phase %s at %s: %s", res.Phase, res.Time.Format(time.RFC3339), res.Error))
+	}
+	if p.Error != "" {
+		parts = append(parts, "error: "+p.Error)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (r *Report) healthText() string {
+	h := r.HealthCheck
+	if h.Error != "" {
+		return orDash(h.URL) + ": " + h.Error
+	}
+	text := fmt.Sprintf("%s answers %d", h.URL, h.StatusCode)
+	if h.FirstLine != "" {
+		text += ": " + h.FirstLine
+	}
+	return text
+}
+
+// writeStandbys prints pg_stat_replication as the primary sees it.
+func (r *Report) writeStandbys(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SECONDARY\tCLIENT\tSTATE\tSENT\tWRITE\tFLUSH\tREPLAY\tLAG")
+	for _, s := range r.Primary.Secondaries {
+		name := s.Name
+		if !s.Expected {
+			name += " (unexpected)"
+		}
+		lag := bytesText(s.ReplayLagBytes)
+		if s.ReplayLagSeconds != nil {
+			lag += fmt.Sprintf(", %.3f s", *s.ReplayLagSeconds)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orDash(name), orDash(s.ClientAddr), orDash(s.State),
+			orDash(s.SentLSN), orDash(s.WriteLSN), orDash(s.FlushLSN), orDash(s.ReplayLSN), lag)
+	}
+	for _, m := range r.Primary.Missing {
+		fmt.Fprintf(tw, "%s\t-\tmissing\t-\t-\t-\t-\t-\n", m)
+	}
+	return tw.Flush()
+}
+
+func bytesText(n *int64) string {
+	if n == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%d B", *n)
+}
+
+func ago(seconds float64) string {
+	return (time.Duration(seconds) * time.Second).String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
