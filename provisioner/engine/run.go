@@ -51,6 +51,12 @@ func (r *Runner) Done(phases []Phase) []string {
 
 // Run runs every phase not yet stamped, then writes the final stamp.
 func (r *Runner) Run(ctx context.Context, phases []Phase) error {
+	// A provisioned node is left exactly as it is: not even the result file
+	// is rewritten. Repairs go through RunPhase.
+	if _, err := os.Stat(r.FinalStamp()); err == nil {
+		r.Log.Info("node already provisioned; nothing to do", "stamp", r.FinalStamp())
+		return nil
+	}
 	for _, p := range phases {
 		if _, err := os.Stat(r.stamp(p.Name)); err == nil {
 			r.Log.Info("phase already done", "phase", p.Name)
