@@ -1,0 +1,254 @@
+package disk
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Where the image's own packages put what the disk boots with: the kernel
+// (Debian's linux-image-*), its initrd (initramfs-tools; dracut's name as
+// the fallback) and systemd-boot.
+const (
+	kernelGlob     = "/boot/vmlinuz-*"
+	bootloaderPath = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+)
+
+// initrdFor returns the paths an initrd for kernel version v may have.
+func initrdFor(v string) []string {
+	return []string{"/boot/initrd.img-" + v, "/boot/initramfs-" + v + ".img"}
+}
+
+// bootFiles are the host paths of the kernel, initrd and boot loader inside
+// the rootfs, and what the loader entry says about them.
+type bootFiles struct {
+	KernelVersion string
+	Kernel        string
+	Initrd        string
+	Loader        string
+	OSID          string // os-release ID: the ESP directory and entry name
+	OSName        string // os-release PRETTY_NAME: the entry title
+}
+
+// size is what the boot files take on the ESP.
+func (b *bootFiles) size() (int64, error) {
+	var n int64
+	for _, p := range []string{b.Kernel, b.Initrd, b.Loader} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return 0, fmt.Errorf("disk: %w", err)
+		}
+		n += fi.Size()
+	}
+	return n, nil
+}
+
+// findBootFiles picks the newest kernel in /boot with its initrd, and the
+// systemd-boot EFI binary. It names everything missing at once.
+func findBootFiles(root string) (*bootFiles, error) {
+	b := &bootFiles{Loader: filepath.Join(root, bootloaderPath)}
+	var missing []string
+
+	kernels, err := filepath.Glob(filepath.Join(root, kernelGlob))
+	if err != nil {
+		return nil, err
+	}
+	var versions []string
+	for _, k := range kernels {
+		if regular(k) {
+			versions = append(versions, strings.TrimPrefix(filepath.Base(k), "vmlinuz-"))
+		}
+	}
+	if len(versions) == 0 {
+		missing = append(missing, "no kernel "+kernelGlob+" (install linux-image-amd64)")
+	} else {
+		slices.SortFunc(versions, compareVersions)
+		b.KernelVersion = versions[len(versions)-1]
+		b.Kernel = filepath.Join(root, "boot", "vmlinuz-"+b.KernelVersion)
+		candidates := initrdFor(b.KernelVersion)
+		for _, p := range candidates {
+			if regular(filepath.Join(root, p)) {
+				b.Initrd = filepath.Join(root, p)
+				break
+			}
+		}
+		if b.Initrd == "" {
+			missing = append(missing, fmt.Sprintf("no initrd %s for kernel %s (install initramfs-tools)",
+				strings.Join(candidates, " or "), b.KernelVersion))
+		}
+	}
+	if !regular(b.Loader) {
+		missing = append(missing, "no UEFI boot loader "+bootloaderPath+" (install systemd-boot)")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("disk: rootfs %s cannot boot: %s", root, strings.Join(missing, "; "))
+	}
+	b.OSID, b.OSName = readOSRelease(root)
+	return b, nil
+}
+
+func regular(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// compareVersions orders kernel versions by their numeric and text runs, so
+// that 6.1.0-10-amd64 sorts after 6.1.0-9-amd64.
+func compareVersions(a, b string) int {
+	for a != "" && b != "" {
+		ra, restA := leadingRun(a)
+		rb, restB := leadingRun(b)
+		na, errA := strconv.ParseUint(ra, 10, 64)
+		nb, errB := strconv.ParseUint(rb, 10, 64)
+		var c int
+		if errA == nil && errB == nil {
+			c = cmpUint(na, nb)
+		} else {
+			c = strings.Compare(ra, rb)
+		}
+		if c != 0 {
+			return c
+		}
+		a, b = restA, restB
+	}
+	return strings.Compare(a, b)
+}
+
+// leadingRun splits s after its leading run of digits or of non-digits.
+func leadingRun(s string) (run, rest string) {
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	i := 1
+	for i < len(s) && digit(s[i]) == digit(s[0]) {
+		i++
+	}
+	return s[:i], s[i:]
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// readOSRelease returns ID (reduced to what is safe as a FAT directory name)
+// and PRETTY_NAME, with fallbacks when the rootfs has no os-release. Links
+// are not followed: an absolute one would read the build host's file, and
+// Debian's /etc/os-release points at /usr/lib/os-release anyway.
+func readOSRelease(root string) (id, name string) {
+	id, name = "linux", "Linux"
+	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
+		p = filepath.Join(root, p)
+		if !regular(p) {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			key, value, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			value = unquote(value)
+			switch key {
+			case "ID":
+				if s := sanitizeID(value); s != "" {
+					id = s
+				}
+			case "PRETTY_NAME":
+				if value != "" && !strings.ContainsAny(value, "\r") {
+					name = value
+				}
+			}
+		}
+		return id, name
+	}
+	return id, name
+}
+
+func unquote(v string) string {
+	if s, err := strconv.Unquote(v); err == nil {
+		return s
+	}
+	return strings.Trim(v, `'"`)
+}
+
+func sanitizeID(s string) string {
+	var b strings.Builder
+	for _, c := range strings.ToLower(s) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// espFile is one file to put on the ESP: a host file or literal contents.
+type espFile struct {
+	Path     string // on the ESP, "/EFI/BOOT/BOOTX64.EFI"
+	Source   string // host path, or
+	Contents []byte
+}
+
+// espFiles lays out the ESP for systemd-boot as the removable-media
+// fallback loader (no NVRAM entry needed), with one Boot Loader
+// Specification entry. The menu stays hidden and the editor is off: an
+// appliance boots one entry, and an editable command line would give anyone
+// at the console init=/bin/sh.
+func espFiles(b *bootFiles, id ids, kernelArgs []string) []espFile {
+	dir := "/" + b.OSID + "/" + b.KernelVersion
+	entry := b.OSID + "-" + b.KernelVersion + ".conf"
+	loaderConf := fmt.Sprintf("default %s\ntimeout 0\neditor no\n", entry)
+	entryConf := fmt.Sprintf("title   %s\nversion %s\nlinux   %s/vmlinuz\ninitrd  %s/initrd.img\noptions %s\n",
+		b.OSName, b.KernelVersion, dir, dir, kernelCmdline(id, kernelArgs))
+	return []espFile{
+		{Path: "/EFI/BOOT/BOOTX64.EFI", Source: b.Loader},
+		{Path: "/loader/loader.conf", Contents: []byte(loaderConf)},
+		{Path: "/loader/entries/" + entry, Contents: []byte(entryConf)},
+		{Path: dir + "/vmlinuz", Source: b.Kernel},
+		{Path: dir + "/initrd.img", Source: b.Initrd},
+	}
+}
+
+// kernelCmdline finds the root by partition UUID (no file system UUID
+// lookup in the initrd needed) and puts the console on both the screen and
+// the first serial port, where clouds and QEMU tests read it; the last
+// console= is the one systemd writes to.
+func kernelCmdline(id ids, extra []string) string {
+	args := []string{"root=PARTUUID=" + id.Root, "ro", "console=tty0", "console=ttyS0,115200n8"}
+	return strings.Join(append(args, extra...), " ")
+}
+
+// fstab mounts the root and the ESP by partition UUID.
+func fstab(id ids) []byte {
+	return []byte(fmt.Sprintf(`# Written by xroad-image for the disk image; partitions by GPT PARTUUID.
+# <file system>                                <mount point> <type> <options>          <dump> <pass>
+PARTUUID=%s /             ext4   errors=remount-ro  0      1
+PARTUUID=%s /boot/efi     vfat   umask=0077,nofail  0      2
+`, id.Root, id.ESP))
+}
+
+// checkKernelArgs refuses arguments that would break the loader entry.
+func checkKernelArgs(args []string) error {
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n\r") {
+			return errors.New("disk: kernel argument " + strconv.Quote(a) + " is empty or contains white space")
+		}
+	}
+	return nil
+}
+
+// rootOverlay is what the root file system gets beyond the rootfs
+// directory: the ESP mount point and an fstab for this disk.
+func rootOverlay(id ids) (dirs []string, files []overlayFile) {
+	return []string{"/boot/efi"}, []overlayFile{{Path: "/etc/fstab", Contents: fstab(id), Mode: 0o644}}
+}
