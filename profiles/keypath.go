@@ -72,3 +72,8 @@ func keyAtLine(n *yaml.Node, line int, at string) string {
 	}
 	return ""
 }
+
+// KeyPathError rewrites a yaml.v3 decoding error of data so that each type
+// error names the dotted key path at its line; other errors pass unchanged.
+// Image definitions use it too.
+func KeyPathError(err error, data []byte) error { return nameKeys(err, data) }

@@ -16,6 +16,7 @@ func main() {
 			profilesCommand(),
 			renderCommand(),
 			kitCommand(),
+			buildCommand(),
 			cli.VersionCommand("xroad-image"),
 		},
 	}))

@@ -1,0 +1,73 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"xroad-appliance/builder/cache"
+)
+
+// workDir makes this build's scratch directory under cacheRoot/work, on the
+// cache's file system: overlayfs wants its layers on one file system, and
+// renames stay cheap. The build holds DIR.lock while it runs; directories of
+// builds that died (killed, power lost) are removed first, mounts included.
+func workDir(ctx context.Context, cacheRoot string) (dir string, release func() error, err error) {
+	parent := filepath.Join(cacheRoot, "work")
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", nil, err
+	}
+	if err := removeStaleWork(parent); err != nil {
+		return "", nil, err
+	}
+	dir = filepath.Join(parent, time.Now().UTC().Format("20060102T150405")+"-"+cache.RandomSuffix())
+	unlock, err := cache.Lock(ctx, dir+".lock")
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		unlock()
+		return "", nil, err
+	}
+	return dir, func() error {
+		err := cache.RemoveTree(dir)
+		if err == nil {
+			err = os.Remove(dir + ".lock")
+		}
+		unlock()
+		return err
+	}, nil
+}
+
+// removeStaleWork removes work directories whose build no longer holds
+// their lock.
+func removeStaleWork(parent string) error {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(parent, e.Name())
+		unlock, ok, err := cache.TryLock(dir + ".lock")
+		if err != nil || !ok {
+			continue // a live build's, or not ours to judge
+		}
+		slog.Info("build: removing the work directory of a build that died", "dir", dir)
+		err = cache.RemoveTree(dir)
+		if err == nil {
+			err = os.Remove(dir + ".lock")
+		}
+		unlock()
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("stale work directory %s: %w", dir, err)
+		}
+	}
+	return nil
+}

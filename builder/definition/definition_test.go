@@ -1,0 +1,189 @@
+package definition
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func shipped(t *testing.T) string {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(self), "../../images/securityserver.yaml")
+}
+
+func TestShippedDefinitionResolves(t *testing.T) {
+	d, err := Load(shipped(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Facts.Name != "debian-12" || r.Version != "7.5.1" || r.Tag() != "xroad-securityserver:7.5.1-debian-12" {
+		t.Fatalf("resolved %s %s %s", r.Facts.Name, r.Version, r.Tag())
+	}
+	for _, want := range []string{"xroad-securityserver", "postgresql-15", "systemd", "cloud-init", "linux-image-amd64", "systemd-boot"} {
+		found := false
+		for _, p := range r.Packages {
+			found = found || p == want
+		}
+		if !found {
+			t.Errorf("packages %v lack %s", r.Packages, want)
+		}
+	}
+	if !d.Base.Bootstrap || r.Epoch.Unix() != 1704067200 {
+		t.Fatalf("base %+v epoch %v", d.Base, r.Epoch)
+	}
+}
+
+// edit returns the shipped definition with old replaced by new.
+func edit(t *testing.T, old, new string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(shipped(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("shipped definition lacks %q", old)
+	}
+	return []byte(strings.Replace(string(b), old, new, 1))
+}
+
+func TestBrokenDefinitionsNameTheKey(t *testing.T) {
+	cases := []struct {
+		name, old, new, want string
+	}{
+		{"unknown key", "extraPackages: []", "extraPackage: []", "key extraPackage: line"},
+		{"nested unknown key", "  variant: vanilla", "  flavour: vanilla", "key xroad.flavour"},
+		{"wrong type", "sourceDateEpoch: 1704067200", "sourceDateEpoch: soon", "key sourceDateEpoch"},
+		{"missing epoch", "sourceDateEpoch: 1704067200", "", "key sourceDateEpoch: missing"},
+		{"unknown output", "- rootfs-tar", "- rootfs-zip", `key outputs[2]: unknown output "rootfs-zip"`},
+		{"duplicate output", "- rootfs-tar", "- oci-layout", `key outputs[2]: "oci-layout" is listed twice`},
+		{"registry without ref", "- rootfs-tar", "- registry", "key registry: missing"},
+		{"bad unit", "  - systemd-networkd.service", "  - ../evil", "key units.enable[0]"},
+		{"bad package", "extraPackages: []", "extraPackages: [\"-oops\"]", "key extraPackages[0]"},
+		{"two bases", "  bootstrap: true", "  bootstrap: true\n  image: debian:12", "key base: give one of"},
+		{"missing layout", "  bootstrap: true", "  ociLayout: /nonexistent/layout", "key base.ociLayout"},
+		{"bad variant", "variant: vanilla", "variant: finnish", "key xroad.variant"},
+		{"bad name", "name: xroad-securityserver", "name: Xroad Security", "key name"},
+		{"negative disk size", "sizeMiB: 0", "sizeMiB: -1", "key disk.sizeMiB"},
+		{"kernel argument with a blank", "kernelArgs: []", "kernelArgs: [\"console=ttyS0 quiet\"]", "key disk.kernelArgs[0]"},
+		{"unknown disk key", "sizeMiB: 0", "sizeGiB: 8", "key disk.sizeGiB"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("images/broken.yaml", edit(t, c.old, c.new))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.HasPrefix(err.Error(), "images/broken.yaml: ") || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q: want the file and %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestResolveNamesTheKey(t *testing.T) {
+	cases := []struct {
+		name, old, new, want string
+	}{
+		{"unknown profile", "profile: debian-12", "profile: debian-13", `key profile: unknown profile "debian-13"`},
+		{"unknown postgresql", "profile: debian-12", "profile: debian-12\npostgresql: '9.6'", "key postgresql: profile debian-12 offers no PostgreSQL"},
+		{"unknown package set", "  - securityserver-secondary", "  - securityserver-tertiary", `key xroad.packageSets[1]: profile debian-12 has no package set "securityserver-tertiary"`},
+		{"unserved version", "version: 7.5.1", "version: 7.6.0", "key xroad.version: 7.6.0 is not served"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := Parse("images/broken.yaml", edit(t, c.old, c.new))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Resolve(); err == nil || !strings.Contains(err.Error(), "images/broken.yaml: "+c.want) {
+				t.Fatalf("error %v: want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestFlagsOverrideAndAreNamed(t *testing.T) {
+	d, err := Load(shipped(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(Overrides{Profile: "rhel-9", Outputs: []string{"oci-layout"}, Push: "127.0.0.1:5000/x/y:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if d.Profile != "rhel-9" || !d.Wants(OutputRegistry) || d.Wants(OutputRootfsTar) || d.Registry != "127.0.0.1:5000/x/y:1" {
+		t.Fatalf("overrides not applied: %+v", d)
+	}
+	if err := d.Apply(Overrides{Profile: "plan9"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Resolve(); err == nil || !strings.HasPrefix(err.Error(), "flag --profile (key profile): unknown profile") {
+		t.Fatalf("error %v: want it to name --profile", err)
+	}
+	err = d.Apply(Overrides{Outputs: []string{"oci-layout", "floppy"}})
+	if err == nil || !strings.Contains(err.Error(), "flag --output (key outputs[1])") {
+		t.Fatalf("error %v: want it to name --output", err)
+	}
+}
+
+func TestBaseFlag(t *testing.T) {
+	for in, want := range map[string]Base{
+		"bootstrap":                {Bootstrap: true},
+		"image:debian:12":          {Image: "debian:12"},
+		"oci-layout:/l@debian:12":  {OCILayout: "/l", OCILayoutRef: "debian:12"},
+		"rootfs:/srv/rootfs":       {Rootfs: "/srv/rootfs"},
+		"oci-layout:/only-a-dir/x": {OCILayout: "/only-a-dir/x"},
+	} {
+		got, err := parseBaseFlag(in)
+		if err != nil || got != want {
+			t.Errorf("parseBaseFlag(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "image:", "docker://x", "rootfs"} {
+		if _, err := parseBaseFlag(bad); err == nil {
+			t.Errorf("parseBaseFlag(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRepositoryOverrideAllowsOtherVersions(t *testing.T) {
+	dir := t.TempDir()
+	keyring := filepath.Join(dir, "k.gpg")
+	if err := os.WriteFile(keyring, []byte("k"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Parse("images/x.yaml", edit(t, "version: 7.5.1", "version: 7.6.0-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(Overrides{RepoDir: dir, RepoKeyring: keyring, Offline: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Resolve()
+	if err != nil || r.Version != "7.6.0-1" || !r.Repository.Offline {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if err := d.Apply(Overrides{RepoDir: dir}); err == nil || !strings.Contains(err.Error(), "repository.keyring") {
+		t.Fatalf("repository without keyring: %v", err)
+	}
+}
+
+func TestVariantSuffixesMetapackages(t *testing.T) {
+	d, err := Parse("images/x.yaml", edit(t, "variant: vanilla", "variant: fi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(r.XRoadPackages, ",") != "xroad-securityserver-fi" {
+		t.Fatalf("X-Road packages %v", r.XRoadPackages)
+	}
+}

@@ -1,0 +1,30 @@
+package packages
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+)
+
+// AptInstall installs pkgs into root from the sources root already has (a
+// fresh debootstrap's mirror), with the same chroot session as the package
+// layer, then drops the downloaded packages. Bootstrapping resolves
+// dependencies with apt rather than debootstrap's --include, which cannot
+// pick a provider of a virtual package.
+func AptInstall(ctx context.Context, root string, pkgs []string, log io.Writer) (err error) {
+	s, err := openSession(root, nil, log)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, s.close()) }()
+	opts := []string{"-q", "-o", "Dpkg::Use-Pty=0"}
+	if _, err := s.run(ctx, slices.Concat([]string{"apt-get"}, opts, []string{"update", "--error-on=any"})...); err != nil {
+		return err
+	}
+	if _, err := s.run(ctx, slices.Concat([]string{"apt-get"}, opts, []string{"install", "-y", "--no-install-recommends"}, pkgs)...); err != nil {
+		return err
+	}
+	_, err = s.run(ctx, "apt-get", "clean")
+	return err
+}

@@ -1,0 +1,132 @@
+package packages
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+
+	"xroad-appliance/builder/rootfs"
+	"xroad-appliance/builder/run"
+)
+
+// RepoMountPoint is where a local repository override appears inside the
+// chroot during the install (on the tmpfs at /run, so it leaves no trace).
+const RepoMountPoint = "/run/xroad-image/repo"
+
+// policyRC forbids every service start from maintainer scripts (invoke-rc.d,
+// deb-systemd-invoke): an image build must not start daemons.
+const policyRC = "usr/sbin/policy-rc.d"
+
+// session is a root prepared for running a package manager in it: proc,
+// empty /run and /tmp, package caches bound from outside the image, the local
+// repository read-only, service starts forbidden. close undoes all of it.
+type session struct {
+	root   string
+	mounts rootfs.Mounts
+	policy bool
+	saved  bool // the base's own policy-rc.d is aside
+	log    io.Writer
+}
+
+const savedSuffix = ".xroad-image-saved"
+
+// bind is a host directory bound into the chroot.
+type bind struct {
+	src, dst string // dst is a path inside the image
+	readOnly bool
+}
+
+func openSession(root string, binds []bind, log io.Writer) (s *session, err error) {
+	s = &session{root: root, log: log}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.close())
+		}
+	}()
+	for _, m := range []struct {
+		dst   string
+		mount func(string) error
+	}{
+		{"proc", s.mounts.Proc},
+		{"run", func(p string) error { return s.mounts.Tmpfs(p, 0o755) }},
+		{"tmp", func(p string) error { return s.mounts.Tmpfs(p, 0o777|os.ModeSticky) }},
+	} {
+		target := filepath.Join(root, m.dst)
+		if err := rootfs.MkdirFor(target); err != nil {
+			return nil, err
+		}
+		if err := m.mount(target); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range binds {
+		target := filepath.Join(root, b.dst)
+		if err := rootfs.MkdirFor(target); err != nil {
+			return nil, err
+		}
+		if err := s.mounts.Bind(b.src, target, b.readOnly); err != nil {
+			return nil, err
+		}
+	}
+	// Name resolution for online repositories: the build host's resolver,
+	// over the image's file only while the step runs.
+	if fi, err := os.Lstat(filepath.Join(root, "etc/resolv.conf")); err == nil && fi.Mode().IsRegular() {
+		if err := s.mounts.Bind("/etc/resolv.conf", filepath.Join(root, "etc/resolv.conf"), true); err != nil {
+			return nil, err
+		}
+	}
+	policy := filepath.Join(root, policyRC)
+	if _, err := os.Lstat(policy); err == nil {
+		// The base's own policy (container images ship one) is put back afterwards.
+		if err := os.Rename(policy, policy+savedSuffix); err != nil {
+			return nil, err
+		}
+		s.saved = true
+	}
+	if err := os.MkdirAll(filepath.Dir(policy), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(policy, []byte("#!/bin/sh\n# image build: no service starts\nexit 101\n"), 0o755); err != nil {
+		return nil, err
+	}
+	s.policy = true
+	return s, nil
+}
+
+// chrootEnv is the environment of every command run in the chroot.
+var chrootEnv = []string{
+	"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+	"LC_ALL=C.UTF-8",
+	"LANG=C.UTF-8",
+	"HOME=/root",
+	"DEBIAN_FRONTEND=noninteractive",
+	"DEBCONF_NONINTERACTIVE_SEEN=true",
+}
+
+// run runs argv inside the chroot and returns its combined output.
+func (s *session) run(ctx context.Context, argv ...string) ([]byte, error) {
+	return run.Cmd{Env: chrootEnv, Log: s.log}.Combined(ctx, "chroot", append([]string{s.root}, argv...)...)
+}
+
+// output runs argv inside the chroot and returns its standard output.
+func (s *session) output(ctx context.Context, argv ...string) ([]byte, error) {
+	return run.Cmd{Env: chrootEnv}.Output(ctx, "chroot", append([]string{s.root}, argv...)...)
+}
+
+func (s *session) close() error {
+	err := s.mounts.Close()
+	policy := filepath.Join(s.root, policyRC)
+	if s.policy {
+		if rmErr := os.Remove(policy); rmErr != nil {
+			err = errors.Join(err, rmErr)
+		}
+		s.policy = false
+	}
+	if s.saved {
+		err = errors.Join(err, os.Rename(policy+savedSuffix, policy))
+		s.saved = false
+	}
+	return err
+}

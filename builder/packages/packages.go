@@ -1,0 +1,247 @@
+// Package packages builds the package layer: the X-Road packages (and
+// whatever else the definition asks for) installed on a base root file system
+// in a chroot, from the profile's signed repository or a local override,
+// without starting services and with the package caches kept outside the
+// image. The layer is the overlayfs upper directory of that install, so it
+// holds exactly what the install changed; it is cached by the hash of its
+// inputs.
+package packages
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"xroad-appliance/builder/cache"
+	"xroad-appliance/builder/progress"
+	"xroad-appliance/builder/rootfs"
+	"xroad-appliance/profiles"
+)
+
+// recipe changes whenever the steps below change in a way the hashed inputs
+// do not show, so that layers made by older steps are not reused.
+const recipe = "packages-1"
+
+// Spec is everything the package layer is made from.
+type Spec struct {
+	Facts *profiles.Facts
+	// Packages are installed; XRoadPackages (a subset) carry the version pin.
+	Packages, XRoadPackages []string
+	Version                 string
+	Repo                    *Repo
+	// BaseRootfs is the cached base (read-only lower layer), BaseKey its cache key.
+	BaseRootfs, BaseKey string
+}
+
+// Package is one installed package.
+type Package struct {
+	Name, Version, Arch string
+}
+
+// Layer is a built package layer.
+type Layer struct {
+	// Upper is the diff against the base: new and changed files, overlayfs
+	// whiteouts for removed ones. Shared: never write into it.
+	Upper    string
+	Manifest []Package
+	Key      string
+	Hit      bool
+}
+
+// manager is one package manager's way of installing into a root.
+type manager interface {
+	// binds are host directories the install needs in the chroot; pmCache
+	// persists between builds, scratch is this build's.
+	binds(pmCache, scratch string) []bind
+	configure(root string, spec *Spec) error
+	install(ctx context.Context, s *session, spec *Spec, pmCache string) error
+	finish(root string, spec *Spec) error
+	manifest(ctx context.Context, s *session) ([]Package, error)
+}
+
+func managerFor(f *profiles.Facts) (manager, error) {
+	switch f.PackageManager {
+	case "apt":
+		return apt{}, nil
+	case "dnf", "yum":
+		return dnf{tool: f.Bootstrap.Tool}, nil
+	}
+	return nil, fmt.Errorf("profile %s: no package layer for package manager %q", f.Name, f.PackageManager)
+}
+
+// Key is the package layer's cache key.
+func (s *Spec) Key() (string, error) {
+	facts, err := yaml.Marshal(s.Facts)
+	if err != nil {
+		return "", err
+	}
+	content, err := s.Repo.contentKey(s.Facts.XRoad.Repository.Kind)
+	if err != nil {
+		return "", err
+	}
+	h := cache.NewHasher("package-layer").
+		AddString("recipe", recipe).
+		AddString("arch", runtime.GOARCH).
+		AddString("base", s.BaseKey).
+		Add("facts", facts).
+		AddString("packages", strings.Join(s.Packages, ",")).
+		AddString("xroad-packages", strings.Join(s.XRoadPackages, ",")).
+		AddString("version", s.Version).
+		AddString("repo", s.Repo.Label()).
+		AddString("repo-content", content).
+		Add("keyring", s.Repo.Keyring).
+		AddString("mode", fmt.Sprintf("offline=%v override=%v", s.Repo.Offline, s.Repo.Override))
+	return h.Sum(), nil
+}
+
+// Build returns the package layer for spec, from the cache under cacheRoot
+// when one was made from the same inputs. A failed install leaves nothing
+// behind: no cache entry, no mounts.
+func Build(ctx context.Context, cacheRoot string, spec *Spec, p progress.Func) (*Layer, error) {
+	m, err := managerFor(spec.Facts)
+	if err != nil {
+		return nil, err
+	}
+	key, err := spec.Key()
+	if err != nil {
+		return nil, err
+	}
+	entry := filepath.Join(cacheRoot, "packages", spec.Facts.Name+"-"+key)
+	dir, hit, err := cache.Get(ctx, entry, func(ctx context.Context, tmp string) error {
+		done := p.Step("packages: installing %d packages from %s", len(spec.Packages), spec.Repo.Describe())
+		err := build(ctx, cacheRoot, tmp, spec, m)
+		done(err)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("package layer: %w", err)
+	}
+	if hit {
+		p.Printf("packages: cached layer %s", filepath.Base(dir))
+	}
+	l := &Layer{Upper: filepath.Join(dir, "upper"), Key: key, Hit: hit}
+	if l.Manifest, err = readManifest(filepath.Join(dir, manifestFile)); err != nil {
+		return nil, fmt.Errorf("package layer: %w", err)
+	}
+	return l, nil
+}
+
+const manifestFile = "manifest.json"
+
+func build(ctx context.Context, cacheRoot, tmp string, spec *Spec, m manager) (err error) {
+	upper, work, merged := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work"), filepath.Join(tmp, "merged")
+	for _, d := range []string{upper, work, merged} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	var mounts rootfs.Mounts
+	if err := mounts.Overlay(merged, []string{spec.BaseRootfs}, upper, work); err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := mounts.Close(); err == nil {
+			err = cerr
+		}
+	}()
+
+	// The package manager's caches live outside the image, one set per
+	// profile, used by one build at a time.
+	pmCache := filepath.Join(cacheRoot, "package-manager", spec.Facts.Name)
+	scratch := filepath.Join(tmp, "scratch")
+	binds := m.binds(pmCache, scratch)
+	for _, b := range binds {
+		if err := os.MkdirAll(b.src, 0o755); err != nil {
+			return err
+		}
+	}
+	if spec.Repo.Dir != "" {
+		binds = append(binds, bind{src: spec.Repo.Dir, dst: RepoMountPoint, readOnly: true})
+	}
+	unlock, err := cache.Lock(ctx, pmCache+".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	logFile, err := os.Create(filepath.Join(tmp, "install.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	if err := m.configure(merged, spec); err != nil {
+		return fmt.Errorf("configure X-Road repository: %w", err)
+	}
+	s, err := openSession(merged, binds, logFile)
+	if err != nil {
+		return err
+	}
+	err = m.install(ctx, s, spec, pmCache)
+	var manifest []Package
+	if err == nil {
+		manifest, err = m.manifest(ctx, s)
+	}
+	if cerr := s.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(manifest, func(a, b Package) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Arch, b.Arch))
+	})
+	if err := m.finish(merged, spec); err != nil {
+		return err
+	}
+	// Package scripts may have made host keys or a machine id.
+	if err := rootfs.ResetIdentity(merged); err != nil {
+		return err
+	}
+	if err := mounts.Close(); err != nil {
+		return err
+	}
+	for _, d := range []string{work, merged, scratch} {
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+	}
+	return writeManifest(filepath.Join(tmp, manifestFile), manifest)
+}
+
+func writeManifest(path string, pkgs []Package) error {
+	b, err := json.MarshalIndent(pkgs, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func readManifest(path string) ([]Package, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var pkgs []Package
+	if err := json.Unmarshal(b, &pkgs); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return pkgs, nil
+}
+
+// ManifestText is the package manifest as the image carries it: one
+// "name version architecture" line per installed package, sorted by name.
+func ManifestText(pkgs []Package) string {
+	var b strings.Builder
+	for _, p := range pkgs {
+		fmt.Fprintf(&b, "%s %s %s\n", p.Name, p.Version, p.Arch)
+	}
+	return b.String()
+}
