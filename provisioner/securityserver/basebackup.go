@@ -47,17 +47,18 @@ func (n *Node) baseBackup() engine.Phase {
 			if err != nil {
 				return err
 			}
-			if err := n.Systemd.Stop(ctx, n.serverconfUnit()); err != nil {
-				return err
-			}
-			if pid, alive := livePostmaster(dataDir); alive {
-				return fmt.Errorf("%s: a postmaster (pid %d) is running on it; refusing to replace a live data directory", dataDir, pid)
-			}
-			local, lerr := n.systemID(ctx, dataDir)
-			if lerr == nil {
+			// Another cluster's data is refused before anything is stopped.
+			if local, err := n.systemID(ctx, dataDir); err == nil {
 				if err := refuseForeign(dataDir, local, primary, createdID); err != nil {
 					return err
 				}
+			}
+			if err := n.Systemd.Stop(ctx, n.serverconfUnit()); err != nil {
+				return err
+			}
+			// A postmaster the unit does not manage (started by hand) is alive still.
+			if pid, alive := livePostmaster(dataDir); alive {
+				return fmt.Errorf("%s: a postmaster (pid %d) is running on it; refusing to replace a live data directory", dataDir, pid)
 			}
 			tmp := dataDir + ".xroad-basebackup"
 			if _, err := os.Stat(tmp); err == nil {
@@ -105,7 +106,7 @@ func refuseForeign(dataDir, local, primary, createdID string) error {
 	if strings.TrimSpace(string(created)) == local {
 		return nil
 	}
-	return fmt.Errorf("%s holds cluster %s, which is neither the primary's (%s) nor the instance this node created; refusing to replace it (move it away by hand if it is disposable)", dataDir, local, primary)
+	return fmt.Errorf("%s holds the cluster with system identifier %s, which is neither the primary's (%s) nor the instance this node created; refusing to replace it (move it away by hand if it is disposable)", dataDir, local, primary)
 }
 
 // systemID reads a data directory's system identifier with pg_controldata.

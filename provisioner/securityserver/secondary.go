@@ -35,7 +35,7 @@ func (n *Node) sshClient() engine.Phase {
 	files := []engine.File{
 		{Path: home + "/.ssh/" + keyName, Mode: 0o600, Owner: "xroad:xroad", Content: []byte(n.Doc.SSH.PrivateKey), Secret: true},
 		{Path: home + "/.ssh/" + keyName + ".pub", Mode: 0o644, Owner: "xroad:xroad", Content: []byte(strings.TrimSpace(n.Doc.SSH.PublicKey) + "\n")},
-		{Path: home + "/.ssh/known_hosts", Mode: 0o644, Owner: "xroad:xroad", Content: []byte(n.Doc.Primary.Address + " " + strings.TrimSpace(n.Doc.Primary.HostKey) + "\n")},
+		{Path: home + "/.ssh/known_hosts", Mode: 0o600, Owner: "xroad:xroad", Content: []byte(n.Doc.Primary.Address + " " + strings.TrimSpace(n.Doc.Primary.HostKey) + "\n")},
 		{Path: drop.Path, Mode: drop.Mode, Owner: "root:root", Content: drop.Content},
 	}
 	p := filesPhase("ssh", "xroad's SSH key, the primary's pinned host key, the sync target", files, func(ctx context.Context) error {

@@ -88,9 +88,9 @@ func NodeInputs(ctx context.Context, root string) *Inputs {
 	})
 	in.Doc, in.DocSource, in.DocErr = l.doc, l.origin, err
 
-	cctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
-	defer cancel()
-	if sd, err := system.ConnectSystemd(cctx); err != nil {
+	// go-systemd ties the connection's life to the context it was made
+	// with: a per-call timeout here would close it before the probes run.
+	if sd, err := system.ConnectSystemd(ctx); err != nil {
 		in.Systemd = unreachable{err}
 	} else {
 		in.Systemd = sd
