@@ -156,7 +156,8 @@ func provisionCommand() *cli.Command {
 			defer sd.Close()
 			node := &securityserver.Node{Doc: doc, Facts: f, Systemd: sd, StateDir: units.StateDir,
 				PrimaryWait: primaryWait, SecondariesWait: secondariesWait}
-			runner := &engine.Runner{StateDir: units.StateDir, Log: log, Notify: system.Notify, Command: units.NodeBinary + " provision"}
+			runner := &engine.Runner{StateDir: units.StateDir, Log: log, Notify: system.Notify, Command: units.NodeBinary + " provision",
+				AfterPhase: crashAfter(os.Getenv(CrashAfterEnv))}
 			phases := securityserver.Plan(node)
 			if phase != "" {
 				return runner.RunPhase(ctx, phases, phase)
@@ -176,5 +177,21 @@ func serveSyncCommand() *cli.Command {
 			}
 			return syscall.Exec(argv[0], argv, os.Environ())
 		},
+	}
+}
+
+// CrashAfterEnv names a phase after whose stamp the provisioner SIGKILLs
+// itself: fault injection, so crash recovery at every phase boundary can be
+// tested on a real node.
+const CrashAfterEnv = "XROAD_NODE_CRASH_AFTER"
+
+func crashAfter(phase string) func(string) {
+	if phase == "" {
+		return nil
+	}
+	return func(done string) {
+		if done == phase {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
 	}
 }

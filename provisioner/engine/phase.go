@@ -20,6 +20,11 @@ type Phase struct {
 	Check func(ctx context.Context) (bool, error)
 	// Apply brings the end state about; it must be safe to repeat.
 	Apply func(ctx context.Context) error
+	// Always makes Run apply the phase on every run until the node is
+	// provisioned, stamped or not: for effects that do not outlive the run,
+	// such as start jobs queued behind the provisioner's own unit, which a
+	// crash before the final stamp leaves skipped.
+	Always bool
 }
 
 // File is one file a phase writes.

@@ -19,6 +19,8 @@ type Runner struct {
 	Notify func(status string)
 	// Command is how a failed phase is retried, for the result file.
 	Command string
+	// AfterPhase, if set, is called when Run has stamped a phase.
+	AfterPhase func(name string)
 }
 
 // Result is written to result.json after every run.
@@ -58,12 +60,15 @@ func (r *Runner) Run(ctx context.Context, phases []Phase) error {
 		return nil
 	}
 	for _, p := range phases {
-		if _, err := os.Stat(r.stamp(p.Name)); err == nil {
+		if _, err := os.Stat(r.stamp(p.Name)); err == nil && !p.Always {
 			r.Log.Info("phase already done", "phase", p.Name)
 			continue
 		}
 		if err := r.runOne(ctx, p); err != nil {
 			return r.fail(phases, p, err)
+		}
+		if r.AfterPhase != nil {
+			r.AfterPhase(p.Name)
 		}
 	}
 	if err := writeStamp(r.FinalStamp()); err != nil {

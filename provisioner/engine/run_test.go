@@ -88,3 +88,35 @@ func TestApplyThatDoesNotReachTheEndStateFails(t *testing.T) {
 		t.Fatal("a phase whose check fails after apply was stamped")
 	}
 }
+
+// An Always phase is applied again by a run that resumes after a crash, even
+// though its stamp exists, and not at all once the node is provisioned.
+func TestAlwaysPhaseRerunsUntilProvisioned(t *testing.T) {
+	dir := t.TempDir()
+	r := &Runner{StateDir: filepath.Join(dir, "state"), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// Like queued start jobs: in place only within the run that queued them.
+	queued, thisRun := 0, false
+	always := Phase{Name: "services", Always: true,
+		Check: func(context.Context) (bool, error) { return thisRun, nil },
+		Apply: func(context.Context) error { queued++; thisRun = true; return nil }}
+	var a int
+	failLast := true
+	phases := []Phase{always, counter(dir, "a", &a, &failLast)}
+	if err := r.Run(context.Background(), phases); err == nil {
+		t.Fatal("want the failing phase to fail the run")
+	}
+	if queued != 1 {
+		t.Fatalf("queued %d times, want 1", queued)
+	}
+	failLast, thisRun = false, false
+	if err := r.Run(context.Background(), phases); err != nil {
+		t.Fatal(err)
+	}
+	if queued != 2 {
+		t.Fatalf("resumed run did not apply the Always phase again (queued %d)", queued)
+	}
+	thisRun = false
+	if err := r.Run(context.Background(), phases); err != nil || queued != 2 {
+		t.Fatalf("a provisioned node ran the Always phase: %v, queued %d", err, queued)
+	}
+}
