@@ -46,11 +46,7 @@ func SeedDir(dir string) (Seed, error) {
 // and starts it.
 func (c *Cluster) Boot(name, addr string, seed Seed) *Node {
 	c.t.Helper()
-	n := &Node{Name: name, Addr: addr, c: c, dir: filepath.Join(c.work, name)}
-	if err := n.create(seed); err != nil {
-		c.t.Fatalf("node %s: %v", name, err)
-	}
-	c.nodes = append(c.nodes, n)
+	n := c.Create(name, addr, seed)
 	if err := n.Start(); err != nil {
 		c.t.Fatalf("node %s: %v", name, err)
 	}
@@ -60,6 +56,27 @@ func (c *Cluster) Boot(name, addr string, seed Seed) *Node {
 // machine is the nspawn machine name, unique on the host so that parallel
 // clusters' veth interfaces (named after it) never collide.
 func (n *Node) machine() string { return n.c.Bridge[len("xrt"):] + "-" + n.Name }
+
+// Create makes the node's disk without starting it, so a test can change
+// files (WriteFile) before the first boot.
+func (c *Cluster) Create(name, addr string, seed Seed) *Node {
+	c.t.Helper()
+	n := &Node{Name: name, Addr: addr, c: c, dir: filepath.Join(c.work, name)}
+	if err := n.create(seed); err != nil {
+		c.t.Fatalf("node %s: %v", name, err)
+	}
+	c.nodes = append(c.nodes, n)
+	return n
+}
+
+// WriteFile writes a file onto the node's disk from the host.
+func (n *Node) WriteFile(p string, content []byte, mode os.FileMode) error {
+	full := filepath.Join(n.Root(), p)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(full, content, mode)
+}
 
 func (n *Node) path(p string) string { return filepath.Join(n.dir, p) }
 
@@ -276,4 +293,52 @@ func (n *Node) collectDiagnostics() {
 		}
 		t.Logf("--- %s console (tail) ---\n%s", n.Name, b)
 	}
+}
+
+// HostPIDs lists the host PIDs of the node's processes whose command name
+// is comm, so a test can signal them without a round trip into the node.
+func (n *Node) HostPIDs(comm string) []int {
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", n.leader))
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		name, err := os.ReadFile(d + "/comm")
+		if err != nil || strings.TrimSpace(string(name)) != comm {
+			continue
+		}
+		if l, _ := os.Readlink(d + "/ns/pid"); l != ns {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(d)); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Follow streams the output of a command run inside the node (e.g.
+// `journalctl -f`) line by line until ctx ends.
+func (n *Node) Follow(ctx context.Context, lines chan<- string, args ...string) error {
+	full := append([]string{"-t", strconv.Itoa(n.leader), "-a", "--",
+		"env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}, args...)
+	cmd := exec.CommandContext(ctx, "nsenter", full...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		cmd.Wait()
+		close(lines)
+	}()
+	return nil
 }

@@ -2,21 +2,222 @@ package scenarios
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"xroad-appliance/test/cluster"
 )
 
-func TestPrimaryAndTwoSecondaries(t *testing.T) {
+// TestSecurityServerCluster boots a secondary 30 s before its primary, then
+// the primary and a second secondary, and checks the cluster the guide
+// describes: streaming replication, configuration sync, node-local files,
+// modes and owners, idempotent re-runs and refusal of foreign data.
+func TestSecurityServerCluster(t *testing.T) {
 	tc := newCluster(t, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	nodes := []*cluster.Node{}
-	for _, name := range []string{"ss1", "ss2", "ss3"} {
-		nodes = append(nodes, tc.boot(t, name))
-	}
-	for _, n := range nodes {
+
+	ss2 := tc.boot(t, "ss2")
+	time.Sleep(30 * time.Second) // the primary appears late
+	ss1, ss3 := tc.boot(t, "ss1"), tc.boot(t, "ss3")
+	for _, n := range []*cluster.Node{ss1, ss2, ss3} {
 		waitProvisioned(t, ctx, n)
+	}
+
+	t.Run("streaming", func(t *testing.T) {
+		got := sql(t, ctx, ss1, "postgres", "SELECT application_name || ':' || state FROM pg_stat_replication ORDER BY 1")
+		if got != "ss2:streaming\nss3:streaming" {
+			t.Fatalf("pg_stat_replication on the primary: %q", got)
+		}
+		for _, s := range []*cluster.Node{ss2, ss3} {
+			if r := sql(t, ctx, s, "postgres", "SELECT pg_is_in_recovery()"); r != "t" {
+				t.Errorf("%s not in recovery: %q", s.Name, r)
+			}
+		}
+	})
+
+	t.Run("status", func(t *testing.T) {
+		for _, n := range []*cluster.Node{ss2, ss3, ss1} {
+			s := expectHealthy(t, ctx, n)
+			if n != ss1 {
+				continue
+			}
+			var streaming []string
+			for _, sec := range s.Primary.Secondaries {
+				streaming = append(streaming, sec.Name+":"+sec.State)
+			}
+			if strings.Join(streaming, ",") != "ss2:streaming,ss3:streaming" || len(s.Primary.Missing) != 0 {
+				t.Errorf("status on the primary: secondaries %v, missing %v", streaming, s.Primary.Missing)
+			}
+		}
+	})
+
+	t.Run("serverconf row replicates", func(t *testing.T) {
+		sql(t, ctx, ss1, "serverconf", "CREATE TABLE IF NOT EXISTS e2e_probe (v text); INSERT INTO e2e_probe VALUES ('from-primary')")
+		for _, s := range []*cluster.Node{ss2, ss3} {
+			eventually(t, ctx, 30*time.Second, s.Name+" reads the primary's row", func() (bool, string) {
+				out, err := s.Exec(ctx, "runuser", "-u", "postgres", "--", "psql", "-X", "-qtA", "-p", serverconfPort, "-d", "serverconf", "-c", "SELECT v FROM e2e_probe")
+				return err == nil && strings.TrimSpace(out) == "from-primary", out
+			})
+		}
+	})
+
+	t.Run("configuration sync", func(t *testing.T) {
+		stamp := fmt.Sprintf("probe-%d", time.Now().UnixNano())
+		ss1.MustExec(ctx, "sh", "-c", "echo "+stamp+" > /etc/xroad/signer/e2e-probe && chown xroad:xroad /etc/xroad/signer/e2e-probe")
+		local := map[string]string{}
+		for _, s := range []*cluster.Node{ss2, ss3} {
+			for _, f := range []string{"/etc/xroad/db.properties", "/etc/xroad/conf.d/node.ini", "/etc/xroad/postgresql/server.crt"} {
+				local[s.Name+f] = s.MustExec(ctx, "sha256sum", f)
+			}
+		}
+		for _, s := range []*cluster.Node{ss2, ss3} {
+			// One timer period is 60 s (guide 5.2.1); allow one more run.
+			eventually(t, ctx, 130*time.Second, s.Name+" receives /etc/xroad/signer/e2e-probe", func() (bool, string) {
+				out, err := s.Exec(ctx, "cat", "/etc/xroad/signer/e2e-probe")
+				return err == nil && strings.TrimSpace(out) == stamp, out
+			})
+			for _, f := range []string{"/etc/xroad/db.properties", "/etc/xroad/conf.d/node.ini", "/etc/xroad/postgresql/server.crt"} {
+				if got := s.MustExec(ctx, "sha256sum", f); got != local[s.Name+f] {
+					t.Errorf("%s: sync changed node-local %s", s.Name, f)
+				}
+			}
+		}
+	})
+
+	t.Run("node files", func(t *testing.T) {
+		for _, n := range []*cluster.Node{ss1, ss2, ss3} {
+			want := "type=slave"
+			if n == ss1 {
+				want = "type=master"
+			}
+			if ini := n.MustExec(ctx, "cat", "/etc/xroad/conf.d/node.ini"); !strings.Contains(ini, "[node]\n"+want+"\n") {
+				t.Errorf("%s node.ini:\n%s", n.Name, ini)
+			}
+			props := n.MustExec(ctx, "cat", "/etc/xroad/db.properties")
+			if !strings.Contains(props, "serverconf.hibernate.connection.url = jdbc:postgresql://127.0.0.1:"+serverconfPort+"/serverconf") {
+				t.Errorf("%s db.properties does not point serverconf at %s:\n%s", n.Name, serverconfPort, props)
+			}
+		}
+		// The secondaries' serverconf password is the primary's (guide 4.4).
+		pw := func(n *cluster.Node) string {
+			return n.MustExec(ctx, "sed", "-n", "s/^serverconf.hibernate.connection.password *= *//p", "/etc/xroad/db.properties")
+		}
+		if pw(ss2) != pw(ss1) || pw(ss3) != pw(ss1) {
+			t.Error("secondaries' serverconf password differs from the primary's")
+		}
+		for _, s := range []*cluster.Node{ss2, ss3} {
+			groups := s.MustExec(ctx, "sh", "-c", "getent group | cut -d: -f1 | grep '^xroad-' | sort")
+			for _, g := range []string{"xroad-registration-officer", "xroad-service-administrator", "xroad-system-administrator"} {
+				if strings.Contains(groups, g+"\n") {
+					t.Errorf("%s still has UI group %s", s.Name, g)
+				}
+			}
+			if !strings.Contains(groups, "xroad-security-officer\n") {
+				t.Errorf("%s lost xroad-security-officer: %s", s.Name, groups)
+			}
+		}
+	})
+
+	t.Run("modes and owners", func(t *testing.T) {
+		table := []struct {
+			nodes []*cluster.Node
+			path  string
+			want  string
+		}{
+			{all(ss1, ss2, ss3), "/etc/xroad/postgresql/ca.crt", "400 postgres:root"},
+			{all(ss1, ss2, ss3), "/etc/xroad/postgresql/server.crt", "400 postgres:root"},
+			{all(ss1, ss2, ss3), "/etc/xroad/postgresql/server.key", "400 postgres:root"},
+			{all(ss1, ss2, ss3), "/etc/xroad/conf.d/node.ini", "644 xroad:xroad"},
+			{all(ss1, ss2, ss3), "/etc/xroad/db.properties", "640 xroad:xroad"},
+			{all(ss1), "/home/xroad-slave/.ssh", "755 root:root"},
+			{all(ss1), "/home/xroad-slave/.ssh/authorized_keys", "644 root:root"},
+			{all(ss2, ss3), "/var/lib/xroad/.ssh", "700 xroad:xroad"},
+			{all(ss2, ss3), "/var/lib/xroad/.ssh/id_ed25519", "600 xroad:xroad"},
+			{all(ss2, ss3), "/var/lib/xroad/.ssh/known_hosts", "600 xroad:xroad"},
+			{all(ss2, ss3), serverconfData + "/standby.signal", "600 postgres:postgres"},
+			{all(ss1, ss2, ss3), "/etc/xroad-node/role.yaml", "600 root:root"},
+		}
+		for _, row := range table {
+			for _, n := range row.nodes {
+				if got := modeOwner(t, ctx, n, row.path); got != row.want {
+					t.Errorf("%s %s: %s, want %s", n.Name, row.path, got, row.want)
+				}
+			}
+		}
+		for _, s := range []*cluster.Node{ss2, ss3} {
+			if st, _ := s.Exec(ctx, "systemctl", "is-enabled", "xroad-sync.timer"); strings.TrimSpace(st) != "enabled" {
+				t.Errorf("%s: xroad-sync.timer %s", s.Name, st)
+			}
+			if kh, _ := s.Exec(ctx, "grep", "-rhiE", "^[^#]*StrictHostKeyChecking", "/etc/ssh", "/var/lib/xroad/.ssh", "/etc/systemd/system"); kh != "" {
+				t.Errorf("%s: StrictHostKeyChecking set: %s", s.Name, kh)
+			}
+		}
+	})
+
+	t.Run("second provision changes nothing", func(t *testing.T) {
+		for _, n := range []*cluster.Node{ss1, ss2, ss3} {
+			before := treeState(t, ctx, n)
+			result := n.MustExec(ctx, "cat", "/var/lib/xroad-node/result.json")
+			n.MustExec(ctx, "xroad-node", "provision")
+			if after := treeState(t, ctx, n); after != before {
+				t.Errorf("%s: provision on a provisioned node changed it: %s -> %s", n.Name, before, after)
+			}
+			if after := n.MustExec(ctx, "cat", "/var/lib/xroad-node/result.json"); after != result {
+				t.Errorf("%s: provision on a provisioned node rewrote result.json", n.Name)
+			}
+		}
+	})
+
+	t.Run("live or foreign data directory refused", func(t *testing.T) {
+		const created = "/var/lib/xroad-node/serverconf-created.sysid"
+		pgctl := func(action string) string {
+			return ss3.MustExec(ctx, "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl", "-D", serverconfData,
+				"-l", "/tmp/e2e-pgctl.log", "-o", "-p 5499 -c listen_addresses=''", "-w", action)
+		}
+		ownCreated := ss3.MustExec(ctx, "cat", created)
+		ss3.MustExec(ctx, "systemctl", "stop", "postgresql@15-serverconf")
+		ss3.MustExec(ctx, "mv", serverconfData, serverconfData+".e2e-own")
+		ss3.MustExec(ctx, "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/initdb", "-D", serverconfData)
+
+		// As at first boot: the instance is one this node created, but a
+		// postmaster someone started by hand is running on it.
+		sysid := strings.TrimSpace(ss3.MustExec(ctx, "sh", "-c",
+			"/usr/lib/postgresql/15/bin/pg_controldata "+serverconfData+" | sed -n 's/^Database system identifier: *//p'"))
+		ss3.MustExec(ctx, "sh", "-c", "echo "+sysid+" > "+created)
+		pgctl("start")
+		refused(t, ctx, ss3, "postmaster")
+		pgctl("stop")
+
+		// Another cluster's data directory, stopped.
+		ss3.MustExec(ctx, "sh", "-c", "printf %s '"+ownCreated+"' > "+created)
+		refused(t, ctx, ss3, "system identifier")
+
+		ss3.MustExec(ctx, "rm", "-rf", serverconfData) // the test's own initdb
+		ss3.MustExec(ctx, "mv", serverconfData+".e2e-own", serverconfData)
+		ss3.MustExec(ctx, "systemctl", "start", "postgresql@15-serverconf")
+		eventually(t, ctx, 60*time.Second, "ss3 streams again", func() (bool, string) {
+			out, err := ss1.Exec(ctx, "runuser", "-u", "postgres", "--", "psql", "-X", "-qtA", "-p", serverconfPort, "-c",
+				"SELECT state FROM pg_stat_replication WHERE application_name = 'ss3'")
+			return err == nil && strings.TrimSpace(out) == "streaming", out
+		})
+	})
+}
+
+func all(n ...*cluster.Node) []*cluster.Node { return n }
+
+// refused runs the basebackup phase on n and expects it to refuse for reason
+// and to leave the node as it was.
+func refused(t *testing.T, ctx context.Context, n *cluster.Node, reason string) {
+	t.Helper()
+	before := treeState(t, ctx, n)
+	out, err := n.Exec(ctx, "xroad-node", "provision", "--phase", "basebackup")
+	if err == nil || !strings.Contains(out, reason) {
+		t.Errorf("basebackup was not refused for %s: %v\n%s", reason, err, out)
+	}
+	if after := treeState(t, ctx, n); after != before {
+		t.Errorf("refused basebackup (%s) changed the node", reason)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,7 @@ var (
 
 // imageLayers returns the node image (appliance layer over the package
 // layer), made once per test binary.
-func imageLayers(t *testing.T) []string {
+func imageLayers(t testing.TB) []string {
 	t.Helper()
 	cluster.Need(t)
 	layersOnce.Do(func() {
@@ -61,7 +62,7 @@ type testCluster struct {
 
 // newCluster makes the bridge and a kit for a primary and n secondaries named
 // ss1, ss2, ... at .11, .12, ...
-func newCluster(t *testing.T, secondaries int) *testCluster {
+func newCluster(t testing.TB, secondaries int) *testCluster {
 	c := cluster.New(t, imageLayers(t)...)
 	spec := kit.Spec{
 		Cluster: "test",
@@ -69,7 +70,7 @@ func newCluster(t *testing.T, secondaries int) *testCluster {
 		Options: kit.DefaultOptions(),
 	}
 	for i := 0; i < secondaries; i++ {
-		spec.Secondaries = append(spec.Secondaries, kit.Node{Name: "ss" + string(rune('2'+i)), Address: c.Addr(12 + i)})
+		spec.Secondaries = append(spec.Secondaries, kit.Node{Name: "ss" + strconv.Itoa(2+i), Address: c.Addr(12 + i)})
 	}
 	spec.Profile = nodeimage.Profile
 	res, err := kit.Generate(spec, nil, filepath.Join(t.TempDir(), "kit"), kit.Options{})
@@ -80,7 +81,7 @@ func newCluster(t *testing.T, secondaries int) *testCluster {
 }
 
 // boot starts the named node with its seed from the kit.
-func (tc *testCluster) boot(t *testing.T, name string) *cluster.Node {
+func (tc *testCluster) boot(t testing.TB, name string) *cluster.Node {
 	t.Helper()
 	for _, n := range tc.kit.Nodes {
 		if n.Name == name {
@@ -97,7 +98,7 @@ func (tc *testCluster) boot(t *testing.T, name string) *cluster.Node {
 
 // waitProvisioned waits until xroad-provision.service has finished on node
 // and fails the test unless it succeeded.
-func waitProvisioned(t *testing.T, ctx context.Context, n *cluster.Node) {
+func waitProvisioned(t testing.TB, ctx context.Context, n *cluster.Node) {
 	t.Helper()
 	for {
 		out, _ := n.Exec(ctx, "systemctl", "show", "-p", "ActiveState", "-p", "Result", "xroad-provision.service")

@@ -1,0 +1,169 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"xroad-appliance/test/cluster"
+)
+
+// crashEnvFile feeds XROAD_NODE_CRASH_AFTER to xroad-provision.service
+// through a drop-in the test puts on the node before it boots.
+const crashEnvFile = "/etc/xroad-node-test/crash.env"
+
+// TestProvisionKilledAtPhaseBoundaries SIGKILLs the provisioner right after
+// each phase's stamp (its fault-injection switch), on the primary and the
+// secondary at once, restarts it, and expects a streaming, synced cluster.
+func TestProvisionKilledAtPhaseBoundaries(t *testing.T) {
+	tc := newCluster(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	var nodes []*cluster.Node
+	for _, name := range []string{"ss1", "ss2"} {
+		for _, k := range tc.kit.Nodes {
+			if k.Name != name {
+				continue
+			}
+			seed, err := cluster.SeedDir(k.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := tc.Create(name, k.Address, seed)
+			dropIn := "[Service]\nEnvironmentFile=-" + crashEnvFile + "\n"
+			if err := n.WriteFile("/etc/systemd/system/xroad-provision.service.d/crash.conf", []byte(dropIn), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			nodes = append(nodes, n)
+		}
+	}
+	// Both at once: the primary's verify phase waits for the secondary.
+	errs := make(chan error, len(nodes))
+	for _, n := range nodes {
+		go func() { errs <- crashThroughEveryPhase(ctx, n) }()
+	}
+	for range nodes {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ss1 := nodes[0]
+	got := sql(t, ctx, ss1, "postgres", "SELECT application_name || ':' || state FROM pg_stat_replication")
+	if got != "ss2:streaming" {
+		t.Fatalf("pg_stat_replication after the crashes: %q", got)
+	}
+	for _, n := range nodes {
+		if left := n.MustExec(ctx, "sh", "-c", "ls -d "+serverconfData+".xroad-basebackup* 2>/dev/null || true"); left != "" {
+			t.Errorf("%s: an interrupted backup was left in place: %s", n.Name, left)
+		}
+		expectHealthy(t, ctx, n)
+	}
+}
+
+// crashThroughEveryPhase boots the node with the provisioner set to kill
+// itself after its first phase, and after each crash moves the kill point one
+// phase on and starts the unit again; the last run, with no kill point, must
+// finish the node.
+func crashThroughEveryPhase(ctx context.Context, n *cluster.Node) error {
+	phases, err := planPhases(n)
+	if err != nil {
+		return err
+	}
+	setCrash := func(phase string) error {
+		return n.WriteFile(crashEnvFile, []byte("XROAD_NODE_CRASH_AFTER="+phase+"\n"), 0o644)
+	}
+	if err := setCrash(phases[0]); err != nil {
+		return err
+	}
+	if err := n.Start(); err != nil {
+		return err
+	}
+	for i := 0; i <= len(phases); i++ {
+		want := "signal"
+		if i == len(phases) {
+			want = "success"
+		}
+		state, result, err := waitUnitDone(ctx, n)
+		if err != nil {
+			return err
+		}
+		if result != want {
+			return fmt.Errorf("%s: run %d (crash after %q): %s/%s, want %s", n.Name, i, phaseOrNone(phases, i), state, result, want)
+		}
+		if i == len(phases) {
+			return nil
+		}
+		if _, err := n.Exec(ctx, "test", "-e", "/var/lib/xroad-node/phases/"+phases[i]+".done"); err != nil {
+			return fmt.Errorf("%s: killed after %s, but its stamp is missing", n.Name, phases[i])
+		}
+		if i+1 < len(phases) {
+			err = setCrash(phases[i+1])
+		} else {
+			err = os.Remove(filepath.Join(n.Root(), crashEnvFile))
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := n.Exec(ctx, "systemctl", "reset-failed", "xroad-provision.service"); err != nil {
+			return err
+		}
+		if _, err := n.Exec(ctx, "systemctl", "start", "--no-block", "xroad-provision.service"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func phaseOrNone(phases []string, i int) string {
+	if i < len(phases) {
+		return phases[i]
+	}
+	return ""
+}
+
+// planPhases lists the node's phases as `xroad-node plan` prints them,
+// from the role document on the node's disk (cloud-init has not run yet, so
+// it is read from the seed).
+func planPhases(n *cluster.Node) ([]string, error) {
+	out, err := exec.Command(filepath.Join(n.Root(), "usr/bin/xroad-node"), "plan",
+		filepath.Join(n.Root(), "var/lib/cloud/seed/nocloud/user-data"), "--profile", "debian-12").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s: xroad-node plan: %v\n%s", n.Name, err, out)
+	}
+	var phases []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "== "); ok {
+			if _, after, ok := strings.Cut(rest, ". "); ok {
+				name, _, _ := strings.Cut(after, ":")
+				phases = append(phases, name)
+			}
+		}
+	}
+	if len(phases) < 10 {
+		return nil, fmt.Errorf("%s: only %d phases in the plan:\n%s", n.Name, len(phases), out)
+	}
+	return phases, nil
+}
+
+// waitUnitDone waits until xroad-provision.service is no longer starting.
+func waitUnitDone(ctx context.Context, n *cluster.Node) (state, result string, err error) {
+	for {
+		out, _ := n.Exec(ctx, "systemctl", "show", "-p", "ActiveState", "-p", "Result", "xroad-provision.service")
+		state, result = property(out, "ActiveState"), property(out, "Result")
+		if state == "failed" || (state == "active" && result == "success") {
+			return state, result, nil
+		}
+		select {
+		case <-ctx.Done():
+			return state, result, fmt.Errorf("%s: provisioning still %s: %w", n.Name, state, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"xroad-appliance/test/cluster"
+)
+
+// Paths and ports of the debian-12 profile the test image is built for.
+const (
+	serverconfPort = "5433"
+	serverconfData = "/var/lib/postgresql/15/serverconf"
+)
+
+// sql runs a query on the node's serverconf instance as postgres.
+func sql(t *testing.T, ctx context.Context, n *cluster.Node, db, query string) string {
+	t.Helper()
+	return strings.TrimSpace(n.MustExec(ctx, "runuser", "-u", "postgres", "--",
+		"psql", "-X", "-qtA", "-v", "ON_ERROR_STOP=1", "-p", serverconfPort, "-d", db, "-c", query))
+}
+
+// eventually retries cond until it holds or the timeout passes.
+func eventually(t *testing.T, ctx context.Context, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("%s: not within %s; last: %s", what, timeout, last)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// modeOwner is `stat`'s octal mode and owner:group of a path on the node.
+func modeOwner(t *testing.T, ctx context.Context, n *cluster.Node, path string) string {
+	t.Helper()
+	out, err := n.Exec(ctx, "stat", "-c", "%a %U:%G", path)
+	if err != nil {
+		return "missing"
+	}
+	return strings.TrimSpace(out)
+}
+
+// treeState fingerprints everything provisioning writes: content, mode and
+// owner of each file under the node-managed trees, and the serverconf system
+// identifier. The result file is left out: a refused run must record why.
+func treeState(t *testing.T, ctx context.Context, n *cluster.Node) string {
+	t.Helper()
+	script := `for d in /etc/xroad /etc/postgresql /var/lib/xroad-node /home/xroad-slave /var/lib/xroad/.ssh /etc/systemd/system; do
+  [ -e "$d" ] || continue
+  find "$d" -xdev ! -name result.json -printf '%p %m %u:%g %l\n' ; find "$d" -xdev -type f ! -name result.json -exec sha256sum {} +
+done | sort | sha256sum`
+	tree := strings.TrimSpace(n.MustExec(ctx, "sh", "-c", script))
+	sysid := strings.TrimSpace(n.MustExec(ctx, "sh", "-c",
+		"/usr/lib/postgresql/15/bin/pg_controldata "+serverconfData+" | sed -n 's/^Database system identifier: *//p'"))
+	return fmt.Sprintf("tree %s sysid %s", tree, sysid)
+}
+
+// nodeStatus is the part of `xroad-node status --json` the scenarios read.
+type nodeStatus struct {
+	Healthy  bool     `json:"healthy"`
+	Problems []string `json:"problems"`
+	Primary  *struct {
+		Secondaries []struct {
+			Name  string `json:"name"`
+			State string `json:"state"`
+		} `json:"secondaries"`
+		Missing []string `json:"missing"`
+	} `json:"primary"`
+	HealthCheck struct {
+		StatusCode int `json:"statusCode"`
+	} `json:"healthCheck"`
+}
+
+// status runs `xroad-node status --json` on the node.
+func status(t *testing.T, ctx context.Context, n *cluster.Node) (nodeStatus, string) {
+	t.Helper()
+	out, _ := n.Exec(ctx, "xroad-node", "status", "--json")
+	var s nodeStatus
+	if i := strings.Index(out, "{"); i >= 0 {
+		if err := json.NewDecoder(strings.NewReader(out[i:])).Decode(&s); err != nil {
+			t.Fatalf("%s: status --json: %v\n%s", n.Name, err, out)
+		}
+	} else {
+		t.Fatalf("%s: status --json printed no JSON:\n%s", n.Name, out)
+	}
+	return s, out
+}
+
+// expectHealthy waits until the node's status says healthy (a fresh
+// secondary needs its first timer-driven sync) and its health port answers 200.
+func expectHealthy(t *testing.T, ctx context.Context, n *cluster.Node) nodeStatus {
+	t.Helper()
+	var s nodeStatus
+	eventually(t, ctx, 150*time.Second, n.Name+" healthy", func() (bool, string) {
+		var out string
+		s, out = status(t, ctx, n)
+		return s.Healthy && s.HealthCheck.StatusCode == 200, out
+	})
+	return s
+}
