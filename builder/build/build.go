@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"xroad-appliance/builder/outdir"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -107,11 +108,11 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	state, err := inspectOutDir(out)
+	state, err := outdir.Inspect(out)
 	if err != nil {
 		return nil, err
 	}
-	if state == dirOccupied && !o.Force {
+	if state == outdir.Occupied && !o.Force {
 		return nil, fmt.Errorf("%s: %w (--force moves it aside)", out, ErrOutExists)
 	}
 	if os.Geteuid() != 0 {
@@ -210,7 +211,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err := mounts.Overlay(rootView, []string{appDir, pkgs.Upper, b.Rootfs}, "", ""); err != nil {
 		return nil, err
 	}
-	staging, err := stage(out, func(stageDir string) error {
+	staging, err := outdir.Stage(out, 0o755, func(stageDir string) error {
 		return writeOutputs(ctx, d, img, pkgs.Manifest, rootView, stageDir, out, res, p)
 	})
 	if err != nil {
@@ -220,7 +221,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err := writeSummary(filepath.Join(staging, SummaryFile), res); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(staging))
 	}
-	if res.MovedAside, err = swapIn(staging, out, state, time.Now()); err != nil {
+	if res.MovedAside, err = outdir.SwapIn(staging, out, state, time.Now()); err != nil {
 		return nil, err
 	}
 	p.Printf("image %s %s in %s", res.Image, res.ManifestDigest, out)

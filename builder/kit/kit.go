@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+	"xroad-appliance/builder/outdir"
 
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/metadata"
@@ -77,17 +78,17 @@ func Generate(spec Spec, facts *profiles.Facts, outDir string, opts Options) (*R
 	if err != nil {
 		return nil, err
 	}
-	state, err := inspectOutDir(outDir)
+	state, err := outdir.Inspect(outDir)
 	if err != nil {
 		return nil, err
 	}
-	if state == dirOccupied && !opts.Force && !opts.Reuse {
+	if state == outdir.Occupied && !opts.Force && !opts.Reuse {
 		return nil, fmt.Errorf("kit: %s: %w; --force moves it aside, --reuse extends the kit in it", outDir, ErrExists)
 	}
 
 	var prev *previousKit
 	if opts.Reuse {
-		if state != dirOccupied {
+		if state != outdir.Occupied {
 			return nil, fmt.Errorf("kit: --reuse: %s holds no kit", outDir)
 		}
 		if prev, err = loadPrevious(outDir, &spec, facts); err != nil {
@@ -109,11 +110,11 @@ func Generate(spec Spec, facts *profiles.Facts, outDir string, opts Options) (*R
 	}
 	k.assignGenerations(prev)
 
-	staging, err := stage(outDir, k.write)
+	staging, err := outdir.Stage(outDir, 0o700, k.write)
 	if err != nil {
 		return nil, fmt.Errorf("kit: %w", err)
 	}
-	previousDir, err := swapIn(staging, outDir, state, now())
+	previousDir, err := outdir.SwapIn(staging, outDir, state, now())
 	if err != nil {
 		return nil, fmt.Errorf("kit: %w", err)
 	}

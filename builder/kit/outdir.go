@@ -3,99 +3,13 @@ package kit
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"time"
 )
 
 // ErrExists is returned when outDir already holds something and neither
 // Force nor Reuse was asked for.
 var ErrExists = errors.New("output directory is not empty")
-
-type dirState int
-
-const (
-	dirAbsent dirState = iota
-	dirEmpty
-	dirOccupied
-)
-
-func inspectOutDir(dir string) (dirState, error) {
-	fi, err := os.Lstat(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return dirAbsent, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	// A symlink or file would be replaced by the rename, not filled.
-	if !fi.IsDir() {
-		return 0, fmt.Errorf("kit: %s exists and is not a directory", dir)
-	}
-	f, err := os.Open(dir)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	if _, err := f.Readdirnames(1); errors.Is(err, io.EOF) {
-		return dirEmpty, nil
-	} else if err != nil {
-		return 0, err
-	}
-	return dirOccupied, nil
-}
-
-// stage writes a kit into a fresh 0700 directory beside outDir (same file
-// system, so the final rename is atomic) and removes it again on failure.
-func stage(outDir string, write func(root string) error) (string, error) {
-	parent := filepath.Dir(outDir)
-	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(outDir)+".tmp-")
-	if err != nil {
-		return "", err
-	}
-	if err := write(tmp); err != nil {
-		// tmp is ours alone: MkdirTemp made it.
-		return "", errors.Join(err, os.RemoveAll(tmp))
-	}
-	return tmp, nil
-}
-
-// swapIn renames the staged kit to outDir. An occupied outDir is moved aside
-// first, never deleted; an empty one is removed (os.Remove only removes empty
-// directories, so a racing writer cannot lose files).
-func swapIn(staging, outDir string, state dirState, now time.Time) (previous string, err error) {
-	switch state {
-	case dirEmpty:
-		if err := os.Remove(outDir); err != nil {
-			return "", errors.Join(err, os.RemoveAll(staging))
-		}
-	case dirOccupied:
-		previous = outDir + ".old-" + now.UTC().Format("20060102T150405Z")
-		for i := 2; exists(previous); i++ {
-			previous = outDir + ".old-" + now.UTC().Format("20060102T150405Z") + "-" + strconv.Itoa(i)
-		}
-		if err := os.Rename(outDir, previous); err != nil {
-			return "", errors.Join(err, os.RemoveAll(staging))
-		}
-	}
-	if err := os.Rename(staging, outDir); err != nil {
-		if previous != "" {
-			err = errors.Join(err, os.Rename(previous, outDir))
-		}
-		return "", errors.Join(err, os.RemoveAll(staging))
-	}
-	return previous, nil
-}
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
-}
 
 // writeFile creates a new file with exactly mode (chmod beats the umask, so
 // the modes are the same on every machine).

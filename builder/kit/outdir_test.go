@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"xroad-appliance/builder/outdir"
 
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/metadata"
@@ -200,7 +201,7 @@ func TestReuseAddsSecondary(t *testing.T) {
 func TestStageFailureLeavesNothing(t *testing.T) {
 	parent := t.TempDir()
 	out := filepath.Join(parent, "kit")
-	_, err := stage(out, func(root string) error {
+	_, err := outdir.Stage(out, 0o700, func(root string) error {
 		if err := writeFile(filepath.Join(root, "ca.key"), []byte("secret"), modeSecret); err != nil {
 			return err
 		}
