@@ -222,7 +222,7 @@ func (n *Node) startServices() engine.Phase {
 		Name: "services", Summary: "X-Road services started",
 		// The start jobs wait behind xroad-provision.service and check the
 		// final stamp; a crash before it makes them skip, so queue again.
-		Always: true,
+		Always:  true,
 		Actions: []string{"systemctl start --no-block " + strings.Join(n.Facts.XRoad.Services, " ")},
 		Check: func(ctx context.Context) (bool, error) {
 			if enqueued {
