@@ -206,6 +206,62 @@ func TestSecurityServerCluster(t *testing.T) {
 	})
 }
 
+// TestReplaceAndReboot replaces a secondary by a fresh copy of the image with
+// the same seed, then reboots every node: nothing is provisioned again and the
+// cluster comes back healthy.
+func TestReplaceAndReboot(t *testing.T) {
+	tc := newCluster(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	ss1, ss2, ss3 := tc.boot(t, "ss1"), tc.boot(t, "ss2"), tc.boot(t, "ss3")
+	for _, n := range []*cluster.Node{ss1, ss2, ss3} {
+		waitProvisioned(t, ctx, n)
+	}
+
+	t.Run("replace a secondary", func(t *testing.T) {
+		before := treeState(t, ctx, ss1)
+		if err := ss3.Destroy(); err != nil {
+			t.Fatal(err)
+		}
+		ss3 = tc.boot(t, "ss3")
+		waitProvisioned(t, ctx, ss3)
+		expectHealthy(t, ctx, ss3)
+		got := sql(t, ctx, ss1, "postgres", "SELECT application_name || ':' || state FROM pg_stat_replication ORDER BY 1")
+		if got != "ss2:streaming\nss3:streaming" {
+			t.Errorf("pg_stat_replication after the replacement: %q", got)
+		}
+		if after := treeState(t, ctx, ss1); after != before {
+			t.Errorf("replacing a secondary changed the primary: %s -> %s", before, after)
+		}
+	})
+
+	t.Run("reboot every node", func(t *testing.T) {
+		for _, n := range []*cluster.Node{ss1, ss2, ss3} {
+			if err := n.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, n := range []*cluster.Node{ss1, ss2, ss3} {
+			if _, err := n.WaitBooted(ctx); err != nil {
+				t.Fatal(err)
+			}
+			out := n.MustExec(ctx, "systemctl", "show", "-p", "ConditionResult", "-p", "ExecMainStartTimestampMonotonic", "xroad-provision.service")
+			if property(out, "ConditionResult") != "no" || property(out, "ExecMainStartTimestampMonotonic") != "0" {
+				t.Errorf("%s: the provisioner ran again after a reboot:\n%s", n.Name, out)
+			}
+			if j := n.MustExec(ctx, "sh", "-c", "journalctl -b -q -o cat -u xroad-provision.service | grep -c 'phase applying' || true"); strings.TrimSpace(j) != "0" {
+				t.Errorf("%s: phases applied after a reboot: %s", n.Name, j)
+			}
+		}
+		for _, n := range []*cluster.Node{ss1, ss2, ss3} {
+			expectHealthy(t, ctx, n)
+		}
+	})
+}
+
 func all(n ...*cluster.Node) []*cluster.Node { return n }
 
 // refused runs the basebackup phase on n and expects it to refuse for reason
