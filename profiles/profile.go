@@ -29,6 +29,11 @@ type OS struct {
 	ID       string `yaml:"id"`                       // os-release ID: ubuntu, rhel, debian
 	Version  string `yaml:"version"`                  // os-release VERSION_ID
 	Codename string `yaml:"codename" fact:"optional"` // empty on RHEL
+	// Locale is the system locale cloud-init sets at first boot. It must
+	// exist without generating anything: cloud-init's default (en_US.UTF-8)
+	// is missing from minimal bases, and Debian's locale-gen ignores the name
+	// it is given, so the config stage fails and the node ends degraded.
+	Locale string `yaml:"locale,omitempty" fact:"optional"`
 }
 
 // Bootstrap says how a base root file system is made when no OCI base is given.

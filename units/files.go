@@ -34,6 +34,7 @@ const (
 	ProvisionUnitPath = "/usr/lib/systemd/system/xroad-provision.service"
 	LogrotatePath     = "/etc/logrotate.d/xroad-slave-sync"
 	PresetPath        = "/usr/lib/systemd/system-preset/80-xroad-appliance.preset"
+	CloudInitConfig   = "/etc/cloud/cloud.cfg.d/90-xroad-appliance.cfg"
 )
 
 // opt is a short constructor for a unit option.

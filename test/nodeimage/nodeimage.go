@@ -25,7 +25,7 @@ import (
 const Profile = "debian-12"
 
 // recipe changes whenever the package-layer steps below change.
-const recipe = "nodeimage-packages-3"
+const recipe = "nodeimage-packages-4"
 
 // PackageLayer returns the cached rootfs of base + X-Road fixture packages of
 // version, building it if needed. It is shared: never write into it.
@@ -107,12 +107,6 @@ func perNodeReset(rootfs string) error {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(rootfs, "etc/hostname"), []byte("localhost\n"), 0o644); err != nil {
-		return err
-	}
-	// The base is trimmed of locale data, so cloud-init's locale module
-	// would fail and leave every node degraded.
-	cfg := filepath.Join(rootfs, "etc/cloud/cloud.cfg.d/90-test-node.cfg")
-	if err := os.WriteFile(cfg, []byte("# test node image: the trimmed base has no locale data\nlocale: false\n"), 0o644); err != nil {
 		return err
 	}
 	links := map[string]string{

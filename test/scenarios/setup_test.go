@@ -64,20 +64,25 @@ type testCluster struct {
 // ss1, ss2, ... at .11, .12, ...
 func newCluster(t testing.TB, secondaries int) *testCluster {
 	c := cluster.New(t, imageLayers(t)...)
+	return &testCluster{Cluster: c, kit: generateKit(t, c, secondaries)}
+}
+
+// generateKit writes the kit for a primary and n secondaries on c's bridge.
+func generateKit(t testing.TB, c *cluster.Cluster, secondaries int) *kit.Result {
 	spec := kit.Spec{
 		Cluster: "test",
 		Primary: kit.Node{Name: "ss1", Address: c.Addr(11)},
 		Options: kit.DefaultOptions(),
+		Profile: nodeimage.Profile,
 	}
 	for i := 0; i < secondaries; i++ {
 		spec.Secondaries = append(spec.Secondaries, kit.Node{Name: "ss" + strconv.Itoa(2+i), Address: c.Addr(12 + i)})
 	}
-	spec.Profile = nodeimage.Profile
 	res, err := kit.Generate(spec, nil, filepath.Join(t.TempDir(), "kit"), kit.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testCluster{Cluster: c, kit: res}
+	return res
 }
 
 // boot starts the named node with its seed from the kit.
