@@ -19,6 +19,7 @@ lint:
 
 test: lint build
 	$(GO) test -count=1 -timeout 40m ./...
+	XROAD_TEST_QEMU=1 $(GO) test -count=1 -timeout 10m -run TestDebianDiskBootsUnderQEMU ./builder/disk/
 
 test-short:
 	$(GO) test -short ./...
