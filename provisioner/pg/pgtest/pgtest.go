@@ -43,18 +43,7 @@ func Start(t testing.TB, access Access, conf ...string) *Instance {
 		t.Skip("needs root to run PostgreSQL as the postgres user")
 	}
 	bin := BinDir(t)
-	dir, err := os.MkdirTemp("", "pgtest-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	data, sock := filepath.Join(dir, "data"), filepath.Join(dir, "sock")
-	for _, d := range []string{data, sock} {
-		if err := system.MkdirOwned(d, 0o700, "postgres:postgres"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	data, sock := instanceDirs(t, "pgtest-")
 	runAs(t, bin+"/initdb", "-D", data, "--auth-local=peer", "--auth-host=scram-sha-256", "-U", "postgres")
 	prependFile(t, filepath.Join(data, "pg_hba.conf"), access.HBA)
 	prependFile(t, filepath.Join(data, "pg_ident.conf"), access.Ident)
@@ -138,18 +127,7 @@ func (i *Instance) CreateLogin(t testing.TB, name, password string) {
 func StartStandby(t testing.TB, primary *Instance, user, application string) *Instance {
 	t.Helper()
 	bin := BinDir(t)
-	dir, err := os.MkdirTemp("", "pgtest-standby-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	data, sock := filepath.Join(dir, "data"), filepath.Join(dir, "sock")
-	for _, d := range []string{data, sock} {
-		if err := system.MkdirOwned(d, 0o700, "postgres:postgres"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	data, sock := instanceDirs(t, "pgtest-standby-")
 	runAs(t, bin+"/pg_basebackup", "-D", data, "-h", primary.Socket, "-p", fmt.Sprint(primary.Port), "-U", user, "-X", "stream", "--no-sync")
 	if err := system.WriteFile(filepath.Join(data, "standby.signal"), nil, 0o600, "postgres:postgres"); err != nil {
 		t.Fatal(err)
@@ -171,4 +149,23 @@ func StartStandby(t testing.TB, primary *Instance, user, application string) *In
 		exec.Command("su", "postgres", "-s", "/bin/sh", "-c", bin+"/pg_ctl -D "+data+" -m fast stop").Run()
 	})
 	return &Instance{Port: port, Socket: sock, DataDir: data}
+}
+
+// instanceDirs makes a temporary directory (removed when the test ends) with
+// a data and a socket directory owned by postgres.
+func instanceDirs(t testing.TB, prefix string) (data, sock string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	data, sock = filepath.Join(dir, "data"), filepath.Join(dir, "sock")
+	for _, d := range []string{data, sock} {
+		if err := system.MkdirOwned(d, 0o700, "postgres:postgres"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return data, sock
 }
