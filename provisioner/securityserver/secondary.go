@@ -169,8 +169,15 @@ func (n *Node) initialSync() engine.Phase {
 			_, err := os.Stat(stamp)
 			return err == nil, nil
 		},
+		// The primary may still be provisioning: its sync user and pinned host
+		// key come after the replication roles wait-primary saw, so a refused
+		// connection is retried until PrimaryWait runs out.
 		Apply: func(ctx context.Context) error {
-			if _, err := system.Run(ctx, system.Cmd{User: "xroad", Args: args}); err != nil {
+			err := waitFor(ctx, n.PrimaryWait, "the primary's /etc/xroad over SSH", func(ctx context.Context) (bool, error) {
+				_, err := system.Run(ctx, system.Cmd{User: "xroad", Args: args})
+				return err == nil, err
+			})
+			if err != nil {
 				return err
 			}
 			return engine.WriteFileAtomic(stamp, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)

@@ -279,8 +279,15 @@ func (n *Node) collectDiagnostics() {
 	c, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if n.leader > 0 {
-		out, _ := n.Exec(c, "journalctl", "--no-pager", "-o", "short-monotonic", "-n", "200", "-u", "xroad-provision", "-u", "cloud-init", "-u", "cloud-init-local")
-		t.Logf("--- %s journal ---\n%s", n.Name, out)
+		// The whole journal goes to a file; the log gets the provisioner's
+		// last lines, so the test's own failure stays in view.
+		full, _ := n.Exec(c, "journalctl", "--no-pager", "-o", "short-monotonic")
+		saved := filepath.Join(os.TempDir(), "xroad-test-journals", n.machine()+".journal")
+		if os.MkdirAll(filepath.Dir(saved), 0o700) == nil && os.WriteFile(saved, []byte(full), 0o600) == nil {
+			t.Logf("--- %s whole journal: %s", n.Name, saved)
+		}
+		out, _ := n.Exec(c, "journalctl", "--no-pager", "-o", "short-monotonic", "-n", "40", "-u", "xroad-provision", "-u", "cloud-init", "-u", "cloud-init-local")
+		t.Logf("--- %s journal (provisioning, tail) ---\n%s", n.Name, out)
 		out, _ = n.Exec(c, "systemctl", "--failed", "--no-pager")
 		t.Logf("--- %s failed units ---\n%s", n.Name, out)
 	}
@@ -288,8 +295,8 @@ func (n *Node) collectDiagnostics() {
 		t.Logf("--- %s result.json ---\n%s", n.Name, b)
 	}
 	if b, err := os.ReadFile(n.path("console.log")); err == nil {
-		if len(b) > 4000 {
-			b = b[len(b)-4000:]
+		if len(b) > 2000 {
+			b = b[len(b)-2000:]
 		}
 		t.Logf("--- %s console (tail) ---\n%s", n.Name, b)
 	}

@@ -27,21 +27,7 @@ func TestProvisionKilledAtPhaseBoundaries(t *testing.T) {
 
 	var nodes []*cluster.Node
 	for _, name := range []string{"ss1", "ss2"} {
-		for _, k := range tc.kit.Nodes {
-			if k.Name != name {
-				continue
-			}
-			seed, err := cluster.SeedDir(k.Dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := tc.Create(name, k.Address, seed)
-			dropIn := "[Service]\nEnvironmentFile=-" + crashEnvFile + "\n"
-			if err := n.WriteFile("/etc/systemd/system/xroad-provision.service.d/crash.conf", []byte(dropIn), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			nodes = append(nodes, n)
-		}
+		nodes = append(nodes, tc.createCrashable(t, name))
 	}
 	// Both at once: the primary's verify phase waits for the secondary.
 	errs := make(chan error, len(nodes))
@@ -54,17 +40,69 @@ func TestProvisionKilledAtPhaseBoundaries(t *testing.T) {
 		}
 	}
 
-	ss1 := nodes[0]
-	got := sql(t, ctx, ss1, "postgres", "SELECT application_name || ':' || state FROM pg_stat_replication")
-	if got != "ss2:streaming" {
-		t.Fatalf("pg_stat_replication after the crashes: %q", got)
-	}
+	expectStreaming(t, ctx, nodes[0], "ss2")
 	for _, n := range nodes {
 		if left := n.MustExec(ctx, "sh", "-c", "ls -d "+serverconfData+".xroad-basebackup* 2>/dev/null || true"); left != "" {
 			t.Errorf("%s: an interrupted backup was left in place: %s", n.Name, left)
 		}
 		expectHealthy(t, ctx, n)
 	}
+}
+
+// TestSecondaryWaitsForPrimarySync holds the primary between its replication
+// roles and its sync user, so the secondary can clone the database but not
+// yet copy /etc/xroad: it must wait there, not fail, and finish once the
+// primary goes on.
+func TestSecondaryWaitsForPrimarySync(t *testing.T) {
+	tc := newCluster(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	ss1 := tc.createCrashable(t, "ss1")
+	if err := setCrashAfter(ss1, "db-properties"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, result, err := waitUnitDone(ctx, ss1); err != nil || result != "signal" {
+		t.Fatalf("ss1 held after db-properties: %s %v", result, err)
+	}
+
+	ss2 := tc.boot(t, "ss2")
+	eventually(t, ctx, 5*time.Minute, "ss2 waiting for the primary's /etc/xroad", func() (bool, string) {
+		out, _ := ss2.Exec(ctx, "systemctl", "show", "-p", "ActiveState", "-p", "StatusText", "xroad-provision.service")
+		return property(out, "ActiveState") == "activating" &&
+			strings.Contains(property(out, "StatusText"), "/etc/xroad over SSH"), out
+	})
+
+	if err := os.Remove(filepath.Join(ss1.Root(), crashEnvFile)); err != nil {
+		t.Fatal(err)
+	}
+	ss1.MustExec(ctx, "systemctl", "reset-failed", "xroad-provision.service")
+	ss1.MustExec(ctx, "systemctl", "start", "--no-block", "xroad-provision.service")
+	for _, n := range all(ss1, ss2) {
+		waitProvisioned(t, ctx, n)
+	}
+	expectStreaming(t, ctx, ss1, "ss2")
+	for _, n := range all(ss1, ss2) {
+		expectHealthy(t, ctx, n)
+	}
+}
+
+// createCrashable creates the kit's node name with a drop-in that feeds
+// crashEnvFile to the provisioner.
+func (tc *testCluster) createCrashable(t *testing.T, name string) *cluster.Node {
+	n := tc.create(t, name)
+	dropIn := "[Service]\nEnvironmentFile=-" + crashEnvFile + "\n"
+	if err := n.WriteFile("/etc/systemd/system/xroad-provision.service.d/crash.conf", []byte(dropIn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func setCrashAfter(n *cluster.Node, phase string) error {
+	return n.WriteFile(crashEnvFile, []byte("XROAD_NODE_CRASH_AFTER="+phase+"\n"), 0o644)
 }
 
 // crashThroughEveryPhase boots the node with the provisioner set to kill
@@ -76,10 +114,7 @@ func crashThroughEveryPhase(ctx context.Context, n *cluster.Node) error {
 	if err != nil {
 		return err
 	}
-	setCrash := func(phase string) error {
-		return n.WriteFile(crashEnvFile, []byte("XROAD_NODE_CRASH_AFTER="+phase+"\n"), 0o644)
-	}
-	if err := setCrash(phases[0]); err != nil {
+	if err := setCrashAfter(n, phases[0]); err != nil {
 		return err
 	}
 	if err := n.Start(); err != nil {
@@ -104,7 +139,7 @@ func crashThroughEveryPhase(ctx context.Context, n *cluster.Node) error {
 			return fmt.Errorf("%s: killed after %s, but its stamp is missing", n.Name, phases[i])
 		}
 		if i+1 < len(phases) {
-			err = setCrash(phases[i+1])
+			err = setCrashAfter(n, phases[i+1])
 		} else {
 			err = os.Remove(filepath.Join(n.Root(), crashEnvFile))
 		}

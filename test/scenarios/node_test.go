@@ -108,3 +108,17 @@ func expectHealthy(t *testing.T, ctx context.Context, n *cluster.Node) nodeStatu
 	})
 	return s
 }
+
+// expectStreaming waits until pg_stat_replication on the primary lists
+// exactly the named secondaries, each streaming under its node name.
+func expectStreaming(t *testing.T, ctx context.Context, primary *cluster.Node, secondaries ...string) {
+	t.Helper()
+	var want []string
+	for _, s := range secondaries {
+		want = append(want, s+":streaming")
+	}
+	eventually(t, ctx, 60*time.Second, "pg_stat_replication on "+primary.Name+" = "+strings.Join(want, ", "), func() (bool, string) {
+		got := sql(t, ctx, primary, "postgres", "SELECT application_name || ':' || state FROM pg_stat_replication ORDER BY 1")
+		return got == strings.Join(want, "\n"), got
+	})
+}

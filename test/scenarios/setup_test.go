@@ -88,13 +88,24 @@ func generateKit(t testing.TB, c *cluster.Cluster, secondaries int) *kit.Result 
 // boot starts the named node with its seed from the kit.
 func (tc *testCluster) boot(t testing.TB, name string) *cluster.Node {
 	t.Helper()
+	n := tc.create(t, name)
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// create makes the kit's node name with its seed, not yet started, so a
+// test can change its disk before the first boot.
+func (tc *testCluster) create(t testing.TB, name string) *cluster.Node {
+	t.Helper()
 	for _, n := range tc.kit.Nodes {
 		if n.Name == name {
 			seed, err := cluster.SeedDir(n.Dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return tc.Boot(name, n.Address, seed)
+			return tc.Create(name, n.Address, seed)
 		}
 	}
 	t.Fatalf("no node %s in the kit", name)
