@@ -4,7 +4,6 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X xroad-appliance/cmd/internal/cli.Version=$(VERSION)
 GOFLAGS   ?= -trimpath
-PROFILE   ?= debian-12
 export CGO_ENABLED := 0
 
 .PHONY: build test test-short e2e bench demo demo-down lint golden clean
@@ -33,11 +32,13 @@ bench: build
 golden:
 	$(GO) test ./units -update
 
-demo: build
-	PROFILE=$(PROFILE) test/demo/demo.sh
+# The demo boots the debian-12 image (the profile this host can build) as
+# three nodes and leaves them running until demo-down.
+demo:
+	$(GO) run ./test/demo up
 
 demo-down:
-	rm -rf demo
+	$(GO) run ./test/demo down
 
 clean:
 	rm -rf bin out

@@ -9,19 +9,34 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"xroad-appliance/test/cache"
 )
 
+// T is what the harness needs from its caller: a test, or the demo.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	Failed() bool
+}
+
 // Cluster is a bridge and the nodes on it.
 type Cluster struct {
-	t      testing.TB
+	t      T
 	Bridge string
 	// Prefix is the first three octets of the bridge's /24; the host is .1.
 	Prefix string
@@ -30,41 +45,117 @@ type Cluster struct {
 	nodes  []*Node
 }
 
+// Options place a cluster that outlives its caller, as the demo's does.
+type Options struct {
+	// Dir holds the nodes' disks and the cluster's state; "" is a new
+	// temporary directory.
+	Dir string
+	// Bridge and Prefix fix the network; "" picks a free random one.
+	Bridge, Prefix string
+	// Keep leaves the cluster running when the caller ends; Down(Dir)
+	// removes it later. Otherwise it is torn down in the caller's Cleanup.
+	Keep bool
+}
+
 // Need skips the test unless it runs as root with nspawn available.
 func Need(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("booted-node test (not in -short)")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("booted nodes need root")
-	}
-	for _, tool := range []string{"systemd-nspawn", "nsenter", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (apt-get install systemd-container iproute2)", tool)
-		}
+	if err := Usable(); err != nil {
+		t.Skip(err)
 	}
 }
 
-// New creates the bridge; layers are the image's read-only directories, the
-// topmost first.
+// Usable says why nodes cannot be booted here, or nil.
+func Usable() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("booted nodes need root")
+	}
+	for _, tool := range []string{"systemd-nspawn", "nsenter", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not installed (apt-get install systemd-container iproute2)", tool)
+		}
+	}
+	return nil
+}
+
+// New creates a test's cluster on a random bridge; layers are the image's
+// read-only directories, the topmost first.
 func New(t testing.TB, layers ...string) *Cluster {
 	t.Helper()
 	Need(t)
-	work, err := os.MkdirTemp("", "xroad-cluster-")
+	return Open(t, Options{}, layers...)
+}
+
+// Open creates a cluster as o says.
+func Open(t T, o Options, layers ...string) *Cluster {
+	t.Helper()
+	work := o.Dir
+	var err error
+	if work == "" {
+		work, err = os.MkdirTemp("", "xroad-cluster-")
+	} else {
+		err = os.MkdirAll(work, 0o755)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t, layers: layers, work: work}
+	c := &Cluster{t: t, layers: layers, work: work, Bridge: o.Bridge, Prefix: o.Prefix}
 	if err := ensureNspawnRuntime(); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.createBridge(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.teardown)
+	if err := os.WriteFile(filepath.Join(work, bridgeFile), []byte(c.Bridge+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !o.Keep {
+		t.Cleanup(c.teardown)
+	}
 	return c
 }
+
+// bridgeFile and pidFile record a cluster in its directory for Down.
+const (
+	bridgeFile = "bridge"
+	pidFile    = "nspawn.pid"
+)
+
+// Down removes a kept cluster: it stops every node recorded under dir,
+// unmounts its disk, deletes the bridge and then dir itself.
+func Down(dir string) error {
+	var errs []error
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		n := &Node{Name: e.Name(), dir: filepath.Join(dir, e.Name())}
+		if b, err := os.ReadFile(n.path(pidFile)); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				stopProcess(pid, func() bool { return !alive(pid) })
+			}
+		}
+		if err := n.unmount(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.Name, err))
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, bridgeFile)); err == nil {
+		exec.Command("ip", "link", "del", strings.TrimSpace(string(b))).Run()
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return cache.RemoveTree(dir)
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 // Addr is the address of host number i (2..254) on the bridge.
 func (c *Cluster) Addr(i int) string { return fmt.Sprintf("%s.%d", c.Prefix, i) }
@@ -97,14 +188,16 @@ func ensureNspawnRuntime() error {
 // host, nothing else.
 func (c *Cluster) createBridge() error {
 	var b [4]byte
-	for attempt := 0; attempt < 20; attempt++ {
+	for attempt := 0; c.Bridge == "" && attempt < 20; attempt++ {
 		rand.Read(b[:])
 		n := binary.BigEndian.Uint32(b[:])
-		c.Prefix = fmt.Sprintf("10.%d.%d", 100+n%100, (n>>8)%250+1)
-		c.Bridge = fmt.Sprintf("xrt%x", n&0xffffff)
-		if !addressInUse(c.Prefix) {
-			break
+		prefix := fmt.Sprintf("10.%d.%d", 100+n%100, (n>>8)%250+1)
+		if !addressInUse(prefix) {
+			c.Prefix, c.Bridge = prefix, fmt.Sprintf("xrt%x", n&0xffffff)
 		}
+	}
+	if c.Prefix == "" {
+		return fmt.Errorf("no bridge name or address prefix")
 	}
 	cmds := [][]string{
 		{"ip", "link", "add", c.Bridge, "type", "bridge"},
@@ -145,6 +238,7 @@ func (c *Cluster) teardown() {
 		}
 	}
 	exec.Command("ip", "link", "del", c.Bridge).Run()
+	os.Remove(filepath.Join(c.work, bridgeFile))
 	if err := cache.RemoveTree(c.work); err != nil {
 		c.t.Errorf("remove %s: %v", c.work, err)
 	}

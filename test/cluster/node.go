@@ -128,8 +128,13 @@ func (n *Node) Start() error {
 	cmd := exec.Command("systemd-nspawn", "--quiet", "--register=no", "--keep-unit",
 		"-D", n.Root(), "-M", n.machine(), "-b", "--network-bridge="+n.c.Bridge, "--console=read-only")
 	cmd.Stdout, cmd.Stderr = console, console
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A session of its own: a kept node outlives the caller's terminal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(n.path(pidFile), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		return err
 	}
 	n.cmd, n.exited = cmd, make(chan struct{})
@@ -226,15 +231,37 @@ func (n *Node) Stop() error {
 	if n.cmd == nil {
 		return nil
 	}
-	n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.exited:
-	case <-time.After(60 * time.Second):
-		syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
-		<-n.exited
-	}
-	n.cmd, n.leader = nil, 0
+	stopProcess(n.cmd.Process.Pid, func() bool {
+		select {
+		case <-n.exited:
+			return true
+		default:
+			return false
+		}
+	})
+	<-n.exited
+	n.stopped()
 	return nil
+}
+
+// stopProcess sends nspawn's process group SIGTERM, and SIGKILL if it has not
+// exited within a minute.
+func stopProcess(pid int, exited func() bool) {
+	syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if exited() {
+			return
+		}
+	}
+	syscall.Kill(-pid, syscall.SIGKILL)
+	for i := 0; i < 100 && !exited(); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (n *Node) stopped() {
+	n.cmd, n.leader = nil, 0
+	os.Remove(n.path(pidFile))
 }
 
 // Kill stops the node at once, like pulling the power.
@@ -247,15 +274,27 @@ func (n *Node) Kill() {
 		syscall.Kill(n.leader, syscall.SIGKILL)
 	}
 	<-n.exited
-	n.cmd, n.leader = nil, 0
+	n.stopped()
+}
+
+// Leader is the host PID of the node's init, for nsenter; 0 when stopped.
+func (n *Node) Leader() int { return n.leader }
+
+// unmount takes the node's overlay down if it is mounted.
+func (n *Node) unmount() error {
+	if out, err := exec.Command("umount", n.Root()).CombinedOutput(); err != nil &&
+		!strings.Contains(string(out), "not mounted") && !strings.Contains(string(out), "no mount point") {
+		return fmt.Errorf("umount: %v: %s", err, out)
+	}
+	return nil
 }
 
 // Destroy stops the node and removes its disk.
 func (n *Node) Destroy() error {
 	n.Stop()
 	var errs []error
-	if out, err := exec.Command("umount", n.Root()).CombinedOutput(); err != nil && !strings.Contains(string(out), "not mounted") {
-		errs = append(errs, fmt.Errorf("umount: %v: %s", err, out))
+	if err := n.unmount(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := cache.RemoveTree(n.dir); err != nil {
 		errs = append(errs, err)

@@ -1,149 +1,108 @@
-// Package nodeimage makes the root filesystem that booted-node tests run: the
-// cached Debian 12 base with the fixture X-Road packages installed from their
-// signed repository (the package layer, cached by its inputs) and, in a
-// separate small directory, the appliance layer with the xroad-node binary
-// built from this checkout. Nodes mount both as overlayfs lower layers, so a
-// changed binary never rebuilds the package layer.
+// Package nodeimage makes the image that booted-node tests and the demo run:
+// images/securityserver.yaml built by xroad-image's own builder, from the
+// cached Debian 12 base and the signed fixture X-Road repository, with
+// xroad-node from this checkout; its rootfs.tar is unpacked for nodes to
+// mount. The builder's cache keeps the base and package layers, so only the
+// appliance layer is made again when the checkout changes.
 package nodeimage
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"strings"
+	"runtime"
 
-	"xroad-appliance/builder/appliance"
-	"xroad-appliance/profiles"
+	"xroad-appliance/builder/build"
+	"xroad-appliance/builder/definition"
+	"xroad-appliance/builder/progress"
 	"xroad-appliance/test/base"
 	"xroad-appliance/test/cache"
 	"xroad-appliance/test/fixtures"
-	"xroad-appliance/test/internal/run"
 )
 
-// Profile is the profile the test image is made for.
-const Profile = "debian-12"
+// Profile is the profile the image is built for; Version the fixture X-Road
+// version it carries unless Options say otherwise.
+const (
+	Profile = "debian-12"
+	Version = "7.5.1-1"
+)
 
-// recipe changes whenever the package-layer steps below change.
-const recipe = "nodeimage-packages-4"
-
-// PackageLayer returns the cached rootfs of base + X-Road fixture packages of
-// version, building it if needed. It is shared: never write into it.
-func PackageLayer(ctx context.Context, cacheRoot, version string) (string, error) {
-	root, err := cache.ResolveRoot(cacheRoot)
-	if err != nil {
-		return "", err
-	}
-	baseDir, err := base.Bootstrap(ctx, root)
-	if err != nil {
-		return "", err
-	}
-	repo, err := fixtures.BuildRepo(ctx, root, version)
-	if err != nil {
-		return "", err
-	}
-	key := cache.NewHasher("nodeimage").
-		AddString("recipe", recipe).
-		AddString("base", baseDir).
-		AddString("repo", repo.Dir).Sum()
-	entry := filepath.Join(root, "nodeimage", "securityserver-"+version+"-"+key)
-	dir, err := cache.Ensure(ctx, entry, func(ctx context.Context, tmp string) error {
-		rootfs := filepath.Join(tmp, "rootfs")
-		if err := base.Copy(ctx, baseDir, rootfs); err != nil {
-			return err
-		}
-		return installPackages(ctx, rootfs, repo)
-	})
-	if err != nil {
-		return "", fmt.Errorf("node image package layer: %w", err)
-	}
-	return filepath.Join(dir, "rootfs"), nil
+// Options tune Build; the zero value is the tests' choice.
+type Options struct {
+	// CacheRoot holds the base, the fixture repository and the builder's
+	// cache ("" for cache.Root()).
+	CacheRoot string
+	// Version is the fixture X-Road version the image carries ("" for
+	// Version).
+	Version string
+	// Outputs beyond rootfs-tar, which is always made.
+	Outputs  []string
+	Progress progress.Func
 }
 
-// installPackages installs xroad-securityserver with service starts forbidden
-// (policy-rc.d, as in an image build), then strips what must differ per node.
-func installPackages(ctx context.Context, rootfs string, repo *fixtures.Repo) error {
-	policy := filepath.Join(rootfs, "usr/sbin/policy-rc.d")
-	if err := os.WriteFile(policy, []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
-		return err
-	}
-	if _, err := repo.AddToRootfs(ctx, rootfs); err != nil {
-		return err
-	}
-	chroot := run.Cmd{Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8", "DEBIAN_FRONTEND=noninteractive"}}
-	onlyXroad := []string{
-		"-o", "Dir::Etc::sourcelist=" + strings.TrimPrefix(fixtures.RootfsListFile, "/etc/apt/"),
-		"-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0",
-	}
-	if err := chroot.Run(ctx, "chroot", append(append([]string{rootfs, "apt-get"}, onlyXroad...), "update")...); err != nil {
-		return err
-	}
-	if err := chroot.Run(ctx, "chroot", append(append([]string{rootfs, "apt-get"}, onlyXroad...),
-		"install", "-y", "--no-install-recommends", "xroad-securityserver")...); err != nil {
-		return err
-	}
-	if err := chroot.Run(ctx, "chroot", rootfs, "apt-get", "clean"); err != nil {
-		return err
-	}
-	if err := os.Remove(policy); err != nil {
-		return err
-	}
-	return perNodeReset(rootfs)
+// Image is a built image unpacked for booting.
+type Image struct {
+	Rootfs string        // the unpacked root file system
+	Build  *build.Result // what the builder reported
 }
 
-// perNodeReset removes identity the bootstrap host left behind: every node
-// gets its own machine id at boot, its own SSH host keys from cloud-init, its
-// hostname from meta-data. networkd configures host0 from the file the
-// harness writes, standing in for a cloud's network.
-func perNodeReset(rootfs string) error {
-	if err := os.WriteFile(filepath.Join(rootfs, "etc/machine-id"), nil, 0o444); err != nil {
-		return err
-	}
-	os.Remove(filepath.Join(rootfs, "var/lib/dbus/machine-id"))
-	keys, _ := filepath.Glob(filepath.Join(rootfs, "etc/ssh/ssh_host_*"))
-	for _, k := range keys {
-		if err := os.Remove(k); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "etc/hostname"), []byte("localhost\n"), 0o644); err != nil {
-		return err
-	}
-	links := map[string]string{
-		"etc/systemd/system/multi-user.target.wants/systemd-networkd.service":                 "/lib/systemd/system/systemd-networkd.service",
-		"etc/systemd/system/sockets.target.wants/systemd-networkd.socket":                     "/lib/systemd/system/systemd-networkd.socket",
-		"etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service": "/lib/systemd/system/systemd-networkd-wait-online.service",
-		"etc/systemd/system/dbus-org.freedesktop.network1.service":                            "/lib/systemd/system/systemd-networkd.service",
-	}
-	for link, target := range links {
-		p := filepath.Join(rootfs, link)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		os.Remove(p)
-		if err := os.Symlink(target, p); err != nil {
-			return err
-		}
-	}
-	return nil
+// Definition is the path of images/securityserver.yaml in this checkout.
+func Definition() string {
+	_, self, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(self), "../../images/securityserver.yaml")
 }
 
-// ApplianceLayer builds xroad-node from this checkout and writes the
-// appliance layer for the test profile into dir.
-func ApplianceLayer(ctx context.Context, dir string) error {
-	facts, err := profiles.Resolve(Profile, "")
+// Build builds the image with its outputs into outDir and unpacks the root
+// file system into outDir/rootfs.
+func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
+	root, err := cache.ResolveRoot(o.CacheRoot)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	bin := filepath.Join(dir, ".xroad-node.build")
-	modRoot, err := run.Cmd{}.Output(ctx, "go", "list", "-m", "-f", "{{.Dir}}")
+	baseRootfs, err := base.Bootstrap(ctx, root)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	build := run.Cmd{Dir: strings.TrimSpace(string(modRoot)), Env: []string{"CGO_ENABLED=0"}}
-	if err := build.Run(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/xroad-node"); err != nil {
-		return err
+	if o.Version == "" {
+		o.Version = Version
 	}
-	defer os.Remove(bin)
-	return appliance.Install(dir, facts, bin, nil)
+	repo, err := fixtures.BuildRepo(ctx, root, o.Version)
+	if err != nil {
+		return nil, err
+	}
+	d, err := definition.Load(Definition())
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Apply(definition.Overrides{Profile: Profile, Base: "rootfs:" + baseRootfs,
+		Outputs: append([]string{"rootfs-tar"}, o.Outputs...), RepoDir: repo.Dir, RepoKeyring: repo.Keyring,
+		Suite: fixtures.Suite, Offline: true}); err != nil {
+		return nil, err
+	}
+	resolved, err := d.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	// Both directories are this function's own from an earlier call.
+	images, rootfs := filepath.Join(outDir, "image"), filepath.Join(outDir, "rootfs")
+	for _, dir := range []string{images, rootfs} {
+		if err := cache.RemoveTree(dir); err != nil {
+			return nil, err
+		}
+	}
+	res, err := build.Run(ctx, build.Options{Definition: resolved, OutDir: images,
+		CacheRoot: filepath.Join(root, "xroad-image"), Version: "test", Progress: o.Progress})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return nil, err
+	}
+	tarball := filepath.Join(images, "rootfs.tar")
+	if out, err := exec.CommandContext(ctx, "tar", "--numeric-owner", "-xpf", tarball, "-C", rootfs).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("unpack %s: %v\n%s", tarball, err, out)
+	}
+	return &Image{Rootfs: rootfs, Build: res}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"xroad-appliance/test/cluster"
+	"xroad-appliance/test/clusterstatus"
 )
 
 // BenchmarkSecondaryProvision measures a secondary from the start of
@@ -43,6 +44,38 @@ runuser -u postgres -- env PGSSLMODE=verify-ca PGSSLROOTCERT=/etc/xroad/postgres
 	}
 	b.ReportMetric(provision.Seconds()/float64(b.N), "s/provision")
 	b.ReportMetric(basebackup.Seconds()/float64(b.N), "s/bare-basebackup")
+}
+
+// BenchmarkClusterColdBoot boots a primary and two secondaries from the
+// built image at once and measures the time until the cluster has
+// converged: both secondaries streaming and synced, every node healthy.
+// Target: 60 s on 2 cores.
+func BenchmarkClusterColdBoot(b *testing.B) {
+	imageLayers(b) // the image build is not part of the boot
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		tc := newCluster(b, 2)
+		start := time.Now()
+		nodes := all(tc.boot(b, "ss1"), tc.boot(b, "ss2"), tc.boot(b, "ss3"))
+		for {
+			view := clusterstatus.Collect(ctx, nodes)
+			ok, waiting := view.Converged()
+			if ok {
+				break
+			}
+			if ctx.Err() != nil {
+				b.Fatalf("not converged: %s", waiting)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		total += time.Since(start)
+		cancel()
+		for _, n := range nodes {
+			n.Destroy()
+		}
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/converged")
 }
 
 // unitRunTime is how long a oneshot unit's last run took.

@@ -3,6 +3,8 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,9 +12,9 @@ import (
 	"xroad-appliance/test/cluster"
 )
 
-// TestSecurityServerCluster boots a secondary 30 s before its primary, then
-// the primary and a second secondary, and checks the cluster the guide
-// describes: streaming replication, configuration sync, node-local files,
+// TestSecurityServerCluster boots the built image as a secondary 30 s before
+// its primary, then the primary and a second secondary, and checks the
+// cluster the guide describes: a clean boot, streaming replication, configuration sync, node-local files,
 // modes and owners, idempotent re-runs and refusal of foreign data.
 func TestSecurityServerCluster(t *testing.T) {
 	tc := newCluster(t, 2)
@@ -25,6 +27,24 @@ func TestSecurityServerCluster(t *testing.T) {
 	for _, n := range []*cluster.Node{ss1, ss2, ss3} {
 		waitProvisioned(t, ctx, n)
 	}
+
+	t.Run("booted from the built image", func(t *testing.T) {
+		for _, f := range []string{"usr/bin/xroad-node", "usr/lib/systemd/system/xroad-provision.service",
+			"etc/systemd/system/multi-user.target.wants/xroad-provision.service", "usr/share/xroad-appliance/profile.yaml"} {
+			if _, err := os.Lstat(filepath.Join(image.Rootfs, f)); err != nil {
+				t.Errorf("built rootfs lacks %s", f)
+			}
+		}
+		for _, n := range all(ss1, ss2, ss3) {
+			if state, err := n.WaitBooted(ctx); err != nil || state != "running" {
+				out, _ := n.Exec(ctx, "systemctl", "--failed", "--no-legend")
+				t.Errorf("%s booted %q (%v): %s", n.Name, state, err, out)
+			}
+			if st := strings.TrimSpace(n.MustExec(ctx, "systemctl", "is-active", "postgresql@15-serverconf")); st != "active" {
+				t.Errorf("%s: serverconf instance %s", n.Name, st)
+			}
+		}
+	})
 
 	t.Run("streaming", func(t *testing.T) {
 		expectStreaming(t, ctx, ss1, "ss2", "ss3")

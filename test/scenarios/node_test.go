@@ -2,13 +2,14 @@ package scenarios
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"xroad-appliance/provisioner/status"
 	"xroad-appliance/test/cluster"
+	"xroad-appliance/test/clusterstatus"
 )
 
 // Paths and ports of the debian-12 profile the test image is built for.
@@ -65,45 +66,24 @@ done | sort | sha256sum`
 	return fmt.Sprintf("tree %s sysid %s", tree, sysid)
 }
 
-// nodeStatus is the part of `xroad-node status --json` the scenarios read.
-type nodeStatus struct {
-	Healthy  bool     `json:"healthy"`
-	Problems []string `json:"problems"`
-	Primary  *struct {
-		Secondaries []struct {
-			Name  string `json:"name"`
-			State string `json:"state"`
-		} `json:"secondaries"`
-		Missing []string `json:"missing"`
-	} `json:"primary"`
-	HealthCheck struct {
-		StatusCode int `json:"statusCode"`
-	} `json:"healthCheck"`
-}
-
-// status runs `xroad-node status --json` on the node.
-func status(t *testing.T, ctx context.Context, n *cluster.Node) (nodeStatus, string) {
+// nodeStatus runs `xroad-node status --json` on the node.
+func nodeStatus(t *testing.T, ctx context.Context, n *cluster.Node) (*status.Report, string) {
 	t.Helper()
-	out, _ := n.Exec(ctx, "xroad-node", "status", "--json")
-	var s nodeStatus
-	if i := strings.Index(out, "{"); i >= 0 {
-		if err := json.NewDecoder(strings.NewReader(out[i:])).Decode(&s); err != nil {
-			t.Fatalf("%s: status --json: %v\n%s", n.Name, err, out)
-		}
-	} else {
-		t.Fatalf("%s: status --json printed no JSON:\n%s", n.Name, out)
+	r, raw, err := clusterstatus.Of(ctx, n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return s, out
+	return r, raw
 }
 
 // expectHealthy waits until the node's status says healthy (a fresh
 // secondary needs its first timer-driven sync) and its health port answers 200.
-func expectHealthy(t *testing.T, ctx context.Context, n *cluster.Node) nodeStatus {
+func expectHealthy(t *testing.T, ctx context.Context, n *cluster.Node) *status.Report {
 	t.Helper()
-	var s nodeStatus
+	var s *status.Report
 	eventually(t, ctx, 150*time.Second, n.Name+" healthy", func() (bool, string) {
 		var out string
-		s, out = status(t, ctx, n)
+		s, out = nodeStatus(t, ctx, n)
 		return s.Healthy && s.HealthCheck.StatusCode == 200, out
 	})
 	return s

@@ -11,47 +11,44 @@ import (
 	"time"
 
 	"xroad-appliance/builder/kit"
+	"xroad-appliance/test/cache"
 	"xroad-appliance/test/cluster"
 	"xroad-appliance/test/nodeimage"
 )
 
-// FixtureVersion is the X-Road fixture version the image carries.
-const FixtureVersion = "7.5.1-1"
-
 var (
-	layersOnce sync.Once
-	layers     []string
-	layersErr  error
+	imageOnce sync.Once
+	imageDir  string
+	image     *nodeimage.Image
+	imageErr  error
 )
 
-// imageLayers returns the node image (appliance layer over the package
-// layer), made once per test binary.
+// TestMain removes the image the scenarios booted.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if imageDir != "" {
+		cache.RemoveTree(imageDir)
+	}
+	os.Exit(code)
+}
+
+// imageLayers returns the built image's root file system (xroad-image's
+// builder with this checkout's xroad-node), made once per test binary.
 func imageLayers(t testing.TB) []string {
 	t.Helper()
 	cluster.Need(t)
-	layersOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	imageOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
-		pkgs, err := nodeimage.PackageLayer(ctx, "", FixtureVersion)
-		if err != nil {
-			layersErr = err
+		if imageDir, imageErr = os.MkdirTemp("", "xroad-test-image-"); imageErr != nil {
 			return
 		}
-		app, err := os.MkdirTemp("", "xroad-appliance-layer-")
-		if err != nil {
-			layersErr = err
-			return
-		}
-		if err := nodeimage.ApplianceLayer(ctx, app); err != nil {
-			layersErr = err
-			return
-		}
-		layers = []string{app, pkgs}
+		image, imageErr = nodeimage.Build(ctx, imageDir, nodeimage.Options{})
 	})
-	if layersErr != nil {
-		t.Fatal(layersErr)
+	if imageErr != nil {
+		t.Fatal(imageErr)
 	}
-	return layers
+	return []string{image.Rootfs}
 }
 
 // testCluster is a booted-cluster fixture: the bridge and the kit.
