@@ -18,6 +18,10 @@ func main() {
 			provisionCommand(),
 			serveSyncCommand(),
 			statusCommand(),
+			syncCommand(),
+			replayCommand(),
+			maintenanceCommand(),
+			upgradeCommand(),
 			cli.VersionCommand("xroad-node"),
 		},
 	}))

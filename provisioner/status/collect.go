@@ -49,7 +49,7 @@ func Collect(ctx context.Context, in *Inputs) *Report {
 		p.Error = errText(err)
 		r.Provisioning = p
 	})
-	r.HealthCheck.URL = healthURL(&c)
+	r.HealthCheck.URL = HealthURL(c.Doc)
 	run(func() {
 		h, err := bounded(ctx, c.Timeout, func(ctx context.Context) (HealthCheck, error) { return probeHealth(ctx, &c) })
 		h.URL, h.Error = r.HealthCheck.URL, errText(err)

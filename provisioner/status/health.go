@@ -11,28 +11,34 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"xroad-appliance/provisioner/metadata"
 )
 
 // maxFirstLine bounds what is kept of the health check's body.
 const maxFirstLine = 200
 
-// healthURL is where the proxy answers the health check (guide 3.4): the
+// HealthURL is where the proxy answers the health check (guide 3.4): the
 // document's interface, or loopback when it listens on every interface.
-func healthURL(c *Inputs) string {
-	if c.Doc == nil || c.Doc.Options.HealthCheckPort == 0 {
+func HealthURL(doc *metadata.Document) string {
+	if doc == nil || doc.Options.HealthCheckPort == 0 {
 		return ""
 	}
-	host := c.Doc.Options.HealthCheckInterface
+	host := doc.Options.HealthCheckInterface
 	if ip := net.ParseIP(host); host == "" || ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(c.Doc.Options.HealthCheckPort)) + "/"
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(doc.Options.HealthCheckPort)) + "/"
 }
 
-// probeHealth asks the health check and keeps its status and first line.
 func probeHealth(ctx context.Context, c *Inputs) (HealthCheck, error) {
+	return ProbeHealth(ctx, HealthURL(c.Doc))
+}
+
+// ProbeHealth asks the health check at target and keeps its status and
+// first line.
+func ProbeHealth(ctx context.Context, target string) (HealthCheck, error) {
 	var h HealthCheck
-	target := healthURL(c)
 	if target == "" {
 		return h, errors.New("health check port unknown without the role document")
 	}

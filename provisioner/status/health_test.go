@@ -66,7 +66,7 @@ func TestHealthURLFollowsTheInterface(t *testing.T) {
 	} {
 		doc := testDoc(metadata.RolePrimary, "ss1")
 		doc.Options.HealthCheckInterface = iface
-		if got := healthURL(&Inputs{Doc: doc}); got != want {
+		if got := HealthURL(doc); got != want {
 			t.Errorf("interface %q: %s, want %s", iface, got, want)
 		}
 	}

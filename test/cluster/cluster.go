@@ -128,6 +128,11 @@ const (
 // unmounts its disk, deletes the bridge and then dir itself.
 func Down(dir string) error {
 	var errs []error
+	b, err := os.ReadFile(filepath.Join(dir, bridgeFile))
+	if err != nil {
+		return fmt.Errorf("%s is not a cluster directory: %w", dir, err)
+	}
+	c := &Cluster{Bridge: strings.TrimSpace(string(b)), work: dir}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -136,19 +141,18 @@ func Down(dir string) error {
 		if !e.IsDir() {
 			continue
 		}
-		n := &Node{Name: e.Name(), dir: filepath.Join(dir, e.Name())}
+		n := &Node{Name: e.Name(), c: c, dir: filepath.Join(dir, e.Name())}
 		if b, err := os.ReadFile(n.path(pidFile)); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 				stopProcess(pid, func() bool { return !alive(pid) })
 			}
 		}
+		n.stopped()
 		if err := n.unmount(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n.Name, err))
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, bridgeFile)); err == nil {
-		exec.Command("ip", "link", "del", strings.TrimSpace(string(b))).Run()
-	}
+	exec.Command("ip", "link", "del", c.Bridge).Run()
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}

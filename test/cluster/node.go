@@ -125,8 +125,17 @@ func (n *Node) Start() error {
 		return err
 	}
 	defer console.Close()
-	cmd := exec.Command("systemd-nspawn", "--quiet", "--register=no", "--keep-unit",
+	// nspawn with --keep-unit splits the cgroup it starts in into supervisor
+	// and payload; started from one shared cgroup, every node's systemd would
+	// manage the same payload tree, and a unit stopping on one node would
+	// remove the cgroup of the same unit running on another. So each node
+	// starts in a cgroup of its own.
+	cgroups := n.cgroups()
+	cmd := exec.Command("sh", "-c", `for g in $XROAD_NODE_CGROUPS; do mkdir -p "$g" && echo $$ > "$g/cgroup.procs" || exit 1; done
+unset XROAD_NODE_CGROUPS; exec "$@"`, "nspawn",
+		"systemd-nspawn", "--quiet", "--register=no", "--keep-unit",
 		"-D", n.Root(), "-M", n.machine(), "-b", "--network-bridge="+n.c.Bridge, "--console=read-only")
+	cmd.Env = append(os.Environ(), "XROAD_NODE_CGROUPS="+strings.Join(cgroups, " "))
 	cmd.Stdout, cmd.Stderr = console, console
 	// A session of its own: a kept node outlives the caller's terminal.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -262,6 +271,41 @@ func stopProcess(pid int, exited func() bool) {
 func (n *Node) stopped() {
 	n.cmd, n.leader = nil, 0
 	os.Remove(n.path(pidFile))
+	for _, g := range n.cgroups() {
+		removeCgroup(g)
+	}
+}
+
+// cgroups are the node's own cgroup in each hierarchy the host mounts: the
+// unified one, and on a hybrid host the named systemd one too.
+func (n *Node) cgroups() []string {
+	var roots []string
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.procs"); err == nil {
+		roots = []string{"/sys/fs/cgroup"} // unified only
+	} else {
+		for _, h := range []string{"/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"} {
+			if _, err := os.Stat(h + "/cgroup.procs"); err == nil {
+				roots = append(roots, h)
+			}
+		}
+	}
+	var out []string
+	for _, r := range roots {
+		out = append(out, filepath.Join(r, "xroad-nodes", n.machine()))
+	}
+	return out
+}
+
+// removeCgroup removes an emptied cgroup tree, children first (a cgroup
+// directory is removed with rmdir, and only once it has no children).
+func removeCgroup(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			removeCgroup(filepath.Join(dir, e.Name()))
+		}
+	}
+	syscall.Rmdir(dir)
 }
 
 // Kill stops the node at once, like pulling the power.

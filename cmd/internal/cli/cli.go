@@ -18,7 +18,11 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1 // the command ran and failed
 	ExitUsage   = 2 // bad command line or bad input document
+	ExitRefused = 3 // the command does not apply in the current state; nothing was changed
 )
+
+// refusal is implemented by errors that mean ExitRefused.
+type refusal interface{ Refused() bool }
 
 // UsageError marks an error as the caller's: wrong flags, bad input file.
 type UsageError struct{ Err error }
@@ -90,8 +94,12 @@ func Execute(ctx context.Context, root *Command, args []string, stdout, stderr i
 	if err := cmd.Run(ctx, fs.Args()); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", strings.Join(path, " "), err)
 		var ue UsageError
-		if errors.As(err, &ue) {
+		var r refusal
+		switch {
+		case errors.As(err, &ue):
 			return ExitUsage
+		case errors.As(err, &r) && r.Refused():
+			return ExitRefused
 		}
 		return ExitFailure
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -23,11 +24,19 @@ func tree(ran *[]string) *Command {
 					if args[0] == "fail" {
 						return errors.New("it failed")
 					}
+					if args[0] == "refuse" {
+						return fmt.Errorf("wrapped: %w", refused{})
+					}
 					return nil
 				}},
 		}},
 	}}
 }
+
+type refused struct{}
+
+func (refused) Error() string { return "not now" }
+func (refused) Refused() bool { return true }
 
 func TestExitCodesAndHelp(t *testing.T) {
 	cases := []struct {
@@ -43,6 +52,7 @@ func TestExitCodesAndHelp(t *testing.T) {
 		{[]string{"group", "leaf", "--bogus"}, ExitUsage, ""},
 		{[]string{"group", "leaf"}, ExitUsage, ""},
 		{[]string{"group", "leaf", "fail"}, ExitFailure, ""},
+		{[]string{"group", "leaf", "refuse"}, ExitRefused, ""},
 		{[]string{"group", "leaf", "x", "--name", "n"}, ExitOK, ""},
 	}
 	for _, c := range cases {

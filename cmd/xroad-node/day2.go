@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"time"
+
+	"xroad-appliance/cmd/internal/cli"
+	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/operations"
+	"xroad-appliance/provisioner/system"
+	"xroad-appliance/units"
+)
+
+// day2 is a group of day-2 subcommands sharing how they open the node.
+type day2 struct {
+	facts     factsFlags
+	adminPort int
+}
+
+func (d *day2) register(fs *flag.FlagSet) {
+	d.facts.register(fs)
+	fs.IntVar(&d.adminPort, "admin-port", operations.DefaultAdminPort, "proxy admin port (guide 3.4)")
+}
+
+// open reads the node's frozen role document and facts, refusing a node
+// that is not provisioned, and connects to systemd.
+func (d *day2) open(ctx context.Context) (*operations.Node, func(), error) {
+	if err := operations.Provisioned(units.StateDir); err != nil {
+		return nil, nil, err
+	}
+	f, err := d.facts.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, _, err := metadata.Load(metadata.Sources{Root: "/"}, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	sd, err := system.ConnectSystemd(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := &operations.Node{Doc: doc, Facts: f, Systemd: sd, StateDir: units.StateDir, AdminPort: d.adminPort, Out: os.Stdout}
+	return n, sd.Close, nil
+}
+
+// action is one leaf of a day-2 group.
+func (d *day2) action(name, summary string, flags func(*flag.FlagSet), run func(*operations.Node, context.Context) error) *cli.Command {
+	return &cli.Command{
+		Name: name, Summary: summary,
+		Flags: func(fs *flag.FlagSet) {
+			d.register(fs)
+			if flags != nil {
+				flags(fs)
+			}
+		},
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected argument %q", args[0])
+			}
+			n, done, err := d.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			return run(n, ctx)
+		},
+	}
+}
+
+func syncCommand() *cli.Command {
+	d := &day2{}
+	return &cli.Command{
+		Name: "sync", Summary: "Pause, resume or force the configuration sync from the primary (secondaries)",
+		Sub: []*cli.Command{
+			d.action("pause", "Write the sync-disabled flag as xroad (guide 7.2.1)", nil, (*operations.Node).SyncPause),
+			d.action("resume", "Remove the sync-disabled flag", nil, (*operations.Node).SyncResume),
+			d.action("now", "Run xroad-sync.service once and wait for it", nil, (*operations.Node).SyncNow),
+		},
+	}
+}
+
+func replayCommand() *cli.Command {
+	d := &day2{}
+	var timeout time.Duration
+	return &cli.Command{
+		Name: "replay", Summary: "Pause, resume or wait for WAL replay of the serverconf standby (secondaries)",
+		Sub: []*cli.Command{
+			d.action("pause", "Stop applying received WAL (guide 7.2.1)", nil, (*operations.Node).ReplayPause),
+			d.action("resume", "Apply received WAL again (guide 7.2.3)", nil, (*operations.Node).ReplayResume),
+			d.action("wait", "Wait until replay has applied everything received (receive = replay LSN)",
+				func(fs *flag.FlagSet) { fs.DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait") },
+				func(n *operations.Node, ctx context.Context) error { return n.ReplayWait(ctx, timeout) }),
+		},
+	}
+}
+
+func maintenanceCommand() *cli.Command {
+	d := &day2{}
+	set := func(on bool) func(*operations.Node, context.Context) error {
+		return func(n *operations.Node, ctx context.Context) error { return n.Maintenance(ctx, on) }
+	}
+	return &cli.Command{
+		Name: "maintenance", Summary: "Switch the health check's maintenance mode through the proxy admin port (guide 3.4)",
+		Sub: []*cli.Command{
+			d.action("on", "The health check answers 503 until off or a proxy restart", nil, set(true)),
+			d.action("off", "The health check runs its checks again", nil, set(false)),
+		},
+	}
+}
+
+func upgradeCommand() *cli.Command {
+	d := &day2{}
+	var w operations.Waits
+	waits := func(fs *flag.FlagSet) {
+		fs.DurationVar(&w.Drain, "drain-timeout", 5*time.Minute, "primary: how long to wait for port 5500 to drain")
+		fs.DurationVar(&w.Replay, "replay-timeout", 5*time.Minute, "secondary: how long to wait for replay to catch up")
+		fs.DurationVar(&w.Healthy, "healthy-timeout", 5*time.Minute, "how long to wait for a 200 from the health check")
+	}
+	return &cli.Command{
+		Name: "upgrade", Summary: "The online rolling upgrade's steps on this node (guide 7.2), refused out of order",
+		Sub: []*cli.Command{
+			d.action("prepare", "Secondary: pause replay and sync. Primary: maintenance on, drain, stop the X-Road services", waits,
+				func(n *operations.Node, ctx context.Context) error { return n.UpgradePrepare(ctx, w) }),
+			d.action("finish", "Secondary: resume replay, wait, resume and force sync. Both: restart services, wait for 200", waits,
+				func(n *operations.Node, ctx context.Context) error { return n.UpgradeFinish(ctx, w) }),
+		},
+	}
+}

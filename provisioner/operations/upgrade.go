@@ -1,0 +1,214 @@
+package operations
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/status"
+)
+
+// messagePort is the proxy's message port the primary is drained of before
+// its services stop (guide 7.2.2 step 2).
+const messagePort = 5500
+
+// Waits is how long the upgrade steps wait.
+type Waits struct {
+	Drain, Replay, Healthy time.Duration
+}
+
+// upgradeState records a prepared upgrade, so that finish runs only after
+// prepare and knows what to undo.
+type upgradeState struct {
+	Role     string    `json:"role"`
+	Prepared time.Time `json:"prepared"`
+}
+
+func (n *Node) upgradeFile() string { return filepath.Join(n.StateDir, "upgrade.json") }
+
+// UpgradePrepare is guide 7.2's first half on this node. On a secondary:
+// pause WAL replay and the configuration sync, so that nothing from a
+// primary already upgraded reaches it (7.2.1). On the primary: maintenance
+// mode on, wait until no connection is established on the message port, then
+// stop the X-Road services (7.2.2 steps 1-2).
+func (n *Node) UpgradePrepare(ctx context.Context, w Waits) error {
+	if st, err := n.readUpgrade(); err == nil {
+		return refuse("upgrade prepare: an upgrade was already prepared at %s; run `xroad-node upgrade finish`", st.Prepared.Format(time.RFC3339))
+	} else if !os.IsNotExist(err) {
+		return err
+	}
+	// Recorded first: a prepare that fails half-way is finished (undone)
+	// by `upgrade finish` like a complete one.
+	st := upgradeState{Role: string(n.Doc.Role), Prepared: time.Now().UTC()}
+	b, _ := json.Marshal(st)
+	if err := engine.WriteFileAtomic(n.upgradeFile(), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if !n.isPrimary() {
+		if err := n.ReplayPause(ctx); err != nil {
+			return err
+		}
+		if err := n.SyncPause(ctx); err != nil {
+			return err
+		}
+		n.say("prepared: upgrade the primary first, then run `xroad-node upgrade finish` here")
+		return nil
+	}
+	if err := n.Maintenance(ctx, true); err != nil {
+		return err
+	}
+	if err := n.drain(ctx, w.Drain); err != nil {
+		return err
+	}
+	for _, s := range n.Facts.XRoad.Services {
+		if err := n.Systemd.Stop(ctx, s+".service"); err != nil {
+			return fmt.Errorf("upgrade prepare: %w", err)
+		}
+	}
+	n.say("X-Road services stopped: %s", strings.Join(n.Facts.XRoad.Services, ", "))
+	n.say("prepared: replace or upgrade this node, then run `xroad-node upgrade finish`")
+	return nil
+}
+
+// UpgradeFinish is guide 7.2's second half. On a secondary: resume replay,
+// wait until it has caught up, resume and force the configuration sync
+// (7.2.3 steps 3, 5, 6). On both: restart the X-Road services and wait for a
+// 200 from the health check (7.2.2 step 4, 7.2.3 step 7); the proxy's restart
+// clears maintenance mode.
+func (n *Node) UpgradeFinish(ctx context.Context, w Waits) error {
+	if _, err := n.readUpgrade(); os.IsNotExist(err) {
+		return refuse("upgrade finish: no upgrade prepared on this node; run `xroad-node upgrade prepare` first")
+	} else if err != nil {
+		return err
+	}
+	if !n.isPrimary() {
+		steps := []func(context.Context) error{
+			n.ReplayResume,
+			func(ctx context.Context) error { return n.ReplayWait(ctx, w.Replay) },
+			n.SyncResume,
+			n.SyncNow,
+		}
+		for _, step := range steps {
+			if err := step(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	for _, s := range n.Facts.XRoad.Services {
+		if err := n.Systemd.Restart(ctx, s+".service"); err != nil {
+			return fmt.Errorf("upgrade finish: %w", err)
+		}
+	}
+	n.say("X-Road services restarted: %s", strings.Join(n.Facts.XRoad.Services, ", "))
+	if err := n.waitHealthy(ctx, w.Healthy); err != nil {
+		return err
+	}
+	if err := os.Remove(n.upgradeFile()); err != nil {
+		return err
+	}
+	n.say("upgrade finished on %s", n.Doc.Node)
+	return nil
+}
+
+func (n *Node) readUpgrade() (upgradeState, error) {
+	var st upgradeState
+	b, err := os.ReadFile(n.upgradeFile())
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("%s: %w", n.upgradeFile(), err)
+	}
+	return st, nil
+}
+
+// drain waits until no TCP connection on the message port is established.
+func (n *Node) drain(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		count, err := established(messagePort)
+		if err != nil {
+			return fmt.Errorf("drain: %w", err)
+		}
+		if count == 0 {
+			n.say("drained: no connection established on port %d", messagePort)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("drain: %d connections still established on port %d after %s", count, messagePort, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// established counts the established TCP connections with port at either
+// end, as `ss -tn state established sport = :5500 or dport = :5500` does.
+func established(port int) (int, error) {
+	count := 0
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(table)
+		if os.IsNotExist(err) {
+			continue
+		} else if err != nil {
+			return 0, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // header
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 4 || fields[3] != "01" { // 01 = ESTABLISHED
+				continue
+			}
+			if hasPort(fields[1], port) || hasPort(fields[2], port) {
+				count++
+			}
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return 0, err
+		}
+	}
+	return count, nil
+}
+
+// hasPort reads the hex port of a /proc/net/tcp address (ADDR:PORT).
+func hasPort(addr string, port int) bool {
+	_, hex, ok := strings.Cut(addr, ":")
+	var p int
+	_, err := fmt.Sscanf(hex, "%X", &p)
+	return ok && err == nil && p == port
+}
+
+// waitHealthy waits for a 200 from the node's health check port.
+func (n *Node) waitHealthy(ctx context.Context, timeout time.Duration) error {
+	target := status.HealthURL(n.Doc)
+	deadline := time.Now().Add(timeout)
+	for {
+		h, err := status.ProbeHealth(ctx, target)
+		if err == nil && h.StatusCode == 200 {
+			n.say("health check %s answers 200", target)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("health check %s: %w after %s", target, err, timeout)
+			}
+			return fmt.Errorf("health check %s answers %d after %s: %s", target, h.StatusCode, timeout, h.FirstLine)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

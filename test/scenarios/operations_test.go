@@ -1,0 +1,213 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/test/cluster"
+)
+
+// TestDayTwoOperations runs xroad-node's day-2 commands on a booted
+// cluster: replay and sync paused and resumed, maintenance mode, the rolling
+// upgrade's prepare and finish in guide 7.2's order, and every command run in
+// the wrong state refused without a change.
+func TestDayTwoOperations(t *testing.T) {
+	tc := newCluster(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	ss1, ss2, ss3 := tc.boot(t, "ss1"), tc.boot(t, "ss2"), tc.boot(t, "ss3")
+	for _, n := range all(ss1, ss2, ss3) {
+		waitProvisioned(t, ctx, n)
+	}
+	for _, n := range all(ss1, ss2, ss3) {
+		expectHealthy(t, ctx, n)
+	}
+	sql(t, ctx, ss1, "serverconf", "CREATE TABLE day2_probe (v text)")
+
+	t.Run("wrong state is refused", func(t *testing.T) {
+		before := map[string]string{}
+		for _, n := range all(ss1, ss2) {
+			before[n.Name] = treeState(t, ctx, n)
+		}
+		cases := []struct {
+			node *cluster.Node
+			args []string
+			says string
+		}{
+			{ss1, []string{"replay", "pause"}, "is the primary"},
+			{ss1, []string{"sync", "pause"}, "is the primary"},
+			{ss1, []string{"sync", "now"}, "is the primary"},
+			{ss2, []string{"upgrade", "finish"}, "no upgrade prepared"},
+			{ss1, []string{"upgrade", "finish"}, "no upgrade prepared"},
+		}
+		for _, c := range cases {
+			out, code := xroadNode(ctx, c.node, c.args...)
+			if code != 3 || !strings.Contains(out, c.says) {
+				t.Errorf("%s: xroad-node %s: exit %d, want 3 saying %q:\n%s", c.node.Name, strings.Join(c.args, " "), code, c.says, out)
+			}
+		}
+		for _, n := range all(ss1, ss2) {
+			if after := treeState(t, ctx, n); after != before[n.Name] {
+				t.Errorf("%s: a refused command changed the node", n.Name)
+			}
+		}
+	})
+
+	t.Run("replay pause stops applying and resume catches up", func(t *testing.T) {
+		mustXroadNode(t, ctx, ss2, "replay", "pause")
+		if s, _ := nodeStatus(t, ctx, ss2); s.Secondary == nil || s.Secondary.ReplayPaused == nil || !*s.Secondary.ReplayPaused {
+			t.Errorf("status does not say replay is paused: %+v", s.Secondary)
+		}
+		sql(t, ctx, ss1, "serverconf", "INSERT INTO day2_probe VALUES ('while paused')")
+		eventually(t, ctx, 30*time.Second, "ss3 (not paused) applies the row", func() (bool, string) {
+			got := sql(t, ctx, ss3, "serverconf", "SELECT count(*) FROM day2_probe")
+			return got == "1", got
+		})
+		if got := sql(t, ctx, ss2, "serverconf", "SELECT count(*) FROM day2_probe"); got != "0" {
+			t.Errorf("ss2 applied WAL while replay was paused: %s rows", got)
+		}
+		if out, code := xroadNode(ctx, ss2, "replay", "wait", "--timeout", "5s"); code != 3 || !strings.Contains(out, "paused") {
+			t.Errorf("replay wait while paused: exit %d:\n%s", code, out)
+		}
+		mustXroadNode(t, ctx, ss2, "replay", "resume")
+		if out := mustXroadNode(t, ctx, ss2, "replay", "wait", "--timeout", "1m"); !strings.Contains(out, "caught up") {
+			t.Errorf("replay wait: %s", out)
+		}
+		if got := sql(t, ctx, ss2, "serverconf", "SELECT count(*) FROM day2_probe"); got != "1" {
+			t.Errorf("ss2 after replay resume + wait: %s rows", got)
+		}
+	})
+
+	t.Run("sync pause blocks the sync and resume restores it", func(t *testing.T) {
+		mustXroadNode(t, ctx, ss2, "sync", "pause")
+		if got := modeOwner(t, ctx, ss2, "/var/tmp/xroad/sync-disabled"); !strings.HasSuffix(got, " xroad:xroad") {
+			t.Errorf("sync-disabled flag: %s, want owned by xroad", got)
+		}
+		ss1.MustExec(ctx, "sh", "-c", "echo paused > /etc/xroad/signer/day2-probe && chown xroad:xroad /etc/xroad/signer/day2-probe")
+		// The timer's own run is blocked as well as a forced one.
+		if _, err := ss2.Exec(ctx, "systemctl", "start", "xroad-sync.service"); err == nil {
+			t.Error("xroad-sync.service ran although sync is paused")
+		}
+		if out, code := xroadNode(ctx, ss2, "sync", "now"); code != 3 || !strings.Contains(out, "paused") {
+			t.Errorf("sync now while paused: exit %d:\n%s", code, out)
+		}
+		if _, err := ss2.Exec(ctx, "test", "-e", "/etc/xroad/signer/day2-probe"); err == nil {
+			t.Error("the file reached ss2 while its sync was paused")
+		}
+		mustXroadNode(t, ctx, ss2, "sync", "resume")
+		mustXroadNode(t, ctx, ss2, "sync", "now")
+		if out, err := ss2.Exec(ctx, "cat", "/etc/xroad/signer/day2-probe"); err != nil || strings.TrimSpace(out) != "paused" {
+			t.Errorf("after sync resume + now: %v %s", err, out)
+		}
+	})
+
+	t.Run("maintenance mode answers 503 until off", func(t *testing.T) {
+		if out := mustXroadNode(t, ctx, ss3, "maintenance", "on"); !strings.Contains(out, "Maintenance mode set: false => true") {
+			t.Errorf("maintenance on: %s", out)
+		}
+		if code, body := health(ctx, ss3); code != 503 || !strings.Contains(body, "Health check interface is in maintenance mode") {
+			t.Errorf("health in maintenance: %d %q", code, body)
+		}
+		if out := mustXroadNode(t, ctx, ss3, "maintenance", "off"); !strings.Contains(out, "Maintenance mode set: true => false") {
+			t.Errorf("maintenance off: %s", out)
+		}
+		if code, body := health(ctx, ss3); code != 200 {
+			t.Errorf("health after maintenance off: %d %q", code, body)
+		}
+	})
+
+	t.Run("rolling upgrade steps in guide order", func(t *testing.T) {
+		for _, s := range all(ss2, ss3) {
+			mustXroadNode(t, ctx, s, "upgrade", "prepare")
+		}
+		if out, code := xroadNode(ctx, ss2, "upgrade", "prepare"); code != 3 || !strings.Contains(out, "already prepared") {
+			t.Errorf("second prepare: exit %d:\n%s", code, out)
+		}
+		out := mustXroadNode(t, ctx, ss1, "upgrade", "prepare", "--drain-timeout", "1m")
+		for _, want := range []string{"Maintenance mode set: false => true", "drained", "services stopped"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("primary prepare does not say %q:\n%s", want, out)
+			}
+		}
+		if st := strings.TrimSpace(ss1.MustExec(ctx, "sh", "-c", "systemctl is-active xroad-proxy || true")); st != "inactive" {
+			t.Errorf("xroad-proxy on the prepared primary: %s", st)
+		}
+		// What the upgraded primary writes must not reach the secondaries
+		// before their own turn.
+		sql(t, ctx, ss1, "serverconf", "INSERT INTO day2_probe VALUES ('upgraded primary')")
+		ss1.MustExec(ctx, "sh", "-c", "echo v2 > /etc/xroad/signer/day2-probe")
+		mustXroadNode(t, ctx, ss1, "upgrade", "finish")
+		if code, _ := health(ctx, ss1); code != 200 {
+			t.Errorf("primary health after finish: %d", code)
+		}
+		time.Sleep(2 * time.Second)
+		for _, s := range all(ss2, ss3) {
+			if got := sql(t, ctx, s, "serverconf", "SELECT count(*) FROM day2_probe"); got != "1" {
+				t.Errorf("%s applied the upgraded primary's write before its turn: %s rows", s.Name, got)
+			}
+		}
+		for _, s := range all(ss2, ss3) {
+			out := mustXroadNode(t, ctx, s, "upgrade", "finish")
+			for _, want := range []string{"WAL replay resumed", "caught up", "sync resumed", "synced", "answers 200", "upgrade finished"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s finish does not say %q:\n%s", s.Name, want, out)
+				}
+			}
+			if got := sql(t, ctx, s, "serverconf", "SELECT count(*) FROM day2_probe"); got != "2" {
+				t.Errorf("%s after finish: %s rows", s.Name, got)
+			}
+			if got := strings.TrimSpace(s.MustExec(ctx, "cat", "/etc/xroad/signer/day2-probe")); got != "v2" {
+				t.Errorf("%s after finish: day2-probe %q", s.Name, got)
+			}
+		}
+		for _, n := range all(ss1, ss2, ss3) {
+			expectHealthy(t, ctx, n)
+		}
+	})
+}
+
+// xroadNode runs xroad-node on the node and returns its output and exit code.
+func xroadNode(ctx context.Context, n *cluster.Node, args ...string) (string, int) {
+	out, err := n.Exec(ctx, append([]string{"xroad-node"}, args...)...)
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return out, 0
+	case errors.As(err, &exit):
+		return out, exit.ExitCode()
+	}
+	return fmt.Sprint(err), -1
+}
+
+func mustXroadNode(t *testing.T, ctx context.Context, n *cluster.Node, args ...string) string {
+	t.Helper()
+	out, code := xroadNode(ctx, n, args...)
+	if code != 0 {
+		t.Fatalf("%s: xroad-node %s: exit %d\n%s", n.Name, strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+// health asks the node's health check port from the host, as a load
+// balancer does.
+func health(ctx context.Context, n *cluster.Node) (int, string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s:%d/", n.Addr, metadata.DefaultHealthCheckPort), nil)
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	return resp.StatusCode, string(b)
+}
