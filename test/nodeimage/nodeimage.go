@@ -1,9 +1,10 @@
 // Package nodeimage makes the image that booted-node tests and the demo run:
-// images/securityserver.yaml built by xroad-image's own builder, from the
-// cached Debian 12 base and the signed fixture X-Road repository, with
-// xroad-node from this checkout; its rootfs.tar is unpacked for nodes to
-// mount. The builder's cache keeps the base and package layers, so only the
-// appliance layer is made again when the checkout changes.
+// images/securityserver.yaml built by xroad-image's own builder exactly as
+// an operator would, from its debootstrap base, with the signed fixture
+// X-Road repository in place of the unreachable X-Road one and xroad-node
+// from this checkout; its rootfs.tar is unpacked for nodes to mount. The
+// builder's cache keeps the base and package layers, so only the appliance
+// layer is made again when the checkout changes.
 package nodeimage
 
 import (
@@ -17,7 +18,6 @@ import (
 	"xroad-appliance/builder/build"
 	"xroad-appliance/builder/definition"
 	"xroad-appliance/builder/progress"
-	"xroad-appliance/test/base"
 	"xroad-appliance/test/cache"
 	"xroad-appliance/test/fixtures"
 )
@@ -31,8 +31,8 @@ const (
 
 // Options tune Build; the zero value is the tests' choice.
 type Options struct {
-	// CacheRoot holds the base, the fixture repository and the builder's
-	// cache ("" for cache.Root()).
+	// CacheRoot holds the fixture repository and the builder's cache (""
+	// for cache.Root()).
 	CacheRoot string
 	// Version is the fixture X-Road version the image carries ("" for
 	// Version).
@@ -61,10 +61,6 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	baseRootfs, err := base.Bootstrap(ctx, root)
-	if err != nil {
-		return nil, err
-	}
 	if o.Version == "" {
 		o.Version = Version
 	}
@@ -76,9 +72,9 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.Apply(definition.Overrides{Profile: Profile, Base: "rootfs:" + baseRootfs,
+	if err := d.Apply(definition.Overrides{Profile: Profile,
 		Outputs: append([]string{"rootfs-tar"}, o.Outputs...), RepoDir: repo.Dir, RepoKeyring: repo.Keyring,
-		Suite: fixtures.Suite, Offline: true}); err != nil {
+		Suite: fixtures.Suite}); err != nil {
 		return nil, err
 	}
 	resolved, err := d.Resolve()
