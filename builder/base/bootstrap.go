@@ -51,7 +51,7 @@ func (b *bootstrap) fill(ctx context.Context, root, logPath string) error {
 		}
 		argv := debootstrapCommand(f, root)
 		if err := (run.Cmd{Log: log}).Run(ctx, argv[0], argv[1:]...); err != nil {
-			return fmt.Errorf("%w%s", err, debootstrapLogTail(root))
+			return fmt.Errorf("%w%s", err, DebootstrapLogTail(root))
 		}
 		return packages.AptInstall(ctx, root, sortedUnique(f.Include), log)
 	default:
@@ -86,9 +86,9 @@ func dnfCommand(f profiles.Bootstrap, root, cacheDir string) []string {
 	}, sortedUnique(f.Include)...)
 }
 
-// debootstrapLogTail returns the end of debootstrap's own log, which names
+// DebootstrapLogTail returns the end of debootstrap's own log, which names
 // the package that failed when the console output does not.
-func debootstrapLogTail(root string) string {
+func DebootstrapLogTail(root string) string {
 	b, err := os.ReadFile(filepath.Join(root, "debootstrap", "debootstrap.log"))
 	if err != nil || len(b) == 0 {
 		return ""

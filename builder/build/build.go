@@ -246,18 +246,28 @@ func lowerBlobs(ctx context.Context, cacheRoot string, d *definition.Resolved, b
 		{"packages", pkgs.Key, pkgs.Upper, "xroad-image: packages " + strings.Join(d.XRoadPackages, " "), true, &hits.PackagesBlob},
 	}
 	out := make([]namedBlob, len(jobs))
-	errs := make([]error, len(jobs))
+	err := inParallel(len(jobs), func(i int) error {
+		j := jobs[i]
+		blob, hit, err := cachedBlob(ctx, cacheRoot, j.name, j.key, j.dir, layer.Options{Epoch: d.Epoch, Overlay: j.overlay}, p)
+		out[i], *j.hit = namedBlob{j.name, blob, j.createdBy}, hit
+		return err
+	})
+	return out, err
+}
+
+// inParallel runs fn for 0..n-1 at once and joins every error.
+func inParallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i, j := range jobs {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			blob, hit, err := cachedBlob(ctx, cacheRoot, j.name, j.key, j.dir, layer.Options{Epoch: d.Epoch, Overlay: j.overlay}, p)
-			out[i], errs[i], *j.hit = namedBlob{j.name, blob, j.createdBy}, err, hit
+			errs[i] = fn(i)
 		}()
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // layerRecipe changes whenever the way trees become tar streams changes.

@@ -5,12 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -105,30 +103,25 @@ func writeOutputs(ctx context.Context, d *definition.Resolved, img v1.Image, man
 		}})
 	}
 	outputs := make([]Output, len(jobs))
-	errs := make([]error, len(jobs))
-	var wg sync.WaitGroup
-	for i, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			done := p.Step("output %s", j.kind)
-			o := Output{Kind: j.kind, Path: filepath.Join(out, j.name)}
-			var err error
-			if j.write == nil {
-				o.Ref = d.Tag()
-				err = image.WriteLayout(filepath.Join(stageDir, j.name), img, d.Tag())
-			} else {
-				o.SHA256, o.Size, err = writeHashed(filepath.Join(stageDir, j.name), j.write)
-			}
-			done(err)
-			if err != nil {
-				err = fmt.Errorf("output %s: %w", j.kind, err)
-			}
-			outputs[i], errs[i] = o, err
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err := inParallel(len(jobs), func(i int) error {
+		j := jobs[i]
+		done := p.Step("output %s", j.kind)
+		o := Output{Kind: j.kind, Path: filepath.Join(out, j.name)}
+		var err error
+		if j.write == nil {
+			o.Ref = d.Tag()
+			err = image.WriteLayout(filepath.Join(stageDir, j.name), img, d.Tag())
+		} else {
+			o.SHA256, o.Size, err = writeHashed(filepath.Join(stageDir, j.name), j.write)
+		}
+		done(err)
+		outputs[i] = o
+		if err != nil {
+			return fmt.Errorf("output %s: %w", j.kind, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	res.Outputs = append(res.Outputs, outputs...)

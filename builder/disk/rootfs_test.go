@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	broot "xroad-appliance/builder/rootfs"
 	"xroad-appliance/test/base"
 	"xroad-appliance/test/cache"
 )
@@ -50,7 +51,7 @@ func bootableRootfs(tb testing.TB) string {
 	start := time.Now()
 	dir, err := cache.Ensure(ctx, filepath.Join(root, "disk-rootfs", "bookworm-boot-"+key), func(ctx context.Context, tmp string) error {
 		rootfs := filepath.Join(tmp, "rootfs")
-		if err := base.Copy(ctx, baseDir, rootfs); err != nil {
+		if err := broot.Copy(ctx, baseDir, rootfs); err != nil {
 			return err
 		}
 		return installBootPackages(ctx, rootfs)

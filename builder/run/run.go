@@ -19,8 +19,12 @@ import (
 // Cmd describes one invocation. The zero value runs in the current directory
 // with the current environment.
 type Cmd struct {
-	Dir   string
-	Env   []string  // added to the current environment
+	Dir string
+	Env []string // added to the current environment
+	// Clean starts from PATH and LC_ALL=C instead of the current
+	// environment, for tools that must not pick up the caller's locale or
+	// their own settings.
+	Clean bool
 	Stdin io.Reader // nil: no input
 	// Log, if set, also receives the combined output as it is produced.
 	Log io.Writer
@@ -32,17 +36,24 @@ const tailBytes = 4000
 // Output runs name with args and returns its stdout. stderr (and, on failure,
 // stdout) end up in the error.
 func (c Cmd) Output(ctx context.Context, name string, args ...string) ([]byte, error) {
-	var stdout, stderr bytes.Buffer
+	stdout, _, err := c.Streams(ctx, name, args...)
+	return stdout, err
+}
+
+// Streams runs name with args and returns stdout and stderr apart, for tools
+// that report problems on stderr while exiting 0.
+func (c Cmd) Streams(ctx context.Context, name string, args ...string) (stdout, stderr []byte, err error) {
+	var out, errOut bytes.Buffer
 	cmd := c.command(ctx, name, args...)
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	cmd.Stdout = &out
+	cmd.Stderr = &errOut
 	if c.Log != nil {
-		cmd.Stderr = io.MultiWriter(&stderr, c.Log)
+		cmd.Stderr = io.MultiWriter(&errOut, c.Log)
 	}
 	if err := cmd.Run(); err != nil {
-		return stdout.Bytes(), c.fail(name, args, err, stdout.String()+stderr.String())
+		return out.Bytes(), errOut.Bytes(), c.fail(name, args, err, out.String()+errOut.String())
 	}
-	return stdout.Bytes(), nil
+	return out.Bytes(), errOut.Bytes(), nil
 }
 
 // Combined runs name with args and returns stdout and stderr interleaved.
@@ -75,7 +86,10 @@ func (c Cmd) command(ctx context.Context, name string, args ...string) *exec.Cmd
 	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = c.Dir
 	cmd.Stdin = c.Stdin
-	if len(c.Env) > 0 {
+	switch {
+	case c.Clean:
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C"}, c.Env...)
+	case len(c.Env) > 0:
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
 	return cmd

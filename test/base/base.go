@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	bbase "xroad-appliance/builder/base"
 	"xroad-appliance/test/cache"
 	"xroad-appliance/test/internal/run"
 )
@@ -147,7 +148,7 @@ func build(ctx context.Context, spec Spec, tmp string) error {
 	}
 	args = append(args, spec.Suite, rootfs, spec.Mirror)
 	if err := (run.Cmd{Log: logFile}).Run(ctx, "debootstrap", args...); err != nil {
-		return fmt.Errorf("%w%s", err, debootstrapLogTail(rootfs))
+		return fmt.Errorf("%w%s", err, bbase.DebootstrapLogTail(rootfs))
 	}
 	if err := trim(ctx, rootfs); err != nil {
 		return err
@@ -163,17 +164,4 @@ func build(ctx context.Context, spec Spec, tmp string) error {
 	}
 	slog.Info("base: rootfs ready", "seconds", int(time.Since(start).Seconds()))
 	return os.WriteFile(filepath.Join(tmp, "spec.json"), append(meta, '\n'), 0o644)
-}
-
-// debootstrapLogTail returns the end of debootstrap's own log, which names
-// the package that failed when the console output does not.
-func debootstrapLogTail(rootfs string) string {
-	b, err := os.ReadFile(filepath.Join(rootfs, "debootstrap", "debootstrap.log"))
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return "\ndebootstrap.log:\n" + string(b)
 }
