@@ -26,7 +26,6 @@ type Waits struct {
 // upgradeState records a prepared upgrade, so that finish runs only after
 // prepare and knows what to undo.
 type upgradeState struct {
-	Role     string    `json:"role"`
 	Prepared time.Time `json:"prepared"`
 }
 
@@ -45,7 +44,7 @@ func (n *Node) UpgradePrepare(ctx context.Context, w Waits) error {
 	}
 	// Recorded first: a prepare that fails half-way is finished (undone)
 	// by `upgrade finish` like a complete one.
-	st := upgradeState{Role: string(n.Doc.Role), Prepared: time.Now().UTC()}
+	st := upgradeState{Prepared: time.Now().UTC()}
 	b, _ := json.Marshal(st)
 	if err := engine.WriteFileAtomic(n.upgradeFile(), append(b, '\n'), 0o644); err != nil {
 		return err

@@ -36,9 +36,7 @@ type Options struct {
 	CacheRoot string
 	// Version is the fixture X-Road version the image carries ("" for
 	// Version).
-	Version string
-	// Outputs beyond rootfs-tar, which is always made.
-	Outputs  []string
+	Version  string
 	Progress progress.Func
 }
 
@@ -73,7 +71,7 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 		return nil, err
 	}
 	if err := d.Apply(definition.Overrides{Profile: Profile,
-		Outputs: append([]string{"rootfs-tar"}, o.Outputs...), RepoDir: repo.Dir, RepoKeyring: repo.Keyring,
+		Outputs: []string{"rootfs-tar"}, RepoDir: repo.Dir, RepoKeyring: repo.Keyring,
 		Suite: fixtures.Suite}); err != nil {
 		return nil, err
 	}

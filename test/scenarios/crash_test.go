@@ -129,16 +129,6 @@ func crashThroughEveryPhase(ctx context.Context, n *cluster.Node) error {
 		if err != nil {
 			return err
 		}
-		if spawnFailed(ctx, n) {
-			// systemd inside nspawn could not place the process in the
-			// unit's cgroup (left over from the killed run): nothing of
-			// xroad-node ran, so start the same run again.
-			i--
-			if err := restartUnit(ctx, n); err != nil {
-				return err
-			}
-			continue
-		}
 		if result != want {
 			return fmt.Errorf("%s: run %d (crash after %q): %s/%s, want %s", n.Name, i, phaseOrNone(phases, i), state, result, want)
 		}
@@ -163,30 +153,13 @@ func crashThroughEveryPhase(ctx context.Context, n *cluster.Node) error {
 	return nil
 }
 
-// provisionCgroup is the unit's cgroup as the node sees it.
-const provisionCgroup = "/sys/fs/cgroup/system.slice/xroad-provision.service"
-
-// restartUnit starts xroad-provision.service again once systemd has removed
-// the killed run's cgroup.
+// restartUnit starts the failed xroad-provision.service again.
 func restartUnit(ctx context.Context, n *cluster.Node) error {
-	for i := 0; i < 100; i++ {
-		if _, err := n.Exec(ctx, "test", "-e", provisionCgroup); err != nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 	if _, err := n.Exec(ctx, "systemctl", "reset-failed", "xroad-provision.service"); err != nil {
 		return err
 	}
 	_, err := n.Exec(ctx, "systemctl", "start", "--no-block", "xroad-provision.service")
 	return err
-}
-
-// spawnFailed says the unit's last run failed before exec, in systemd's
-// CGROUP step (exit status 219).
-func spawnFailed(ctx context.Context, n *cluster.Node) bool {
-	out, _ := n.Exec(ctx, "systemctl", "show", "-p", "ExecMainStatus", "-p", "Result", "xroad-provision.service")
-	return property(out, "Result") == "exit-code" && property(out, "ExecMainStatus") == "219"
 }
 
 func phaseOrNone(phases []string, i int) string {
