@@ -55,7 +55,7 @@ func (c *Cluster) Boot(name, addr string, seed Seed) *Node {
 
 // machine is the nspawn machine name, unique on the host so that parallel
 // clusters' veth interfaces (named after it) never collide.
-func (n *Node) machine() string { return n.c.Bridge[len("xrt"):] + "-" + n.Name }
+func (n *Node) machine() string { return strings.TrimPrefix(n.c.Bridge, "xrt") + "-" + n.Name }
 
 // Create makes the node's disk without starting it, so a test can change
 // files (WriteFile) before the first boot.
@@ -131,6 +131,13 @@ func (n *Node) Start() error {
 	// remove the cgroup of the same unit running on another. So each node
 	// starts in a cgroup of its own.
 	cgroups := n.cgroups()
+	for _, g := range cgroups {
+		// A cgroup left by an earlier node of this name would mix its
+		// stale tree with the new node's.
+		if err := removeCgroup(g); err != nil {
+			return err
+		}
+	}
 	cmd := exec.Command("sh", "-c", `for g in $XROAD_NODE_CGROUPS; do mkdir -p "$g" && echo $$ > "$g/cgroup.procs" || exit 1; done
 unset XROAD_NODE_CGROUPS; exec "$@"`, "nspawn",
 		"systemd-nspawn", "--quiet", "--register=no", "--keep-unit",
@@ -272,7 +279,10 @@ func (n *Node) stopped() {
 	n.cmd, n.leader = nil, 0
 	os.Remove(n.path(pidFile))
 	for _, g := range n.cgroups() {
-		removeCgroup(g)
+		// The node's last processes may still be exiting.
+		for i := 0; i < 50 && removeCgroup(g) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }
 
@@ -297,15 +307,19 @@ func (n *Node) cgroups() []string {
 }
 
 // removeCgroup removes an emptied cgroup tree, children first (a cgroup
-// directory is removed with rmdir, and only once it has no children).
-func removeCgroup(dir string) {
+// directory is removed with rmdir, and only once it has no children). A tree
+// that is already gone is no error.
+func removeCgroup(dir string) error {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.IsDir() {
 			removeCgroup(filepath.Join(dir, e.Name()))
 		}
 	}
-	syscall.Rmdir(dir)
+	if err := syscall.Rmdir(dir); err != nil && err != syscall.ENOENT {
+		return fmt.Errorf("remove cgroup %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Kill stops the node at once, like pulling the power.

@@ -106,6 +106,12 @@ func up(ctx context.Context) error {
 	view.WriteTable(os.Stdout)
 	fmt.Println()
 	if err != nil {
+		for i, n := range nodes {
+			if r := view.Reports[i]; r == nil || !r.Provisioning.Provisioned {
+				out, _ := n.Exec(ctx, "journalctl", "--no-pager", "-n", "15", "-u", "xroad-provision")
+				fmt.Printf("== %s: last provisioning lines\n%s\n", n.Name, out)
+			}
+		}
 		fmt.Println("The nodes are left running for a look; `make demo-down` removes them.")
 		return err
 	}
