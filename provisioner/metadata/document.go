@@ -28,8 +28,10 @@ type Document struct {
 	// Primary is the primary node: its address (what secondaries connect to;
 	// on the primary itself informational) and the SSH host key secondaries pin.
 	Primary Primary `yaml:"primary"`
-	// Secondaries lists the cluster's secondaries; required on the primary,
+	// Secondaries lists the cluster's secondaries. Required on the primary,
 	// where each becomes a replication user and an authorized SSH key.
+	// Optional on a secondary, where it lists every secondary (itself
+	// included): what `promote` and `repoint` need to change the primary.
 	Secondaries []Member `yaml:"secondaries,omitempty"`
 	// ServerconfPassword is the serverconf database user's password. Secret.
 	ServerconfPassword string  `yaml:"serverconfPassword"`
@@ -45,15 +47,22 @@ type Primary struct {
 	// HostKey is the primary's public SSH host key in authorized_keys form
 	// ("ecdsa-sha2-nistp256 AAAA..."), pinned in the secondaries' known_hosts.
 	HostKey string `yaml:"hostKey"`
+	// SSHPublicKey is the primary's own xroad user key. Optional; a secondary
+	// promoted in its place authorizes it, so that the old primary can rejoin
+	// as a secondary.
+	SSHPublicKey string `yaml:"sshPublicKey,omitempty"`
 }
 
-// Member is one secondary as the primary knows it.
+// Member is one secondary.
 type Member struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address,omitempty"`
 	// SSHPublicKey is the secondary's xroad user key, authorized for read-only
 	// rsync of /etc/xroad as xroad-slave on the primary.
 	SSHPublicKey string `yaml:"sshPublicKey"`
+	// HostKey is the secondary's pre-generated public SSH host key. Optional;
+	// the other nodes pin it once this secondary is promoted.
+	HostKey string `yaml:"hostKey,omitempty"`
 }
 
 // TLS is the PostgreSQL certificate material of guide 4.1, PEM encoded.
@@ -63,8 +72,10 @@ type TLS struct {
 	Key  string `yaml:"key"` // secret
 }
 
-// SSH is the node's SSH material. On the primary HostKey is the pre-generated
-// private host key; on a secondary PrivateKey/PublicKey are the xroad user's key pair.
+// SSH is the node's SSH material: HostKey is the node's pre-generated private
+// host key (required on the primary, optional on a secondary, where promote
+// needs it); PrivateKey/PublicKey are the xroad user's key pair (required on a
+// secondary, optional on the primary).
 type SSH struct {
 	HostKey    string `yaml:"hostKey,omitempty"`    // secret, OpenSSH PEM
 	PrivateKey string `yaml:"privateKey,omitempty"` // secret, OpenSSH PEM

@@ -12,6 +12,7 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -127,18 +128,60 @@ func (c *checker) primarySSH(d *Document, primaryHostKey []byte) {
 		!bytes.Equal(pub, primaryHostKey) {
 		c.fail("primary.hostKey", "does not match the public half of ssh.hostKey")
 	}
-	if d.SSH.PrivateKey != "" {
-		c.fail("ssh.privateKey", "not allowed on the primary")
+	// The primary's own user key is optional: it lets the node rejoin as a
+	// secondary after another one is promoted.
+	if d.SSH.PrivateKey != "" || d.SSH.PublicKey != "" {
+		c.userKey(d, primaryHostKey)
 	}
-	if d.SSH.PublicKey != "" {
-		c.fail("ssh.publicKey", "not allowed on the primary")
+	if own := c.publicKey("primary.sshPublicKey", d.Primary.SSHPublicKey, false); own != nil {
+		if bytes.Equal(own, primaryHostKey) {
+			c.fail("primary.sshPublicKey", "is the primary's host key")
+		}
+		if d.SSH.PublicKey != "" && strings.TrimSpace(d.SSH.PublicKey) != strings.TrimSpace(d.Primary.SSHPublicKey) {
+			c.fail("primary.sshPublicKey", "does not match ssh.publicKey")
+		}
 	}
 }
 
 func (c *checker) secondarySSH(d *Document, primaryHostKey []byte) {
+	pub := c.userKey(d, primaryHostKey)
+	c.publicKey("primary.sshPublicKey", d.Primary.SSHPublicKey, false)
+	var hostKey []byte
 	if d.SSH.HostKey != "" {
-		c.fail("ssh.hostKey", "not allowed on a secondary; it pins the primary through primary.hostKey")
+		hostKey = c.privateSSHKey("ssh.hostKey", d.SSH.HostKey)
 	}
+	if d.SSH.HostKey != "" && len(d.Secondaries) == 0 {
+		c.fail("ssh.hostKey", "needs the secondaries list, where the other nodes find its public half")
+	}
+	if hostKey != nil && bytes.Equal(hostKey, primaryHostKey) {
+		c.fail("ssh.hostKey", "is the primary's host key; every node has its own")
+	}
+	if len(d.Secondaries) == 0 {
+		return
+	}
+	// A secondary's list includes itself, with its own keys.
+	for i, m := range d.Secondaries {
+		if m.Name != d.Node {
+			continue
+		}
+		p := fmt.Sprintf("secondaries[%d]", i)
+		if pub != nil && strings.TrimSpace(m.SSHPublicKey) != strings.TrimSpace(d.SSH.PublicKey) {
+			c.fail(p+".sshPublicKey", "does not match ssh.publicKey of this node")
+		}
+		switch listed := c.publicKeyQuiet(m.HostKey); {
+		case hostKey == nil:
+		case listed == nil:
+			c.fail(p+".hostKey", "required when ssh.hostKey is set")
+		case !bytes.Equal(listed, hostKey):
+			c.fail(p+".hostKey", "does not match the public half of ssh.hostKey")
+		}
+		return
+	}
+	c.fail("secondaries", "must list this node (%s) when given on a secondary", d.Node)
+}
+
+// userKey checks the xroad user's key pair and returns its public half.
+func (c *checker) userKey(d *Document, primaryHostKey []byte) []byte {
 	priv := c.privateSSHKey("ssh.privateKey", d.SSH.PrivateKey)
 	pub := c.publicKey("ssh.publicKey", d.SSH.PublicKey, true)
 	if priv != nil && pub != nil && !bytes.Equal(priv, pub) {
@@ -147,6 +190,13 @@ func (c *checker) secondarySSH(d *Document, primaryHostKey []byte) {
 	if pub != nil && bytes.Equal(pub, primaryHostKey) {
 		c.fail("ssh.publicKey", "is the primary's host key")
 	}
+	return pub
+}
+
+// publicKeyQuiet parses a public key already checked (and reported) elsewhere.
+func (c *checker) publicKeyQuiet(v string) []byte {
+	quiet := &checker{opts: c.opts}
+	return quiet.publicKey("", v, false)
 }
 
 // pemBlocks decodes a value made only of PEM blocks and white space. Text

@@ -148,7 +148,7 @@ func badCases(t testing.TB) []badCase {
 
 		// secondaries
 		{name: "primary without secondaries", edit: set(func(d *Document) { d.Secondaries = nil }), field: "field secondaries"},
-		{name: "secondary with secondaries", base: sec, edit: set(func(d *Document) { d.Secondaries = []Member{{Name: "ss3", SSHPublicKey: m.userKeys["ss3"].pub}} }), field: "field secondaries"},
+		{name: "secondary's list without itself", base: sec, edit: set(func(d *Document) { d.Secondaries = []Member{{Name: "ss3", SSHPublicKey: m.userKeys["ss3"].pub}} }), field: "field secondaries"},
 		{name: "secondary name missing", edit: set(func(d *Document) { d.Secondaries[0].Name = "" }), field: "field secondaries[0].name"},
 		{name: "secondary name injection", edit: set(func(d *Document) { d.Secondaries[1].Name = `x"; DROP ROLE postgres; --` }), field: "field secondaries[1].name"},
 		{name: "secondary named all", edit: set(func(d *Document) { d.Secondaries[1].Name = "all" }), field: "field secondaries[1].name"},
@@ -169,7 +169,25 @@ func badCases(t testing.TB) []badCase {
 
 		// ssh
 		{name: "primary without ssh hostKey", edit: set(func(d *Document) { d.SSH.HostKey = "" }), field: "field ssh.hostKey"},
-		{name: "primary with ssh privateKey", edit: set(func(d *Document) { d.SSH.PrivateKey = m.userKeys["ss2"].priv }), field: "field ssh.privateKey"},
+		{name: "primary user key without public half", edit: set(func(d *Document) { d.SSH.PrivateKey = m.userKeys["ss2"].priv }), field: "field ssh.publicKey"},
+		{name: "primary sshPublicKey not its user key", edit: set(func(d *Document) {
+			d.SSH.PrivateKey, d.SSH.PublicKey, d.Primary.SSHPublicKey = m.userKeys["ss2"].priv, m.userKeys["ss2"].pub, m.spare.pub
+		}), field: "field primary.sshPublicKey"},
+		{name: "secondary hostKey without the list", base: sec, edit: set(func(d *Document) { d.SSH.HostKey = m.spare.priv }), field: "field ssh.hostKey"},
+		{name: "secondary hostKey is the primary's", base: sec, edit: set(func(d *Document) {
+			d.SSH.HostKey = m.hostKey.priv
+			d.Secondaries = []Member{{Name: "ss2", SSHPublicKey: m.userKeys["ss2"].pub, HostKey: m.hostKey.pub}}
+		}), field: "field ssh.hostKey"},
+		{name: "secondary hostKey not in its list entry", base: sec, edit: set(func(d *Document) {
+			d.SSH.HostKey = m.spare.priv
+			d.Secondaries = []Member{{Name: "ss2", SSHPublicKey: m.userKeys["ss2"].pub, HostKey: m.userKeys["ss3"].pub}}
+		}), field: "field secondaries[0].hostKey"},
+		{name: "secondary's list entry with another user key", base: sec, edit: set(func(d *Document) {
+			d.Secondaries = []Member{{Name: "ss2", SSHPublicKey: m.userKeys["ss3"].pub}}
+		}), field: "field secondaries[0].sshPublicKey"},
+		{name: "duplicate member host keys", edit: set(func(d *Document) {
+			d.Secondaries[0].HostKey, d.Secondaries[1].HostKey = m.spare.pub, m.spare.pub
+		}), field: "field secondaries[1].hostKey"},
 		{name: "primary ssh hostKey RSA", edit: set(func(d *Document) { d.SSH.HostKey, d.Primary.HostKey = rsaSSH().priv, "" }), field: "field ssh.hostKey"},
 		{name: "primary ssh hostKey DSA", edit: set(func(d *Document) { d.SSH.HostKey, d.Primary.HostKey = dsaSSH().priv, "" }), field: "field ssh.hostKey"},
 		{name: "primary ssh hostKey with passphrase", edit: set(func(d *Document) { d.SSH.HostKey = string(pem.EncodeToMemory(encrypted)) }), field: "field ssh.hostKey"},

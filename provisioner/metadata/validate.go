@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -65,7 +66,7 @@ func (d *Document) validate(opts validateOpts) error {
 			c.fail("node", "must differ from primary.name on a secondary")
 		}
 		if len(d.Secondaries) > 0 {
-			c.fail("secondaries", "not allowed on a secondary; only the primary lists the secondaries")
+			c.secondaries(d, primaryHostKey)
 		}
 		c.secondarySSH(d, primaryHostKey)
 	case "":
@@ -211,8 +212,19 @@ func (c *checker) secondaries(d *Document, primaryHostKey []byte) {
 	}
 	names := map[string]int{}
 	keys := map[string]int{}
+	hostKeys := map[string]int{}
 	for i, m := range d.Secondaries {
 		p := fmt.Sprintf("secondaries[%d]", i)
+		if hk := c.publicKey(p+".hostKey", m.HostKey, false); hk != nil {
+			if j, dup := hostKeys[string(hk)]; dup {
+				c.fail(p+".hostKey", "duplicate of secondaries[%d].hostKey", j)
+			} else {
+				hostKeys[string(hk)] = i
+			}
+			if bytes.Equal(hk, primaryHostKey) {
+				c.fail(p+".hostKey", "is the primary's host key")
+			}
+		}
 		c.name(p+".name", m.Name, true)
 		if m.Name != "" {
 			if j, dup := names[m.Name]; dup {

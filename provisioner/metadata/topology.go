@@ -1,0 +1,181 @@
+package metadata
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TopologyFile records where this node stands in the cluster after a day-2
+// promote or repoint. The frozen document stays as provisioned (its phases
+// are what the node was built by); the topology overlays its role, primary
+// and secondaries for everything done since.
+const TopologyFile = "/var/lib/xroad-node/topology.yaml"
+
+// Topology is the part of a document that promote and repoint change.
+type Topology struct {
+	Role        Role      `yaml:"role"`
+	Primary     Primary   `yaml:"primary"`
+	Secondaries []Member  `yaml:"secondaries,omitempty"`
+	Changed     time.Time `yaml:"changed"`
+	// By names the command that made the change ("promote", "repoint").
+	By string `yaml:"by"`
+}
+
+// LoadTopology reads the node's topology; nil without error when the node
+// is where it was provisioned.
+func LoadTopology(root string) (*Topology, error) {
+	path := filepath.Join(root, TopologyFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t Topology
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&t); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if t.Role != RolePrimary && t.Role != RoleSecondary {
+		return nil, fmt.Errorf("%s: field role: must be primary or secondary", path)
+	}
+	return &t, nil
+}
+
+// Save writes the topology atomically. It holds public keys only.
+func (t *Topology) Save(root string) error {
+	data, err := yaml.Marshal(t)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(root, TopologyFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append([]byte("# Written by xroad-node "+t.By+"; overlays the frozen role document.\n"), data...), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// WithTopology returns a copy of d placed where t says; d itself is unchanged.
+func (d *Document) WithTopology(t *Topology) *Document {
+	c := *d
+	if t != nil {
+		c.Role, c.Primary, c.Secondaries = t.Role, t.Primary, append([]Member(nil), t.Secondaries...)
+	}
+	return &c
+}
+
+// Topology is d's own place in the cluster, for saving after a change.
+func (d *Document) Topology(by string, now time.Time) *Topology {
+	return &Topology{Role: d.Role, Primary: d.Primary, Secondaries: d.Secondaries, Changed: now.UTC(), By: by}
+}
+
+// self is this node's entry in the secondaries list.
+func (d *Document) self() (Member, bool) {
+	for _, m := range d.Secondaries {
+		if m.Name == d.Node {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// OwnHostKey is the public half of the node's pre-generated SSH host key, or
+// "" when its document carries none.
+func (d *Document) OwnHostKey() string {
+	if d.Role == RolePrimary {
+		return d.Primary.HostKey
+	}
+	if m, ok := d.self(); ok && d.SSH.HostKey != "" {
+		return m.HostKey
+	}
+	return ""
+}
+
+// asMember is the primary as one secondary among the others: how it stays in
+// the list when another node takes its place. Without its user key it
+// cannot sync from the new primary, so it is left out.
+func (p Primary) asMember() (Member, bool) {
+	return Member{Name: p.Name, Address: p.Address, SSHPublicKey: p.SSHPublicKey, HostKey: p.HostKey}, p.SSHPublicKey != ""
+}
+
+// Promoted is this secondary's document as the cluster's new primary: the
+// other secondaries, and the old primary when it can rejoin, are its
+// secondaries. It needs the kit's peer list and the node's own host key.
+func (d *Document) Promoted() (*Document, error) {
+	if d.Role != RoleSecondary {
+		return nil, errors.New("only a secondary can be promoted")
+	}
+	me, ok := d.self()
+	if !ok || d.SSH.HostKey == "" || me.HostKey == "" || me.Address == "" {
+		return nil, errors.New("the role document lacks the peer list (secondaries with addresses and host keys) and this node's own host key; make the seeds with a current `xroad-image kit`")
+	}
+	p := *d
+	p.Role = RolePrimary
+	p.Primary = Primary{Name: d.Node, Address: me.Address, HostKey: me.HostKey, SSHPublicKey: d.SSH.PublicKey}
+	p.Secondaries = nil
+	for _, m := range d.Secondaries {
+		if m.Name != d.Node {
+			p.Secondaries = append(p.Secondaries, m)
+		}
+	}
+	if old, ok := d.Primary.asMember(); ok {
+		p.Secondaries = append(p.Secondaries, old)
+	}
+	if len(p.Secondaries) == 0 {
+		return nil, errors.New("no other node could follow this one: the list has no other secondary and the old primary has no user key")
+	}
+	if err := p.validate(validateOpts{skipValidityPeriod: true}); err != nil {
+		return nil, fmt.Errorf("the promoted document would be invalid: %w", err)
+	}
+	return &p, nil
+}
+
+// Repointed is this secondary's document following another primary, named
+// by address or node name: a member of its list with a host key to pin.
+// The old primary takes that member's place in the list.
+func (d *Document) Repointed(primary string) (*Document, error) {
+	if d.Role != RoleSecondary {
+		return nil, errors.New("only a secondary follows a primary")
+	}
+	var next Member
+	found := false
+	for _, m := range d.Secondaries {
+		if m.Address == primary || m.Name == primary {
+			next, found = m, true
+			break
+		}
+	}
+	switch {
+	case !found:
+		return nil, fmt.Errorf("%s is not a secondary of cluster %s in this node's role document", primary, d.Cluster)
+	case next.Name == d.Node:
+		return nil, fmt.Errorf("%s is this node; use `xroad-node promote` to make it the primary", primary)
+	case next.HostKey == "" || next.Address == "":
+		return nil, fmt.Errorf("the role document has no address or host key for %s to pin", next.Name)
+	}
+	r := *d
+	r.Primary = Primary{Name: next.Name, Address: next.Address, HostKey: next.HostKey, SSHPublicKey: next.SSHPublicKey}
+	r.Secondaries = nil
+	for _, m := range d.Secondaries {
+		if m.Name != next.Name {
+			r.Secondaries = append(r.Secondaries, m)
+		}
+	}
+	if old, ok := d.Primary.asMember(); ok {
+		r.Secondaries = append(r.Secondaries, old)
+	}
+	if err := r.validate(validateOpts{skipValidityPeriod: true}); err != nil {
+		return nil, fmt.Errorf("the repointed document would be invalid: %w", err)
+	}
+	return &r, nil
+}
