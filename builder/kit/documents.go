@@ -10,47 +10,73 @@ import (
 )
 
 // material is every secret of the cluster, new or carried over from a previous kit.
+// Every node has its own SSH host key and xroad user key, whatever its role: a
+// secondary may be promoted and the primary may rejoin as a secondary, and
+// the other nodes must already know the keys they will then meet.
 type material struct {
 	ca       *certKey
 	password string
-	hostKey  *sshKey             // the primary's SSH host key
-	userKeys map[string]*sshKey  // the secondaries' xroad user keys
+	hostKeys map[string]*sshKey  // every node's SSH host key
+	userKeys map[string]*sshKey  // every node's xroad user key
 	certs    map[string]*certKey // every node's PostgreSQL certificate
 }
 
 // makeMaterial generates what is missing; with prev it keeps what still fits.
 func makeMaterial(spec *Spec, facts *profiles.Facts, prev *previousKit, now time.Time) (*material, error) {
-	m := &material{userKeys: map[string]*sshKey{}, certs: map[string]*certKey{}}
-	keyType, bits := facts.SSH.KeyType, facts.SSH.KeyBits
-	var err error
-	if prev != nil {
-		m.ca, m.password, m.hostKey = prev.ca, prev.password, prev.hostKey
-	} else {
-		if m.ca, err = newCA(spec.Cluster, now); err != nil {
-			return nil, fmt.Errorf("cluster CA: %w", err)
-		}
-		if m.password, err = newPassword(); err != nil {
-			return nil, fmt.Errorf("serverconf password: %w", err)
-		}
-		if m.hostKey, err = newSSHKey(keyType, bits, "root@"+spec.Primary.Name); err != nil {
-			return nil, fmt.Errorf("%s: ssh host key: %w", spec.Primary.Name, err)
-		}
+	m := &material{hostKeys: map[string]*sshKey{}, userKeys: map[string]*sshKey{}, certs: map[string]*certKey{}}
+	if err := m.clusterSecrets(spec, prev, now); err != nil {
+		return nil, err
 	}
 	for _, n := range spec.nodes() {
-		if c := prev.cert(n.Name); c != nil && reusableNodeCert(m.ca, c, n, now) {
-			m.certs[n.Name] = c
-		} else if m.certs[n.Name], err = issueNodeCert(m.ca, spec.Cluster, n, now); err != nil {
-			return nil, fmt.Errorf("%s: postgresql certificate: %w", n.Name, err)
-		}
-	}
-	for _, n := range spec.Secondaries {
-		if k := prev.userKey(n.Name); k != nil {
-			m.userKeys[n.Name] = k
-		} else if m.userKeys[n.Name], err = newSSHKey(keyType, bits, "xroad@"+n.Name); err != nil {
-			return nil, fmt.Errorf("%s: ssh key: %w", n.Name, err)
+		if err := m.nodeMaterial(spec.Cluster, n, facts, prev, now); err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Name, err)
 		}
 	}
 	return m, nil
+}
+
+// clusterSecrets are the CA and the serverconf password, shared by every node.
+func (m *material) clusterSecrets(spec *Spec, prev *previousKit, now time.Time) error {
+	if prev != nil {
+		m.ca, m.password = prev.ca, prev.password
+		return nil
+	}
+	var err error
+	if m.ca, err = newCA(spec.Cluster, now); err != nil {
+		return fmt.Errorf("cluster CA: %w", err)
+	}
+	if m.password, err = newPassword(); err != nil {
+		return fmt.Errorf("serverconf password: %w", err)
+	}
+	return nil
+}
+
+// nodeMaterial keeps a node's certificate and keys from prev when they fit
+// and generates the rest.
+func (m *material) nodeMaterial(cluster string, n Node, facts *profiles.Facts, prev *previousKit, now time.Time) error {
+	var err error
+	if c := prev.cert(n.Name); c != nil && reusableNodeCert(m.ca, c, n, now) {
+		m.certs[n.Name] = c
+	} else if m.certs[n.Name], err = issueNodeCert(m.ca, cluster, n, now); err != nil {
+		return fmt.Errorf("postgresql certificate: %w", err)
+	}
+	if m.hostKeys[n.Name], err = keptOrNewSSHKey(prev.hostKey(n.Name), facts, "root@"+n.Name); err != nil {
+		return fmt.Errorf("ssh host key: %w", err)
+	}
+	if m.userKeys[n.Name], err = keptOrNewSSHKey(prev.userKey(n.Name), facts, "xroad@"+n.Name); err != nil {
+		return fmt.Errorf("ssh key: %w", err)
+	}
+	return nil
+}
+
+// keptOrNewSSHKey returns the previous kit's key, or a new one of the
+// profile's type when the previous kit had none (a new node, or a kit made
+// before every node had both keys).
+func keptOrNewSSHKey(kept *sshKey, facts *profiles.Facts, comment string) (*sshKey, error) {
+	if kept != nil {
+		return kept, nil
+	}
+	return newSSHKey(facts.SSH.KeyType, facts.SSH.KeyBits, comment)
 }
 
 // kitPlan is one kit, complete in memory before anything is written.
@@ -76,48 +102,76 @@ type nodePlan struct {
 
 // planNodes builds and validates every node's role document and renders its user-data.
 func planNodes(spec *Spec, m *material) ([]*nodePlan, error) {
-	primary := metadata.Primary{Name: spec.Primary.Name, Address: spec.Primary.Address, HostKey: m.hostKey.Public}
-	base := func(n Node, role metadata.Role) *metadata.Document {
-		c := m.certs[n.Name]
-		return &metadata.Document{
-			Version:            metadata.Version,
-			Cluster:            spec.Cluster,
-			Role:               role,
-			Node:               n.Name,
-			Primary:            primary,
-			ServerconfPassword: m.password,
-			TLS:                metadata.TLS{CA: string(m.ca.CertPEM), Cert: string(c.CertPEM), Key: string(c.KeyPEM)},
-			Options:            spec.Options,
-		}
-	}
-
-	p := base(spec.Primary, metadata.RolePrimary)
-	p.SSH.HostKey = string(m.hostKey.Private)
+	plans := []*nodePlan{{node: spec.Primary, role: metadata.RolePrimary, doc: m.document(spec, spec.Primary, metadata.RolePrimary)}}
 	for _, s := range spec.Secondaries {
-		p.Secondaries = append(p.Secondaries, metadata.Member{Name: s.Name, Address: s.Address, SSHPublicKey: m.userKeys[s.Name].Public})
+		plans = append(plans, &nodePlan{node: s, role: metadata.RoleSecondary, doc: m.document(spec, s, metadata.RoleSecondary)})
 	}
-	plans := []*nodePlan{{node: spec.Primary, role: metadata.RolePrimary, doc: p}}
-	for _, s := range spec.Secondaries {
-		d := base(s, metadata.RoleSecondary)
-		k := m.userKeys[s.Name]
-		d.SSH.PrivateKey, d.SSH.PublicKey = string(k.Private), k.Public
-		plans = append(plans, &nodePlan{node: s, role: metadata.RoleSecondary, doc: d})
-	}
-
 	for _, pl := range plans {
-		// Validate with the provisioner's own rules: a kit the node would refuse is a kit bug.
-		if err := pl.doc.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: role document: %w", pl.node.Name, err)
-		}
-		doc, err := pl.doc.Marshal()
-		if err != nil {
-			return nil, fmt.Errorf("%s: role document: %w", pl.node.Name, err)
-		}
-		if pl.userData, err = renderUserData(doc); err != nil {
-			return nil, fmt.Errorf("%s: user-data: %w", pl.node.Name, err)
+		if err := pl.render(); err != nil {
+			return nil, fmt.Errorf("%s: %w", pl.node.Name, err)
 		}
 	}
 	return plans, nil
+}
+
+// document is node n's role document. Every node, whatever its role, carries
+// its own keys and the same view of the cluster: the primary with its keys and
+// every secondary with theirs.
+func (m *material) document(spec *Spec, n Node, role metadata.Role) *metadata.Document {
+	c, host, user := m.certs[n.Name], m.hostKeys[n.Name], m.userKeys[n.Name]
+	return &metadata.Document{
+		Version:            metadata.Version,
+		Cluster:            spec.Cluster,
+		Role:               role,
+		Node:               n.Name,
+		Primary:            m.primary(spec.Primary),
+		Secondaries:        m.members(spec.Secondaries),
+		ServerconfPassword: m.password,
+		TLS:                metadata.TLS{CA: string(m.ca.CertPEM), Cert: string(c.CertPEM), Key: string(c.KeyPEM)},
+		SSH:                metadata.SSH{HostKey: string(host.Private), PrivateKey: string(user.Private), PublicKey: user.Public},
+		Options:            spec.Options,
+	}
+}
+
+// primary is the primary as every document names it.
+func (m *material) primary(p Node) metadata.Primary {
+	return metadata.Primary{
+		Name:         p.Name,
+		Address:      p.Address,
+		HostKey:      m.hostKeys[p.Name].Public,
+		SSHPublicKey: m.userKeys[p.Name].Public,
+	}
+}
+
+// members lists the secondaries as every document names them; each call
+// returns a new slice, so no two documents share one.
+func (m *material) members(secondaries []Node) []metadata.Member {
+	list := make([]metadata.Member, 0, len(secondaries))
+	for _, s := range secondaries {
+		list = append(list, metadata.Member{
+			Name:         s.Name,
+			Address:      s.Address,
+			SSHPublicKey: m.userKeys[s.Name].Public,
+			HostKey:      m.hostKeys[s.Name].Public,
+		})
+	}
+	return list
+}
+
+// render validates the node's document and wraps it in user-data.
+func (pl *nodePlan) render() error {
+	// Validate with the provisioner's own rules: a kit the node would refuse is a kit bug.
+	if err := pl.doc.Validate(); err != nil {
+		return fmt.Errorf("role document: %w", err)
+	}
+	doc, err := pl.doc.Marshal()
+	if err != nil {
+		return fmt.Errorf("role document: %w", err)
+	}
+	if pl.userData, err = renderUserData(doc); err != nil {
+		return fmt.Errorf("user-data: %w", err)
+	}
+	return nil
 }
 
 // assignGenerations keeps a node's generation, and so its instance-id, when

@@ -16,10 +16,13 @@ type Options struct {
 	// outDir.old-TIMESTAMP, never deleted: it may hold files the kit did not write.
 	Force bool
 	// Reuse extends the kit already in outDir instead of starting over: the CA,
-	// the serverconf password, the primary's host key and every node's keys and
-	// certificates that still fit are kept; only new nodes get new material, and
-	// the primary's document is regenerated with the new secondaries' keys. The
-	// old kit is moved aside as with Force. This is how a secondary is added.
+	// the serverconf password and every node's SSH keys and still fitting
+	// certificate are kept, whatever role the node had; only new nodes get new
+	// material. Every document lists the whole cluster, so adding a node changes
+	// every node's document. The primary may change to a node of the old kit,
+	// whose host key the cluster already knows; the old primary may stay on as a
+	// secondary. The old kit is moved aside as with Force. This is how a
+	// secondary is added and how a promotion is recorded.
 	Reuse bool
 	// Now is the clock for certificate validity; nil means time.Now.
 	Now func() time.Time

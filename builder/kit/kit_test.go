@@ -117,9 +117,9 @@ func checkModes(t *testing.T, root string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ca.key + 3 nodes x (server.key, user-data, seed.iso, one ssh key)
-	if seen != 13 {
-		t.Errorf("saw %d private files, want 13", seen)
+	// ca.key + per node: server.key, user-data, seed.iso, host key, user key
+	if want := 1 + 5*len(entries(t, filepath.Join(root, "nodes"))); seen != want {
+		t.Errorf("saw %d private files, want %d", seen, want)
 	}
 }
 
@@ -338,58 +338,89 @@ func parseKey(t *testing.T, priv, algo string) string {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey())))
 }
 
+// ownKeys are the public halves of one node's SSH keys.
+type ownKeys struct{ host, user string }
+
+// checkOwnKeys checks that a node's document, key files and ssh-keygen agree
+// on its host key and xroad user key, and returns their public halves.
+func checkOwnKeys(t *testing.T, dir string, d *metadata.Document, algo string) ownKeys {
+	t.Helper()
+	keyType := strings.TrimPrefix(strings.TrimSuffix(algo, "-sha2-nistp256"), "ssh-")
+	k := ownKeys{host: parseKey(t, d.SSH.HostKey, algo), user: parseKey(t, d.SSH.PrivateKey, algo)}
+	if d.SSH.PublicKey != k.user {
+		t.Errorf("%s: ssh.publicKey is not the public half of ssh.privateKey", d.Node)
+	}
+	for _, f := range []struct{ file, private, public, comment string }{
+		{"ssh_host_" + keyType + "_key", d.SSH.HostKey, k.host, "root@" + d.Node},
+		{"id_" + keyType, d.SSH.PrivateKey, k.user, "xroad@" + d.Node},
+	} {
+		file := filepath.Join(dir, f.file)
+		if string(readFile(t, file)) != f.private || sshKeygenPublic(t, file) != f.public {
+			t.Errorf("%s: %s disagrees with the document", d.Node, f.file)
+		}
+		if string(readFile(t, file+".pub")) != f.public+" "+f.comment+"\n" {
+			t.Errorf("%s: %s.pub does not match", d.Node, f.file)
+		}
+	}
+	return k
+}
+
+// checkDocuments checks that every document validates, carries the node's own
+// keys, and names the same primary and the same secondaries with the keys the
+// other documents carry.
 func checkDocuments(t *testing.T, spec *Spec, res *Result, docs map[string]*metadata.Document, algo string) {
 	t.Helper()
 	caPEM := string(readFile(t, res.Dir, "ca", "ca.crt"))
-	keyType := strings.TrimPrefix(strings.TrimSuffix(algo, "-sha2-nistp256"), "ssh-")
-
-	p := docs[spec.Primary.Name]
-	pdir := filepath.Join(res.Dir, "nodes", spec.Primary.Name)
-	hostPub := parseKey(t, p.SSH.HostKey, algo)
-	hostFile := filepath.Join(pdir, "ssh_host_"+keyType+"_key")
-	if string(readFile(t, hostFile)) != p.SSH.HostKey || sshKeygenPublic(t, hostFile) != hostPub {
-		t.Errorf("primary host key file disagrees with the document")
-	}
-	if p.Role != metadata.RolePrimary || p.SSH.PrivateKey != "" || len(p.Secondaries) != len(spec.Secondaries) {
-		t.Errorf("primary document: role %s, %d secondaries", p.Role, len(p.Secondaries))
-	}
-	pw := p.ServerconfPassword
+	pw := docs[spec.Primary.Name].ServerconfPassword
 	if len(pw) < 24 || strings.Trim(pw, passwordAlphabet) != "" {
 		t.Errorf("serverconf password %d chars, alphabet ok %v", len(pw), strings.Trim(pw, passwordAlphabet) == "")
 	}
 
+	keys := map[string]ownKeys{}
+	hostKeys := map[string]string{}
 	for _, n := range spec.nodes() {
 		d := docs[n.Name]
-		dir := filepath.Join(res.Dir, "nodes", n.Name)
-		if d.Version != metadata.Version || d.Cluster != spec.Cluster || d.Node != n.Name {
-			t.Errorf("%s: version %q cluster %q node %q", n.Name, d.Version, d.Cluster, d.Node)
+		if err := d.Validate(); err != nil {
+			t.Errorf("%s: document does not validate: %v", n.Name, err)
 		}
-		if d.Primary != (metadata.Primary{Name: spec.Primary.Name, Address: spec.Primary.Address, HostKey: hostPub}) {
-			t.Errorf("%s: primary %+v", n.Name, d.Primary)
+		k := checkOwnKeys(t, filepath.Join(res.Dir, "nodes", n.Name), d, algo)
+		if other, dup := hostKeys[k.host]; dup {
+			t.Errorf("%s and %s share a host key", n.Name, other)
+		}
+		if k.host == k.user {
+			t.Errorf("%s: host key and user key are the same", n.Name)
+		}
+		hostKeys[k.host], keys[n.Name] = n.Name, k
+	}
+
+	wantPrimary := metadata.Primary{Name: spec.Primary.Name, Address: spec.Primary.Address,
+		HostKey: keys[spec.Primary.Name].host, SSHPublicKey: keys[spec.Primary.Name].user}
+	var wantMembers []metadata.Member
+	for _, s := range spec.Secondaries {
+		wantMembers = append(wantMembers, metadata.Member{Name: s.Name, Address: s.Address,
+			SSHPublicKey: keys[s.Name].user, HostKey: keys[s.Name].host})
+	}
+	for i, n := range spec.nodes() {
+		d := docs[n.Name]
+		dir := filepath.Join(res.Dir, "nodes", n.Name)
+		wantRole := metadata.RoleSecondary
+		if i == 0 {
+			wantRole = metadata.RolePrimary
+		}
+		if d.Version != metadata.Version || d.Cluster != spec.Cluster || d.Node != n.Name || d.Role != wantRole {
+			t.Errorf("%s: version %q cluster %q node %q role %s", n.Name, d.Version, d.Cluster, d.Node, d.Role)
+		}
+		if d.Primary != wantPrimary {
+			t.Errorf("%s: primary %+v, want %+v", n.Name, d.Primary, wantPrimary)
+		}
+		if !reflect.DeepEqual(d.Secondaries, wantMembers) {
+			t.Errorf("%s: secondaries %+v, want %+v", n.Name, d.Secondaries, wantMembers)
 		}
 		if d.ServerconfPassword != pw || d.Options != spec.Options {
 			t.Errorf("%s: password or options differ from the primary's", n.Name)
 		}
 		if d.TLS.CA != caPEM || d.TLS.Cert != string(readFile(t, dir, "server.crt")) || d.TLS.Key != string(readFile(t, dir, "server.key")) {
 			t.Errorf("%s: tls material differs from the files", n.Name)
-		}
-	}
-	for i, s := range spec.Secondaries {
-		d := docs[s.Name]
-		dir := filepath.Join(res.Dir, "nodes", s.Name)
-		if d.Role != metadata.RoleSecondary || d.SSH.HostKey != "" || len(d.Secondaries) != 0 {
-			t.Errorf("%s: role %s, host key set %v, %d secondaries", s.Name, d.Role, d.SSH.HostKey != "", len(d.Secondaries))
-		}
-		pub := parseKey(t, d.SSH.PrivateKey, algo)
-		keyFile := filepath.Join(dir, "id_"+keyType)
-		if d.SSH.PublicKey != pub || string(readFile(t, keyFile)) != d.SSH.PrivateKey || sshKeygenPublic(t, keyFile) != pub {
-			t.Errorf("%s: ssh key pair does not match (document, file, ssh-keygen)", s.Name)
-		}
-		if !strings.HasPrefix(string(readFile(t, keyFile+".pub")), pub+" ") {
-			t.Errorf("%s: id_%s.pub does not match", s.Name, keyType)
-		}
-		if m := p.Secondaries[i]; m != (metadata.Member{Name: s.Name, Address: s.Address, SSHPublicKey: pub}) {
-			t.Errorf("primary's entry for %s: %+v", s.Name, m)
 		}
 	}
 }
@@ -409,8 +440,13 @@ func checkEcho(t *testing.T, out string, spec *Spec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Nodes) != 3 || st.Nodes[0].HostKey == "" || st.Nodes[1].SSHKey == "" {
-		t.Errorf("kit.yaml: %+v", st)
+	if len(st.Nodes) != 3 {
+		t.Fatalf("kit.yaml: %+v", st)
+	}
+	for _, n := range st.Nodes {
+		if !strings.HasPrefix(n.HostKey, "SHA256:") || !strings.HasPrefix(n.SSHKey, "SHA256:") || n.HostKey == n.SSHKey {
+			t.Errorf("kit.yaml: node %s: host key %q, ssh key %q", n.Name, n.HostKey, n.SSHKey)
+		}
 	}
 }
 
@@ -534,5 +570,227 @@ func TestProvisionerReadsSeed(t *testing.T) {
 		if !reflect.DeepEqual(doc, want) || doc.Node != n.Name || doc.Role != n.Role {
 			t.Errorf("%s: document read from the seed directory differs", n.Name)
 		}
+	}
+}
+
+// kitDocs reads every node's role document back from the kit in dir.
+func kitDocs(t *testing.T, dir string, spec *Spec) map[string]*metadata.Document {
+	t.Helper()
+	docs := map[string]*metadata.Document{}
+	for _, n := range spec.nodes() {
+		d, err := roleDocument(readFile(t, dir, "nodes", n.Name, "user-data"))
+		if err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
+		}
+		docs[n.Name] = d
+	}
+	return docs
+}
+
+// seedDocs checks the seeds of a run and returns their documents.
+func seedDocs(t *testing.T, res *Result) map[string]*metadata.Document {
+	t.Helper()
+	docs := map[string]*metadata.Document{}
+	for _, n := range res.Nodes {
+		docs[n.Name] = checkSeed(t, n)
+	}
+	return docs
+}
+
+// snapshotTree maps every path under dir to its mode and contents.
+func snapshotTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	tree := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		var data []byte
+		if !d.IsDir() {
+			if data, err = os.ReadFile(p); err != nil {
+				return err
+			}
+		}
+		tree[p] = fi.Mode().String() + "\n" + string(data)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
+}
+
+// promote makes spec's first secondary the primary and the old primary its
+// first secondary.
+func promote(spec *Spec) Spec {
+	s := *spec
+	s.Primary = spec.Secondaries[0]
+	s.Secondaries = append([]Node{spec.Primary}, spec.Secondaries[1:]...)
+	return s
+}
+
+// A reuse run with an unchanged spec renders byte-identical seeds, so no node
+// gets a new instance-id.
+func TestReuseKeepsUnchangedNodes(t *testing.T) {
+	spec := parseSpec(t, smallSpec)
+	facts := mustResolve(t, "debian-12")
+	out := filepath.Join(t.TempDir(), "kit")
+	first, err := Generate(*spec, facts, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Generate(*spec, facts, out, Options{Reuse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Generation != 2 {
+		t.Errorf("kit generation %d, want 2", second.Generation)
+	}
+	for i, n := range second.Nodes {
+		if n.Changed || n.Generation != 1 || n.InstanceID != first.Nodes[i].InstanceID {
+			t.Errorf("%s: %+v, want unchanged", n.Name, n)
+		}
+	}
+}
+
+// Promoting a secondary keeps every secret; the promoted node's host key, which
+// every document already listed, becomes the pinned one, and the old primary
+// rejoins as a secondary with the keys it had.
+func TestReusePromotesSecondary(t *testing.T) {
+	spec := parseSpec(t, strings.Replace(clusterSpec, "%s", "debian-12", 1))
+	out := filepath.Join(t.TempDir(), "kit")
+	first, err := Generate(*spec, nil, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := kitDocs(t, out, spec)
+	caCrt, caKey := readFile(t, out, "ca", "ca.crt"), readFile(t, out, "ca", "ca.key")
+
+	promoted := promote(spec)
+	res, err := Generate(promoted, nil, out, Options{Reuse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CAFingerprint != first.CAFingerprint || !bytes.Equal(caCrt, readFile(t, out, "ca", "ca.crt")) || !bytes.Equal(caKey, readFile(t, out, "ca", "ca.key")) {
+		t.Error("the CA changed")
+	}
+	docs := seedDocs(t, res)
+	checkDocuments(t, &promoted, res, docs, ssh.KeyAlgoED25519)
+	checkModes(t, out)
+	for name, old := range before {
+		d := docs[name]
+		if d.SSH != old.SSH || d.TLS != old.TLS || d.ServerconfPassword != old.ServerconfPassword {
+			t.Errorf("%s: keys, certificate or password changed", name)
+		}
+	}
+
+	oldPrimary, newPrimary := spec.Primary.Name, promoted.Primary.Name
+	if got, want := docs[oldPrimary].Primary.HostKey, before[oldPrimary].Secondaries[0].HostKey; got != want {
+		t.Errorf("pinned primary host key %q, want %s's listed host key %q", got, newPrimary, want)
+	}
+	want := metadata.Member{Name: oldPrimary, Address: spec.Primary.Address,
+		SSHPublicKey: before[oldPrimary].Primary.SSHPublicKey, HostKey: before[oldPrimary].Primary.HostKey}
+	if got := docs[newPrimary].Secondaries[0]; got != want {
+		t.Errorf("old primary listed as %+v, want %+v", got, want)
+	}
+}
+
+// Only a node of the previous kit can become the primary; a refused run
+// writes nothing.
+func TestReuseRefusesUnknownPrimary(t *testing.T) {
+	spec := parseSpec(t, smallSpec)
+	facts := mustResolve(t, "debian-12")
+	parent := t.TempDir()
+	out := filepath.Join(parent, "kit")
+	if _, err := Generate(*spec, facts, out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotTree(t, parent)
+
+	stranger := *spec
+	stranger.Primary = Node{Name: "stranger", Address: "192.0.2.9"}
+	stranger.Secondaries = []Node{spec.Primary, spec.Secondaries[0]}
+	_, err := Generate(stranger, facts, out, Options{Reuse: true})
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "primary.name" {
+		t.Fatalf("got %v, want an error naming primary.name", err)
+	}
+	if !reflect.DeepEqual(before, snapshotTree(t, parent)) {
+		t.Error("the refused run changed the output directory")
+	}
+}
+
+// downgrade rewrites a kit's documents as a kit made before every node had
+// both SSH keys: the primary without a user key, secondaries without a host
+// key or the list of secondaries.
+func downgrade(t *testing.T, dir string, spec *Spec) {
+	t.Helper()
+	for name, d := range kitDocs(t, dir, spec) {
+		d.Primary.SSHPublicKey = ""
+		if d.Role == metadata.RolePrimary {
+			d.SSH.PrivateKey, d.SSH.PublicKey = "", ""
+			for i := range d.Secondaries {
+				d.Secondaries[i].HostKey = ""
+			}
+		} else {
+			d.SSH.HostKey, d.Secondaries = "", nil
+		}
+		if err := d.Validate(); err != nil {
+			t.Fatalf("%s: downgraded document: %v", name, err)
+		}
+		doc, err := d.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ud, err := renderUserData(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "nodes", name, "user-data"), ud, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// An older kit keeps the keys it has and gets the missing ones. A node whose
+// host key it lacks cannot become the primary until a run has given it one.
+func TestReuseOlderKit(t *testing.T) {
+	spec := parseSpec(t, smallSpec)
+	facts := mustResolve(t, "debian-12")
+	out := filepath.Join(t.TempDir(), "kit")
+	if _, err := Generate(*spec, facts, out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	downgrade(t, out, spec)
+	old := kitDocs(t, out, spec)
+
+	promoted := promote(spec)
+	_, err := Generate(promoted, facts, out, Options{Reuse: true})
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "primary.name" || !strings.Contains(err.Error(), "host key") {
+		t.Fatalf("promoting a node without a host key: got %v", err)
+	}
+
+	res, err := Generate(*spec, facts, out, Options{Reuse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := seedDocs(t, res)
+	checkDocuments(t, spec, res, docs, ssh.KeyAlgoED25519)
+	primary, replica := spec.Primary.Name, spec.Secondaries[0].Name
+	if docs[primary].SSH.HostKey != old[primary].SSH.HostKey || docs[replica].SSH.PrivateKey != old[replica].SSH.PrivateKey {
+		t.Error("the older kit's keys were not kept")
+	}
+
+	res, err = Generate(promoted, facts, out, Options{Reuse: true})
+	if err != nil {
+		t.Fatalf("promoting once every node has a host key: %v", err)
+	}
+	if got := seedDocs(t, res)[primary].Primary.HostKey; got != docs[primary].Secondaries[0].HostKey {
+		t.Errorf("pinned primary host key %q, want the one the previous kit listed for %s", got, replica)
 	}
 }

@@ -47,7 +47,7 @@ const (
 //	cluster.yaml, kit.yaml        spec echo (ParseSpec reads it back), fingerprints and state
 //	ca/ca.crt, ca/ca.key          cluster CA
 //	nodes/NAME/                   user-data, meta-data, seed.iso, ca.crt, server.crt, server.key,
-//	                              ssh_host_TYPE_key[.pub] (primary) or id_TYPE[.pub] (secondary)
+//	                              ssh_host_TYPE_key[.pub] (host key), id_TYPE[.pub] (xroad user key)
 func (k *kitPlan) write(root string) error {
 	m := k.material
 	spec, err := k.spec.Marshal()
@@ -77,25 +77,25 @@ func (k *kitPlan) write(root string) error {
 			return err
 		}
 	}
-	for i, n := range k.nodes {
-		if err := k.writeNode(root, n, i == 0); err != nil {
+	for _, n := range k.nodes {
+		if err := k.writeNode(root, n); err != nil {
 			return fmt.Errorf("%s: %w", n.node.Name, err)
 		}
 	}
 	return nil
 }
 
-func (k *kitPlan) writeNode(root string, n *nodePlan, primary bool) error {
-	m := k.material
-	dir := filepath.Join(root, "nodes", n.node.Name)
+func (k *kitPlan) writeNode(root string, n *nodePlan) error {
+	m, name := k.material, n.node.Name
+	dir := filepath.Join(root, "nodes", name)
 	if err := os.Mkdir(dir, modeDir); err != nil {
 		return err
 	}
-	meta, err := renderMetaData(n.instanceID, n.node.Name)
+	meta, err := renderMetaData(n.instanceID, name)
 	if err != nil {
 		return err
 	}
-	c := m.certs[n.node.Name]
+	c, host, user := m.certs[name], m.hostKeys[name], m.userKeys[name]
 	keyType := k.facts.SSH.KeyType
 	files := []kitFile{
 		{"user-data", n.userData, modeSecret},
@@ -103,16 +103,10 @@ func (k *kitPlan) writeNode(root string, n *nodePlan, primary bool) error {
 		{"ca.crt", m.ca.CertPEM, modePublic},
 		{"server.crt", c.CertPEM, modePublic},
 		{"server.key", c.KeyPEM, modeSecret},
-	}
-	if primary {
-		files = append(files,
-			kitFile{"ssh_host_" + keyType + "_key", m.hostKey.Private, modeSecret},
-			kitFile{"ssh_host_" + keyType + "_key.pub", []byte(m.hostKey.Public + " root@" + n.node.Name + "\n"), modePublic})
-	} else {
-		uk := m.userKeys[n.node.Name]
-		files = append(files,
-			kitFile{"id_" + keyType, uk.Private, modeSecret},
-			kitFile{"id_" + keyType + ".pub", []byte(uk.Public + " xroad@" + n.node.Name + "\n"), modePublic})
+		{"ssh_host_" + keyType + "_key", host.Private, modeSecret},
+		{"ssh_host_" + keyType + "_key.pub", []byte(host.Public + " root@" + name + "\n"), modePublic},
+		{"id_" + keyType, user.Private, modeSecret},
+		{"id_" + keyType + ".pub", []byte(user.Public + " xroad@" + name + "\n"), modePublic},
 	}
 	for _, f := range files {
 		if err := writeFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"xroad-appliance/builder/outdir"
 
+	"golang.org/x/crypto/ssh"
+
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/metadata"
 )
@@ -125,8 +127,9 @@ func TestForceMovesAside(t *testing.T) {
 	}
 }
 
-// Adding a secondary: CA, password, host key and the existing secondary's
-// material stay; only the primary's document (and so its instance-id) changes.
+// Adding a secondary: CA, password and the existing nodes' keys and
+// certificates stay. Every document lists the whole cluster, so every existing
+// node's document (and so its instance-id) changes.
 func TestReuseAddsSecondary(t *testing.T) {
 	facts := mustResolve(t, "rhel-8")
 	out := filepath.Join(t.TempDir(), "kit")
@@ -134,8 +137,11 @@ func TestReuseAddsSecondary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldReplica := readFile(t, out, "nodes", "replica1", "user-data")
-	oldHost := readFile(t, out, "nodes", "primary", "ssh_host_ecdsa_key")
+	kept := map[string][]byte{}
+	for _, f := range []string{"primary/ssh_host_ecdsa_key", "primary/id_ecdsa", "primary/server.crt",
+		"replica1/ssh_host_ecdsa_key", "replica1/id_ecdsa", "replica1/server.crt"} {
+		kept[f] = readFile(t, out, "nodes", f)
+	}
 
 	bigger := parseSpec(t, smallSpec+"  - {name: replica2, address: 192.0.2.3}\n")
 	second, err := Generate(*bigger, facts, out, Options{Reuse: true})
@@ -145,40 +151,25 @@ func TestReuseAddsSecondary(t *testing.T) {
 	if second.Generation != 2 || second.CAFingerprint != first.CAFingerprint || second.PreviousDir == "" {
 		t.Fatalf("reuse result %+v", second)
 	}
-	byName := map[string]NodeResult{}
 	for _, n := range second.Nodes {
-		byName[n.Name] = n
+		if !n.Changed || n.Generation != 2 {
+			t.Errorf("%s not regenerated: %+v", n.Name, n)
+		}
 	}
-	if n := byName["replica1"]; n.Changed || n.InstanceID != first.Nodes[1].InstanceID || n.Generation != 1 {
-		t.Errorf("replica1 changed: %+v", n)
-	}
-	if !bytes.Equal(oldReplica, readFile(t, out, "nodes", "replica1", "user-data")) {
-		t.Error("replica1's user-data changed")
-	}
-	if n := byName["primary"]; !n.Changed || n.InstanceID == first.Nodes[0].InstanceID || n.Generation != 2 {
-		t.Errorf("primary not regenerated: %+v", n)
-	}
-	if !byName["replica2"].Changed {
-		t.Error("replica2 not new")
-	}
-	if !bytes.Equal(oldHost, readFile(t, out, "nodes", "primary", "ssh_host_ecdsa_key")) {
-		t.Error("primary host key changed")
+	for f, data := range kept {
+		if !bytes.Equal(data, readFile(t, out, "nodes", f)) {
+			t.Errorf("%s changed", f)
+		}
 	}
 
 	docs := map[string]*metadata.Document{}
 	for _, n := range second.Nodes {
 		docs[n.Name] = checkSeed(t, n)
 	}
-	p := docs["primary"]
-	if len(p.Secondaries) != 2 || p.Secondaries[1].Name != "replica2" || p.Secondaries[1].SSHPublicKey != docs["replica2"].SSH.PublicKey {
-		t.Errorf("primary's secondaries: %+v", p.Secondaries)
-	}
-	if docs["replica2"].ServerconfPassword != p.ServerconfPassword || docs["replica2"].Primary.HostKey != p.Primary.HostKey {
-		t.Error("replica2 does not share the cluster's password and pinned host key")
-	}
+	checkDocuments(t, bigger, second, docs, ssh.KeyAlgoECDSA256)
 	checkModes(t, out)
 
-	// A spec for another cluster or primary cannot reuse this kit.
+	// A spec for another cluster, or naming a primary the kit lacks, cannot reuse it.
 	other := parseSpec(t, strings.Replace(smallSpec, "cluster: lab", "cluster: other", 1))
 	if _, err := Generate(*other, facts, out, Options{Reuse: true}); err == nil || !strings.Contains(err.Error(), "cluster") {
 		t.Errorf("other cluster: %v", err)

@@ -18,14 +18,17 @@ type previousKit struct {
 	state    kitState
 	ca       *certKey
 	password string
-	hostKey  *sshKey
 	nodes    map[string]*prevNode
 }
 
+// prevNode is one node of the previous kit. A kit made before every node had
+// both SSH keys lacks the primary's user key and the secondaries' host keys;
+// those are nil and get generated.
 type prevNode struct {
 	userData   []byte
 	generation int
 	cert       *certKey
+	hostKey    *sshKey
 	userKey    *sshKey
 }
 
@@ -46,6 +49,13 @@ func (p *previousKit) cert(name string) *certKey {
 	return nil
 }
 
+func (p *previousKit) hostKey(name string) *sshKey {
+	if n, ok := p.node(name); ok {
+		return n.hostKey
+	}
+	return nil
+}
+
 func (p *previousKit) userKey(name string) *sshKey {
 	if n, ok := p.node(name); ok {
 		return n.userKey
@@ -54,71 +64,111 @@ func (p *previousKit) userKey(name string) *sshKey {
 }
 
 // loadPrevious reads the kit in dir and checks that spec extends it: same
-// cluster, same primary, same SSH key type.
+// cluster, same SSH key type, and a primary that is already a node of the kit.
 func loadPrevious(dir string, spec *Spec, facts *profiles.Facts) (*previousKit, error) {
-	read := func(rel string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, rel)) }
-
-	data, err := read("kit.yaml")
+	st, old, err := readKitFiles(dir)
 	if err != nil {
 		return nil, err
-	}
-	st, err := parseState(data)
-	if err != nil {
-		return nil, fmt.Errorf("kit.yaml: %w", err)
-	}
-	if data, err = read("cluster.yaml"); err != nil {
-		return nil, err
-	}
-	old, err := ParseSpec(data)
-	if err != nil {
-		return nil, fmt.Errorf("cluster.yaml: %w", err)
 	}
 	if old.Cluster != spec.Cluster {
 		return nil, fieldErr("cluster", "%q, but the kit is for cluster %q", spec.Cluster, old.Cluster)
-	}
-	if old.Primary.Name != spec.Primary.Name {
-		return nil, fieldErr("primary.name", "%q, but the kit's primary is %q; a kit cannot change the primary", spec.Primary.Name, old.Primary.Name)
 	}
 	if want := sshAlgo(facts.SSH.KeyType, facts.SSH.KeyBits); st.SSHKeyType != want {
 		return nil, fmt.Errorf("profile %s wants %s SSH keys, the kit has %s; make a new kit", facts.Name, want, st.SSHKeyType)
 	}
 
 	p := &previousKit{state: *st, nodes: map[string]*prevNode{}}
-	crt, err := read("ca/ca.crt")
-	if err != nil {
+	if p.ca, err = loadCA(dir, st); err != nil {
 		return nil, err
 	}
-	key, err := read("ca/ca.key")
-	if err != nil {
-		return nil, err
-	}
-	if p.ca, err = parseCertKey(crt, key); err != nil {
-		return nil, fmt.Errorf("ca: %w", err)
-	}
-	if p.ca.fingerprint() != st.CA.SHA256 {
-		return nil, errors.New("ca/ca.crt does not match kit.yaml")
-	}
-
 	for _, ns := range st.Nodes {
-		n, doc, err := loadNode(dir, ns, facts)
-		if err != nil {
+		if err := p.addNode(dir, ns, facts); err != nil {
 			return nil, fmt.Errorf("nodes/%s: %w", ns.Name, err)
 		}
-		p.nodes[ns.Name] = n
-		if doc.Role == metadata.RolePrimary {
-			p.password = doc.ServerconfPassword
-			if p.hostKey, err = parseSSHKey([]byte(doc.SSH.HostKey), facts.SSH.KeyType, facts.SSH.KeyBits); err != nil {
-				return nil, fmt.Errorf("nodes/%s: ssh host key: %w", ns.Name, err)
-			}
-		}
 	}
-	if p.hostKey == nil || p.password == "" {
-		return nil, errors.New("the kit has no primary document")
+	if err := p.checkPrimary(spec.Primary.Name, old.Primary.Name); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-// loadNode reads a node's material back from its user-data.
+// readKitFiles reads kit.yaml and the spec echo cluster.yaml.
+func readKitFiles(dir string) (*kitState, *Spec, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "kit.yaml"))
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := parseState(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kit.yaml: %w", err)
+	}
+	if data, err = os.ReadFile(filepath.Join(dir, "cluster.yaml")); err != nil {
+		return nil, nil, err
+	}
+	old, err := ParseSpec(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster.yaml: %w", err)
+	}
+	return st, old, nil
+}
+
+// loadCA reads the CA back and checks it is the one kit.yaml names.
+func loadCA(dir string, st *kitState) (*certKey, error) {
+	crt, err := os.ReadFile(filepath.Join(dir, "ca", "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := os.ReadFile(filepath.Join(dir, "ca", "ca.key"))
+	if err != nil {
+		return nil, err
+	}
+	ca, err := parseCertKey(crt, key)
+	if err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
+	}
+	if ca.fingerprint() != st.CA.SHA256 {
+		return nil, errors.New("ca/ca.crt does not match kit.yaml")
+	}
+	return ca, nil
+}
+
+// addNode reads one node back. Every document carries the serverconf
+// password, so any of them gives it; they must agree.
+func (p *previousKit) addNode(dir string, ns nodeState, facts *profiles.Facts) error {
+	n, doc, err := loadNode(dir, ns, facts)
+	if err != nil {
+		return err
+	}
+	switch {
+	case p.password == "":
+		p.password = doc.ServerconfPassword
+	case doc.ServerconfPassword != p.password:
+		return errors.New("serverconf password differs from the other nodes'")
+	}
+	p.nodes[ns.Name] = n
+	return nil
+}
+
+// checkPrimary lets a --reuse run change the primary only to a node of the
+// previous kit with a host key in it: the running nodes already list that key
+// as a peer's, so they can pin it as the new primary's.
+func (p *previousKit) checkPrimary(newPrimary, oldPrimary string) error {
+	if newPrimary == oldPrimary {
+		return nil
+	}
+	n, ok := p.node(newPrimary)
+	if !ok {
+		return fieldErr("primary.name", "%q is not a node of the kit (its primary is %q); only an existing node can become the primary", newPrimary, oldPrimary)
+	}
+	if n.hostKey == nil {
+		return fieldErr("primary.name", "the kit holds no host key of %q, so the cluster cannot pin it; keep %q as the primary in one --reuse run first, which gives every node its own", newPrimary, oldPrimary)
+	}
+	return nil
+}
+
+// loadNode reads a node's material back from its user-data. The keys are taken
+// from whichever role the node had: a former primary keeps its user key, a
+// former secondary its host key.
 func loadNode(dir string, ns nodeState, facts *profiles.Facts) (*prevNode, *metadata.Document, error) {
 	ud, err := os.ReadFile(filepath.Join(dir, "nodes", ns.Name, "user-data"))
 	if err != nil {
@@ -135,12 +185,21 @@ func loadNode(dir string, ns nodeState, facts *profiles.Facts) (*prevNode, *meta
 	if n.cert, err = parseCertKey([]byte(doc.TLS.Cert), []byte(doc.TLS.Key)); err != nil {
 		return nil, nil, fmt.Errorf("tls: %w", err)
 	}
-	if doc.Role == metadata.RoleSecondary {
-		if n.userKey, err = parseSSHKey([]byte(doc.SSH.PrivateKey), facts.SSH.KeyType, facts.SSH.KeyBits); err != nil {
-			return nil, nil, fmt.Errorf("ssh key: %w", err)
-		}
+	if n.hostKey, err = parseOptionalSSHKey(doc.SSH.HostKey, facts); err != nil {
+		return nil, nil, fmt.Errorf("ssh host key: %w", err)
+	}
+	if n.userKey, err = parseOptionalSSHKey(doc.SSH.PrivateKey, facts); err != nil {
+		return nil, nil, fmt.Errorf("ssh key: %w", err)
 	}
 	return n, doc, nil
+}
+
+// parseOptionalSSHKey reads a private key that an older kit may not have.
+func parseOptionalSSHKey(private string, facts *profiles.Facts) (*sshKey, error) {
+	if private == "" {
+		return nil, nil
+	}
+	return parseSSHKey([]byte(private), facts.SSH.KeyType, facts.SSH.KeyBits)
 }
 
 // roleDocument extracts and parses the role document from a kit's user-data.

@@ -162,7 +162,7 @@ func (s *Spec) nodes() []Node {
 // Marshal renders the spec as YAML that ParseSpec reads back.
 func (s *Spec) Marshal() ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteString("# Cluster spec of this kit. Edit and rerun `xroad-image kit --reuse` to add a secondary.\n")
+	buf.WriteString("# Cluster spec of this kit. Edit and rerun `xroad-image kit --reuse` to add a secondary or change the primary.\n")
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(s); err != nil {

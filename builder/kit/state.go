@@ -32,7 +32,8 @@ type nodeState struct {
 	Generation int    `yaml:"generation"`
 	InstanceID string `yaml:"instanceId"`
 	CertSHA256 string `yaml:"certSHA256"`
-	// HostKey (primary) and SSHKey (secondaries) are SHA256:... fingerprints.
+	// HostKey and SSHKey are the SHA256:... fingerprints of the node's SSH
+	// host key and xroad user key.
 	HostKey string `yaml:"hostKey,omitempty"`
 	SSHKey  string `yaml:"sshKey,omitempty"`
 }
@@ -56,11 +57,8 @@ func (k *kitPlan) state() kitState {
 			Generation: n.generation, InstanceID: n.instanceID,
 			CertSHA256: m.certs[n.node.Name].fingerprint(),
 		}
-		if n == k.nodes[0] {
-			ns.HostKey = m.hostKey.Fingerprint()
-		} else {
-			ns.SSHKey = m.userKeys[n.node.Name].Fingerprint()
-		}
+		ns.HostKey = m.hostKeys[n.node.Name].Fingerprint()
+		ns.SSHKey = m.userKeys[n.node.Name].Fingerprint()
 		s.Nodes = append(s.Nodes, ns)
 	}
 	return s
