@@ -72,3 +72,18 @@ func TestConninfo(t *testing.T) {
 		t.Fatal(PGString("a'b"))
 	}
 }
+
+func TestParseConninfoReadsWhatConninfoWrites(t *testing.T) {
+	kv := map[string]string{"host": "10.0.0.12", "user": "ss3", "sslcert": `/etc/x y/it's\here`, "application_name": ""}
+	got := ParseConninfo(Conninfo(kv, "host"))
+	for k, v := range kv {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	// The server's own rendering, with obfuscated password and extra keys.
+	shown := "user=ss3 password=******** channel_binding=prefer dbname=replication host=10.0.0.12 port=5433 fallback_application_name=walreceiver sslmode=verify-ca"
+	if h := ParseConninfo(shown)["host"]; h != "10.0.0.12" {
+		t.Errorf("host from pg_stat_wal_receiver = %q", h)
+	}
+}

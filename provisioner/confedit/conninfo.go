@@ -44,3 +44,44 @@ func quoteConninfo(v string) string {
 func PGString(v string) string {
 	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 }
+
+// ParseConninfo reads libpq key=value pairs as Conninfo writes them (and as
+// the server shows them in pg_stat_wal_receiver): values bare or in single
+// quotes with backslash escapes. Malformed text yields what parsed before it.
+func ParseConninfo(s string) map[string]string {
+	kv := map[string]string{}
+	i := 0
+	skipSpace := func() {
+		for i < len(s) && strings.ContainsRune(" \t\n", rune(s[i])) {
+			i++
+		}
+	}
+	for {
+		skipSpace()
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			return kv
+		}
+		key := strings.TrimSpace(s[i : i+eq])
+		i += eq + 1
+		skipSpace()
+		var v strings.Builder
+		if i < len(s) && s[i] == '\'' {
+			i++
+			for i < len(s) && s[i] != '\'' {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				v.WriteByte(s[i])
+				i++
+			}
+			i++ // closing quote
+		} else {
+			for i < len(s) && !strings.ContainsRune(" \t\n", rune(s[i])) {
+				v.WriteByte(s[i])
+				i++
+			}
+		}
+		kv[key] = v.String()
+	}
+}

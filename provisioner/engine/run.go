@@ -93,24 +93,43 @@ func (r *Runner) RunPhase(ctx context.Context, phases []Phase, name string) erro
 
 func (r *Runner) runOne(ctx context.Context, p Phase) error {
 	r.notify("phase " + p.Name + ": " + p.Summary)
+	if err := converge(ctx, p, r.Log); err != nil {
+		return err
+	}
+	return writeStamp(r.stamp(p.Name))
+}
+
+// Converge brings each phase, in order, to the state its Check wants, without
+// stamps: day-2 changes run again whenever asked, possibly with new inputs.
+func Converge(ctx context.Context, phases []Phase, log *slog.Logger) error {
+	for _, p := range phases {
+		if err := converge(ctx, p, log); err != nil {
+			return fmt.Errorf("step %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// converge applies p unless its Check says it is in place, then checks again.
+func converge(ctx context.Context, p Phase, log *slog.Logger) error {
 	done, err := p.Check(ctx)
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
 	if done {
-		r.Log.Info("phase in place", "phase", p.Name)
-	} else {
-		r.Log.Info("phase applying", "phase", p.Name, "summary", p.Summary)
-		start := time.Now()
-		if err := p.Apply(ctx); err != nil {
-			return err
-		}
-		if done, err = p.Check(ctx); err != nil || !done {
-			return errors.Join(errors.New("applied, but the check still fails"), err)
-		}
-		r.Log.Info("phase applied", "phase", p.Name, "seconds", time.Since(start).Seconds())
+		log.Info("phase in place", "phase", p.Name)
+		return nil
 	}
-	return writeStamp(r.stamp(p.Name))
+	log.Info("phase applying", "phase", p.Name, "summary", p.Summary)
+	start := time.Now()
+	if err := p.Apply(ctx); err != nil {
+		return err
+	}
+	if done, err = p.Check(ctx); err != nil || !done {
+		return errors.Join(errors.New("applied, but the check still fails"), err)
+	}
+	log.Info("phase applied", "phase", p.Name, "seconds", time.Since(start).Seconds())
+	return nil
 }
 
 func (r *Runner) fail(phases []Phase, p Phase, err error) error {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"xroad-appliance/provisioner/confedit"
 )
 
 // SocketDir is where Debian and RHEL PostgreSQL put their Unix sockets.
@@ -128,4 +130,23 @@ func Streaming(ctx context.Context, port int) (map[string]bool, error) {
 		out[n] = true
 	}
 	return out, err
+}
+
+// WALReceiver reports a standby's WAL receiver: the host it connects to and
+// its status ("streaming", ...), both empty when none runs.
+func WALReceiver(ctx context.Context, port int) (host, status string, err error) {
+	conn, err := Local(ctx, port, "postgres")
+	if err != nil {
+		return "", "", err
+	}
+	defer conn.Close(ctx)
+	var conninfo string
+	err = conn.QueryRow(ctx, "SELECT status, coalesce(conninfo, '') FROM pg_stat_wal_receiver").Scan(&status, &conninfo)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("pg_stat_wal_receiver: %w", err)
+	}
+	return confedit.ParseConninfo(conninfo)["host"], status, nil
 }

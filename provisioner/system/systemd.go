@@ -81,6 +81,14 @@ func (s *Systemd) Enable(ctx context.Context, names ...string) error {
 	return s.DaemonReload(ctx)
 }
 
+// Disable removes unit files' wants links.
+func (s *Systemd) Disable(ctx context.Context, names ...string) error {
+	if _, err := s.conn.DisableUnitFilesContext(ctx, names, false); err != nil {
+		return fmt.Errorf("disable %v: %w", names, err)
+	}
+	return s.DaemonReload(ctx)
+}
+
 // DaemonReload makes systemd read changed unit files.
 func (s *Systemd) DaemonReload(ctx context.Context) error {
 	if err := s.conn.ReloadContext(ctx); err != nil {
