@@ -38,6 +38,12 @@ func (d *day2) open(ctx context.Context) (*operations.Node, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Since a promote or repoint the node stands where its topology says.
+	topo, err := metadata.LoadTopology("/")
+	if err != nil {
+		return nil, nil, err
+	}
+	doc = doc.WithTopology(topo)
 	sd, err := system.ConnectSystemd(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -128,4 +134,48 @@ func upgradeCommand() *cli.Command {
 				func(n *operations.Node, ctx context.Context) error { return n.UpgradeFinish(ctx, w) }),
 		},
 	}
+}
+
+// topologyWaits registers the waits of promote, repoint and handover.
+func topologyWaits(w *operations.TopologyWaits) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.DurationVar(&w.Follow, "follow-timeout", 5*time.Minute, "how long to wait for WAL to stream (repoint) or for the secondaries to catch up (handover)")
+		fs.DurationVar(&w.Healthy, "healthy-timeout", 5*time.Minute, "how long to wait for a 200 from the health check")
+	}
+}
+
+func promoteCommand() *cli.Command {
+	d := &day2{}
+	var w operations.TopologyWaits
+	var force bool
+	flags := func(fs *flag.FlagSet) {
+		topologyWaits(&w)(fs)
+		fs.BoolVar(&force, "force", false, "promote even while WAL still streams from the old primary (only when it is fenced)")
+	}
+	return d.action("promote", "Make this secondary the cluster's primary; refused while the old primary still streams to it", flags,
+		func(n *operations.Node, ctx context.Context) error { return n.Promote(ctx, force, w) })
+}
+
+func repointCommand() *cli.Command {
+	d := &day2{}
+	var w operations.TopologyWaits
+	var primary string
+	flags := func(fs *flag.FlagSet) {
+		topologyWaits(&w)(fs)
+		fs.StringVar(&primary, "primary", "", "the promoted node's address or name (required)")
+	}
+	return d.action("repoint", "Follow a promoted primary: primary_conninfo, pinned host key and sync target", flags,
+		func(n *operations.Node, ctx context.Context) error {
+			if primary == "" {
+				return cli.Usagef("--primary is required")
+			}
+			return n.Repoint(ctx, primary, w)
+		})
+}
+
+func handoverCommand() *cli.Command {
+	d := &day2{}
+	var w operations.TopologyWaits
+	return d.action("handover", "On the primary: stop configuration writes, let the secondaries catch up, stop sending WAL", topologyWaits(&w),
+		func(n *operations.Node, ctx context.Context) error { return n.Handover(ctx, w) })
 }

@@ -22,6 +22,9 @@ func main() {
 			replayCommand(),
 			maintenanceCommand(),
 			upgradeCommand(),
+			handoverCommand(),
+			promoteCommand(),
+			repointCommand(),
 			cli.VersionCommand("xroad-node"),
 		},
 	}))

@@ -14,6 +14,7 @@ import (
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/operations"
 	"xroad-appliance/provisioner/securityserver"
 	"xroad-appliance/provisioner/syncserve"
 	"xroad-appliance/provisioner/system"
@@ -160,6 +161,14 @@ func provisionCommand() *cli.Command {
 				AfterPhase: crashAfter(os.Getenv(CrashAfterEnv))}
 			phases := securityserver.Plan(node)
 			if phase != "" {
+				// After promote or repoint the provisioning plan describes
+				// a place the node has left; rerunning a phase would undo it.
+				if topo, err := metadata.LoadTopology("/"); err != nil {
+					return err
+				} else if topo != nil {
+					return &operations.Refusal{Reason: fmt.Sprintf("provision --phase: this node was changed by `xroad-node %s` at %s; its provisioning phases no longer apply",
+						topo.By, topo.Changed.Format(time.RFC3339))}
+				}
 				return runner.RunPhase(ctx, phases, phase)
 			}
 			return runner.Run(ctx, phases)

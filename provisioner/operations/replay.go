@@ -130,3 +130,14 @@ func orNone(lsn string) string {
 	}
 	return lsn
 }
+
+// replayPaused tells whether WAL replay is paused on this standby.
+func (n *Node) replayPaused(ctx context.Context) (bool, error) {
+	conn, err := n.standby(ctx, "replay")
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(ctx)
+	st, err := n.replayState(ctx, conn)
+	return st.paused, err
+}

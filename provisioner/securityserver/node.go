@@ -45,11 +45,14 @@ func Plan(n *Node) []engine.Phase {
 			n.nodeINI("master"), n.localINI(), n.verifyPrimary(), n.startServices(),
 		}
 	}
-	return []engine.Phase{
-		n.stopServices(), n.tlsFiles(), n.serverconfInstance(), n.sshClient(), n.waitPrimary(), n.baseBackup(),
-		n.localAccess(), n.standby(), n.startServerconf(), n.dbProperties(), n.initialSync(), n.syncTimer(),
-		n.nodeINI("slave"), n.uiGroups(), n.verifySecondary(), n.startServices(),
+	phases := []engine.Phase{n.stopServices(), n.tlsFiles(), n.serverconfInstance(), n.sshClient()}
+	if n.Doc.SSH.HostKey != "" {
+		// Pinned by the others from the kit's list once this node is promoted.
+		phases = append(phases, n.hostKey())
 	}
+	return append(phases,
+		n.waitPrimary(), n.baseBackup(), n.localAccess(), n.standby(), n.startServerconf(), n.dbProperties(),
+		n.initialSync(), n.syncTimer(), n.nodeINI("slave"), n.uiGroups(), n.verifySecondary(), n.startServices())
 }
 
 func (n *Node) pgConf() string { return n.Facts.PG.Serverconf.ConfigDir + "/postgresql.conf" }

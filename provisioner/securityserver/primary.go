@@ -195,13 +195,13 @@ func (n *Node) syncUser() engine.Phase {
 	return p
 }
 
-// hostKey installs the primary's pre-generated SSH host key, the one the
-// secondaries pin, and restarts sshd to serve it.
+// hostKey installs the node's pre-generated SSH host key, the one the other
+// nodes pin while it is the primary, and restarts sshd to serve it.
 func (n *Node) hostKey() engine.Phase {
 	path := n.Facts.SSH.HostKeyFile
 	files := []engine.File{
 		{Path: path, Mode: 0o600, Owner: "root:root", Content: []byte(n.Doc.SSH.HostKey), Secret: true},
-		{Path: path + ".pub", Mode: 0o644, Owner: "root:root", Content: []byte(strings.TrimSpace(n.Doc.Primary.HostKey) + "\n")},
+		{Path: path + ".pub", Mode: 0o644, Owner: "root:root", Content: []byte(strings.TrimSpace(n.Doc.OwnHostKey()) + "\n")},
 	}
 	return filesPhase("ssh-host-key", "the pinned SSH host key served by sshd", files, func(ctx context.Context) error {
 		return n.Systemd.Restart(ctx, n.Facts.SSH.ServerUnit)

@@ -70,7 +70,12 @@ func nodeOf(c *Inputs) Node {
 		}
 		return Node{Error: err.Error()}
 	}
-	return Node{Role: string(c.Doc.Role), Name: c.Doc.Node, Cluster: c.Doc.Cluster, Source: c.DocSource}
+	n := Node{Role: string(c.Doc.Role), Name: c.Doc.Node, Cluster: c.Doc.Cluster, Source: c.DocSource}
+	if c.Provisioned != nil && c.Topology != nil {
+		n.ProvisionedAs = string(c.Provisioned.Role)
+		n.Changed = c.Topology.By + " at " + c.Topology.Changed.Format(time.RFC3339)
+	}
+	return n
 }
 
 func role(c *Inputs) metadata.Role {

@@ -24,10 +24,15 @@ type UnitStater interface {
 // Inputs are everything the probes read. NodeInputs fills them for this machine;
 // tests point them at a temporary directory and throwaway PostgreSQL instances.
 type Inputs struct {
-	// Doc is the role document; when nil, DocErr says why.
-	Doc       *metadata.Document
-	DocSource string
-	DocErr    error
+	// Doc is the role document where the node stands now (its topology
+	// applied); when nil, DocErr says why.
+	Doc *metadata.Document
+	// Provisioned is the frozen document the node was provisioned by, when
+	// a topology overlays it; its phases are the provisioning plan.
+	Provisioned *metadata.Document
+	Topology    *metadata.Topology
+	DocSource   string
+	DocErr      error
 	// Facts are the platform facts (unit names, port, SQL function names);
 	// when nil, FactsErr says why.
 	Facts    *profiles.Facts
@@ -87,6 +92,13 @@ func NodeInputs(ctx context.Context, root string) *Inputs {
 		return loaded{doc, origin}, err
 	})
 	in.Doc, in.DocSource, in.DocErr = l.doc, l.origin, err
+	if in.Doc != nil {
+		if in.Topology, err = metadata.LoadTopology(root); err != nil {
+			in.DocErr = err
+		} else if in.Topology != nil {
+			in.Provisioned, in.Doc = in.Doc, in.Doc.WithTopology(in.Topology)
+		}
+	}
 
 	// go-systemd ties the connection's life to the context it was made
 	// with: a per-call timeout here would close it before the probes run.

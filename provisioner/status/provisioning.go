@@ -79,10 +79,14 @@ func stamps(dir string) (map[string]bool, error) {
 
 // planNames lists the node's phases in order, or nil without document and facts.
 func planNames(c *Inputs) []string {
-	if c.Doc == nil || c.Facts == nil {
+	doc := c.Doc
+	if c.Provisioned != nil {
+		doc = c.Provisioned
+	}
+	if doc == nil || c.Facts == nil {
 		return nil
 	}
-	phases := securityserver.Plan(&securityserver.Node{Doc: c.Doc, Facts: c.Facts, StateDir: c.StateDir})
+	phases := securityserver.Plan(&securityserver.Node{Doc: doc, Facts: c.Facts, StateDir: c.StateDir})
 	names := make([]string, len(phases))
 	for i, ph := range phases {
 		names[i] = ph.Name

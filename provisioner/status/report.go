@@ -26,7 +26,11 @@ type Node struct {
 	Name    string `json:"name"`
 	Cluster string `json:"cluster"`
 	Source  string `json:"source"`
-	Error   string `json:"error,omitempty"`
+	// ProvisionedAs is the role the node was provisioned in, when a promote
+	// or repoint has since changed where it stands.
+	ProvisionedAs string `json:"provisionedAs,omitempty"`
+	Changed       string `json:"changed,omitempty"` // by which command, when
+	Error         string `json:"error,omitempty"`
 }
 
 // Serverconf is the separate serverconf PostgreSQL instance.

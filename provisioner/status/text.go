@@ -48,7 +48,11 @@ func (r *Report) nodeText() string {
 	if n.Error != "" {
 		return "unknown: " + n.Error
 	}
-	return fmt.Sprintf("%s, %s of cluster %s (%s)", n.Name, n.Role, n.Cluster, n.Source)
+	text := fmt.Sprintf("%s, %s of cluster %s (%s)", n.Name, n.Role, n.Cluster, n.Source)
+	if n.ProvisionedAs != "" {
+		text += fmt.Sprintf("; provisioned as %s, changed by %s", n.ProvisionedAs, n.Changed)
+	}
+	return text
 }
 
 func (r *Report) serverconfText() string {

@@ -1,0 +1,178 @@
+package operations
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/securityserver"
+	"xroad-appliance/units"
+)
+
+// TopologyWaits bound promote, repoint and handover.
+type TopologyWaits struct {
+	// Follow is how long repoint waits for WAL from the new primary and
+	// handover for its secondaries to catch up.
+	Follow  time.Duration
+	Healthy time.Duration
+}
+
+func (n *Node) phases(doc *metadata.Document, follow time.Duration) *securityserver.Node {
+	return &securityserver.Node{Doc: doc, Facts: n.Facts, Systemd: n.Systemd, StateDir: n.StateDir, PrimaryWait: follow}
+}
+
+// log carries the steps' progress to stderr; the outcome goes to Out.
+func (n *Node) log() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }
+
+// Promote makes this secondary the cluster's primary (guide 2.1.2: "some
+// other node is manually promoted"). The old primary must be gone: while this
+// node still streams WAL from it, promotion would split the cluster, so it is
+// refused unless force says the operator has fenced the old primary.
+func (n *Node) Promote(ctx context.Context, force bool, w TopologyWaits) error {
+	if n.isPrimary() {
+		return refuse("promote: %s is already the primary of cluster %s", n.Doc.Node, n.Doc.Cluster)
+	}
+	if _, err := n.readUpgrade(); err == nil {
+		return refuse("promote: an upgrade is prepared on this node; run `xroad-node upgrade finish` first")
+	}
+	promoted, err := n.Doc.Promoted()
+	if err != nil {
+		return refuse("promote: %v", err)
+	}
+	if host, st, err := pg.WALReceiver(ctx, n.Facts.PG.Serverconf.Port); err != nil {
+		return fmt.Errorf("promote: %w", err)
+	} else if st == "streaming" && !force {
+		return refuse("promote: this node still streams WAL from the primary %s; stop that node (or run `xroad-node handover` on it) first, or pass --force if it is fenced", host)
+	}
+	if paused, err := n.replayPaused(ctx); err != nil {
+		return fmt.Errorf("promote: %w", err)
+	} else if paused {
+		// What was received is applied before the timeline forks.
+		if err := n.ReplayResume(ctx); err != nil {
+			return err
+		}
+	}
+	if err := engine.Converge(ctx, securityserver.PromotePlan(n.phases(promoted, w.Follow)), n.log()); err != nil {
+		return fmt.Errorf("promote: %w; running `xroad-node promote` again finishes it", err)
+	}
+	if err := promoted.Topology("promote", time.Now()).Save("/"); err != nil {
+		return err
+	}
+	n.Doc = promoted
+	var names []string
+	for _, m := range promoted.Secondaries {
+		names = append(names, m.Name+" ("+m.Address+")")
+	}
+	n.say("promoted %s to primary of cluster %s; on each other node run `xroad-node repoint --primary %s`: %s",
+		n.Doc.Node, n.Doc.Cluster, promoted.Primary.Address, strings.Join(names, ", "))
+	return n.waitHealthy(ctx, w.Healthy)
+}
+
+// Repoint makes this secondary follow a promoted node: primary_conninfo,
+// the pinned host key and the sync target change together.
+func (n *Node) Repoint(ctx context.Context, primary string, w TopologyWaits) error {
+	if n.isPrimary() {
+		return refuse("repoint: %s is the primary of cluster %s; only a secondary follows a primary", n.Doc.Node, n.Doc.Cluster)
+	}
+	if primary == n.Doc.Primary.Address || primary == n.Doc.Primary.Name {
+		n.say("repoint: %s already follows %s (%s)", n.Doc.Node, n.Doc.Primary.Name, n.Doc.Primary.Address)
+		return nil
+	}
+	if _, err := n.readUpgrade(); err == nil {
+		return refuse("repoint: an upgrade is prepared on this node; run `xroad-node upgrade finish` first")
+	}
+	next, err := n.Doc.Repointed(primary)
+	if err != nil {
+		return refuse("repoint: %v", err)
+	}
+	if err := engine.Converge(ctx, securityserver.RepointPlan(n.phases(next, w.Follow)), n.log()); err != nil {
+		return fmt.Errorf("repoint: %w", err)
+	}
+	if err := next.Topology("repoint", time.Now()).Save("/"); err != nil {
+		return err
+	}
+	n.Doc = next
+	n.say("%s follows %s (%s): WAL streaming, host key pinned, sync target changed", n.Doc.Node, next.Primary.Name, next.Primary.Address)
+	if exists(units.SyncDisabledFlag) {
+		n.say("the configuration sync is paused; `xroad-node sync resume` restarts it")
+		return nil
+	}
+	return n.SyncNow(ctx)
+}
+
+// handoverState records a primary that has handed over.
+type handoverState struct {
+	Time time.Time `json:"time"`
+	LSN  string    `json:"lsn"`
+}
+
+func (n *Node) handoverFile() string { return filepath.Join(n.StateDir, "handover.json") }
+
+// Handover is a planned change of primary, run on the primary: configuration
+// writes stop (serverconf read-only), every secondary catches up, and then
+// no more WAL leaves this node, so any secondary can be promoted and the
+// others repointed without their timelines diverging. The proxy keeps
+// answering; the node is then replaced by one that rejoins as a secondary.
+func (n *Node) Handover(ctx context.Context, w TopologyWaits) error {
+	if !n.isPrimary() {
+		return refuse("handover: %s is a secondary; run handover on the primary %s", n.Doc.Node, n.Doc.Primary.Name)
+	}
+	if b, err := os.ReadFile(n.handoverFile()); err == nil {
+		return refuse("handover: already handed over (%s); replace this node with one that rejoins as a secondary", strings.TrimSpace(string(b)))
+	}
+	port := n.Facts.PG.Serverconf.Port
+	conn, err := pg.Local(ctx, port, "postgres")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for _, s := range []string{"ALTER SYSTEM SET default_transaction_read_only = on", "SELECT pg_reload_conf()"} {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("handover: %s: %w", s, err)
+		}
+	}
+	n.say("serverconf is read-only: configuration changes now wait for the new primary")
+
+	// New replication connections are refused before the last LSN is read.
+	if err := engine.Converge(ctx, securityserver.HandoverPlan(n.phases(n.Doc, w.Follow)), n.log()); err != nil {
+		return fmt.Errorf("handover: %w", err)
+	}
+	var lsn string
+	if err := conn.QueryRow(ctx, "SELECT "+n.Facts.PG.Functions.CurrentLSN+"()::text").Scan(&lsn); err != nil {
+		return fmt.Errorf("handover: %w", err)
+	}
+	caughtUp := func() (bool, error) {
+		var behind, total int
+		err := conn.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FILTER (WHERE %s < $1::pg_lsn), count(*) FROM pg_stat_replication",
+			n.Facts.PG.ReplicationLSNColumn), lsn).Scan(&behind, &total)
+		return err == nil && behind == 0 && total >= len(n.Doc.Secondaries), err
+	}
+	deadline := time.Now().Add(w.Follow)
+	for {
+		ok, err := caughtUp()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("handover: secondaries have not all replayed up to %s after %s (%v); see `xroad-node status`", lsn, w.Follow, err)
+		}
+		time.Sleep(time.Second)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_replication"); err != nil {
+		return fmt.Errorf("handover: %w", err)
+	}
+	st, _ := json.Marshal(handoverState{Time: time.Now().UTC(), LSN: lsn})
+	if err := engine.WriteFileAtomic(n.handoverFile(), append(st, '\n'), 0o644); err != nil {
+		return err
+	}
+	n.say("every secondary replayed up to %s and no more WAL is sent; promote one with `xroad-node promote`, repoint the others", lsn)
+	return nil
+}

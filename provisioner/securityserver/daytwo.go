@@ -1,0 +1,197 @@
+package securityserver
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"xroad-appliance/provisioner/confedit"
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/system"
+)
+
+// PromotePlan turns a secondary into the primary; n.Doc is its promoted
+// document (metadata.Document.Promoted). The steps are the primary's phases
+// that a standby lacks, after PostgreSQL's own promotion; each checks first,
+// so an interrupted promotion is finished by running it again.
+func PromotePlan(n *Node) []engine.Phase {
+	return []engine.Phase{
+		n.stopServices(), n.promoteServerconf(), n.primaryReplicationSettings(), n.localAccess(),
+		n.restartServerconf(), n.roles(), n.syncUser(), n.hostKey(), n.syncTimerOff(), n.nodeINI("master"),
+		n.restoreUIGroups(), n.restartServices(),
+	}
+}
+
+// RepointPlan makes a secondary follow another primary; n.Doc is its
+// repointed document (metadata.Document.Repointed).
+func RepointPlan(n *Node) []engine.Phase {
+	return []engine.Phase{n.sshClient(), n.standby(), n.follow()}
+}
+
+// HandoverPlan closes the primary to new replication connections: pg_hba
+// without the secondaries' line, reloaded.
+func HandoverPlan(n *Node) []engine.Phase {
+	return []engine.Phase{editPhase("replication-closed", "no new replication connections", []edit{{
+		Path: n.pgHBA(), Describe: pg.HBALocal,
+		Fn: func(b []byte) []byte { return confedit.SetBlock(b, pg.HBALocal, confedit.Prepend) },
+	}}, func(ctx context.Context) error { return n.Systemd.Reload(ctx, n.serverconfUnit()) })}
+}
+
+func (n *Node) inRecovery(ctx context.Context) (bool, error) {
+	conn, err := pg.Local(ctx, n.Facts.PG.Serverconf.Port, "postgres")
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(ctx)
+	return pg.InRecovery(ctx, conn)
+}
+
+// promoteServerconf ends recovery with the profile's promote command.
+func (n *Node) promoteServerconf() engine.Phase {
+	sc := n.Facts.PG.Serverconf
+	cmd := n.Facts.PG.Standby.PromoteCommand
+	notInRecovery := func(ctx context.Context) (bool, error) {
+		in, err := n.inRecovery(ctx)
+		return err == nil && !in, err
+	}
+	return engine.Phase{
+		Name: "promote", Summary: "serverconf instance promoted out of recovery",
+		Actions: []string{strings.Join(cmd, " ") + " (as " + sc.RunAs + ")"},
+		Check:   notInRecovery,
+		Apply: func(ctx context.Context) error {
+			if _, err := system.Run(ctx, system.Cmd{Args: cmd, User: runAs(sc.RunAs)}); err != nil {
+				return err
+			}
+			return waitFor(ctx, time.Minute, "the end of recovery", notInRecovery)
+		},
+	}
+}
+
+// restartServerconf restarts the instance so that the primary's
+// listen_addresses takes effect; the check asks the server itself.
+func (n *Node) restartServerconf() engine.Phase {
+	port := n.Facts.PG.Serverconf.Port
+	return engine.Phase{
+		Name: "serverconf-restart", Summary: "serverconf instance listening for the secondaries",
+		Actions: []string{"systemctl restart " + n.serverconfUnit()},
+		Check: func(ctx context.Context) (bool, error) {
+			conn, err := pg.Local(ctx, port, "postgres")
+			if err != nil {
+				return false, err
+			}
+			defer conn.Close(ctx)
+			var listen string
+			err = conn.QueryRow(ctx, "SHOW listen_addresses").Scan(&listen)
+			return err == nil && listen == "*", err
+		},
+		Apply: func(ctx context.Context) error {
+			if err := n.Systemd.Restart(ctx, n.serverconfUnit()); err != nil {
+				return err
+			}
+			return pg.WaitLocal(ctx, port, time.Minute)
+		},
+	}
+}
+
+// syncTimerOff stops the configuration sync: a primary is its source.
+func (n *Node) syncTimerOff() engine.Phase {
+	return engine.Phase{
+		Name: "sync-off", Summary: "xroad-sync.timer stopped and disabled",
+		Actions: []string{"systemctl disable --now xroad-sync.timer xroad-sync.service"},
+		Check: func(ctx context.Context) (bool, error) {
+			st, err := n.Systemd.UnitFileState(ctx, "xroad-sync.timer")
+			if err != nil || st == "enabled" {
+				return false, err
+			}
+			a, err := n.Systemd.ActiveState(ctx, "xroad-sync.timer")
+			return a != "active", err
+		},
+		Apply: func(ctx context.Context) error {
+			if err := n.Systemd.Stop(ctx, "xroad-sync.timer"); err != nil {
+				return err
+			}
+			return n.Systemd.Disable(ctx, "xroad-sync.timer", "xroad-sync.service")
+		},
+	}
+}
+
+// restoreUIGroups gives the primary back the admin UI groups a secondary
+// goes without (guide 3.3 step 9 undone).
+func (n *Node) restoreUIGroups() engine.Phase {
+	groups := n.Facts.XRoad.UIGroupsRemovedOnSecondary
+	missing := func() []string {
+		var m []string
+		for _, g := range groups {
+			if !system.GroupExists(g) {
+				m = append(m, g)
+			}
+		}
+		return m
+	}
+	return engine.Phase{
+		Name: "ui-groups", Summary: "admin UI groups restored: " + strings.Join(groups, ", "),
+		Actions: []string{"groupadd --system " + strings.Join(groups, "; groupadd --system ")},
+		Check:   func(context.Context) (bool, error) { return len(missing()) == 0, nil },
+		Apply: func(ctx context.Context) error {
+			for _, g := range missing() {
+				if _, err := system.Run(ctx, system.Cmd{Args: []string{"groupadd", "--system", g}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// restartServices restarts the X-Road services, which read the node type
+// when they start.
+func (n *Node) restartServices() engine.Phase {
+	restarted := false
+	return engine.Phase{
+		Name: "services", Summary: "X-Road services restarted",
+		Actions: []string{"systemctl restart " + strings.Join(n.Facts.XRoad.Services, " ")},
+		Check:   func(context.Context) (bool, error) { return restarted, nil },
+		Apply: func(ctx context.Context) error {
+			for _, s := range n.Facts.XRoad.Services {
+				if err := n.Systemd.Restart(ctx, s+".service"); err != nil {
+					return err
+				}
+			}
+			restarted = true
+			return nil
+		},
+	}
+}
+
+// follow makes the standby use its new primary_conninfo: a reload where the
+// server takes it (PostgreSQL 13 and later), a restart below. Done when the
+// WAL receiver streams from the new primary.
+func (n *Node) follow() engine.Phase {
+	addr := n.Doc.Primary.Address
+	verb := "restart"
+	if n.Facts.PG.Standby.ConninfoReload && n.Facts.PG.Standby.Method == "standby.signal" {
+		verb = "reload"
+	}
+	streaming := func(ctx context.Context) (bool, error) {
+		host, status, err := pg.WALReceiver(ctx, n.Facts.PG.Serverconf.Port)
+		return err == nil && status == "streaming" && host == addr, err
+	}
+	return engine.Phase{
+		Name: "follow", Summary: "WAL streamed from " + addr,
+		Actions: []string{"systemctl " + verb + " " + n.serverconfUnit()},
+		Check:   streaming,
+		Apply: func(ctx context.Context) error {
+			var err error
+			if verb == "reload" {
+				err = n.Systemd.Reload(ctx, n.serverconfUnit())
+			} else {
+				err = n.Systemd.Restart(ctx, n.serverconfUnit())
+			}
+			if err != nil {
+				return err
+			}
+			return waitFor(ctx, n.PrimaryWait, "WAL from "+addr, streaming)
+		},
+	}
+}
