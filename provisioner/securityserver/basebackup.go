@@ -72,8 +72,11 @@ func (n *Node) baseBackup() engine.Phase {
 			}
 			system.Notify("base backup from " + n.Doc.Primary.Address)
 			system.ExtendTimeout(uint64(30 * 60 * 1e6))
+			// The backup's WAL stream shows in pg_stat_replication as
+			// "streaming": under the node's own name the primary's verify
+			// would take it for the standby.
 			if _, err := system.Run(ctx, system.Cmd{User: "postgres", Env: []string{
-				"PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + TLS.CA, "PGSSLCERT=" + TLS.Cert, "PGSSLKEY=" + TLS.Key, "PGAPPNAME=" + n.Doc.Node,
+				"PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + TLS.CA, "PGSSLCERT=" + TLS.Cert, "PGSSLKEY=" + TLS.Key, "PGAPPNAME=" + n.Doc.Node + " basebackup",
 			}, Args: []string{"pg_basebackup", "-h", n.Doc.Primary.Address, "-p", strconv.Itoa(n.Facts.PG.Serverconf.Port),
 				"-U", n.Doc.Node, "-D", tmp, "-X", "stream", "-c", "fast", "--no-password"}}); err != nil {
 				return err
