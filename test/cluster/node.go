@@ -20,7 +20,8 @@ import (
 type Node struct {
 	Name, Addr string
 	c          *Cluster
-	dir        string // upper/, work/, root/ and console.log
+	dir        string   // upper/, work/, root/ and console.log
+	layers     []string // the image it boots, topmost layer first
 	cmd        *exec.Cmd
 	exited     chan struct{}
 	leader     int // the container's PID 1, seen from the host
@@ -61,7 +62,14 @@ func (n *Node) machine() string { return strings.TrimPrefix(n.c.Bridge, "xrt") +
 // files (WriteFile) before the first boot.
 func (c *Cluster) Create(name, addr string, seed Seed) *Node {
 	c.t.Helper()
-	n := &Node{Name: name, Addr: addr, c: c, dir: filepath.Join(c.work, name)}
+	return c.CreateFrom(c.layers, name, addr, seed)
+}
+
+// CreateFrom is Create with another image than the cluster's: a node
+// replaced by a newer image.
+func (c *Cluster) CreateFrom(layers []string, name, addr string, seed Seed) *Node {
+	c.t.Helper()
+	n := &Node{Name: name, Addr: addr, c: c, dir: filepath.Join(c.work, name), layers: layers}
 	if err := n.create(seed); err != nil {
 		c.t.Fatalf("node %s: %v", name, err)
 	}
@@ -108,7 +116,7 @@ func (n *Node) create(seed Seed) error {
 }
 
 func (n *Node) mount() error {
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(n.c.layers, ":"), n.path("upper"), n.path("work"))
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(n.layers, ":"), n.path("upper"), n.path("work"))
 	if out, err := exec.Command("mount", "-t", "overlay", "overlay", "-o", opts, n.Root()).CombinedOutput(); err != nil {
 		return fmt.Errorf("mount overlay: %v: %s", err, out)
 	}

@@ -31,7 +31,7 @@ func TestSecurityServerCluster(t *testing.T) {
 	t.Run("booted from the built image", func(t *testing.T) {
 		for _, f := range []string{"usr/bin/xroad-node", "usr/lib/systemd/system/xroad-provision.service",
 			"etc/systemd/system/multi-user.target.wants/xroad-provision.service", "usr/share/xroad-appliance/profile.yaml"} {
-			if _, err := os.Lstat(filepath.Join(image.Rootfs, f)); err != nil {
+			if _, err := os.Lstat(filepath.Join(imageLayers(t)[0], f)); err != nil {
 				t.Errorf("built rootfs lacks %s", f)
 			}
 		}

@@ -16,39 +16,53 @@ import (
 	"xroad-appliance/test/nodeimage"
 )
 
-var (
-	imageOnce sync.Once
-	imageDir  string
-	image     *nodeimage.Image
-	imageErr  error
-)
+// UpgradeVersion is the fixture X-Road version of the image a cluster is
+// rolled to.
+const UpgradeVersion = "7.5.2-1"
 
-// TestMain removes the image the scenarios booted.
+// builtImage is one image the scenarios boot, made at most once per binary.
+type builtImage struct {
+	once  sync.Once
+	dir   string
+	image *nodeimage.Image
+	err   error
+}
+
+var images = map[string]*builtImage{nodeimage.Version: {}, UpgradeVersion: {}}
+
+// TestMain removes the images the scenarios booted.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if imageDir != "" {
-		cache.RemoveTree(imageDir)
+	for _, b := range images {
+		if b.dir != "" {
+			cache.RemoveTree(b.dir)
+		}
 	}
 	os.Exit(code)
 }
 
 // imageLayers returns the built image's root file system (xroad-image's
 // builder with this checkout's xroad-node), made once per test binary.
-func imageLayers(t testing.TB) []string {
+func imageLayers(t testing.TB) []string { return imageOf(t, nodeimage.Version) }
+
+// imageOf returns the root file system of the image carrying fixture X-Road
+// version.
+func imageOf(t testing.TB, version string) []string {
 	t.Helper()
 	cluster.Need(t)
-	imageOnce.Do(func() {
+	b := images[version]
+	b.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
-		if imageDir, imageErr = os.MkdirTemp("", "xroad-test-image-"); imageErr != nil {
+		if b.dir, b.err = os.MkdirTemp("", "xroad-test-image-"); b.err != nil {
 			return
 		}
-		image, imageErr = nodeimage.Build(ctx, imageDir, nodeimage.Options{})
+		b.image, b.err = nodeimage.Build(ctx, b.dir, nodeimage.Options{Version: version})
 	})
-	if imageErr != nil {
-		t.Fatal(imageErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return []string{image.Rootfs}
+	return []string{b.image.Rootfs}
 }
 
 // testCluster is a booted-cluster fixture: the bridge and the kit.
