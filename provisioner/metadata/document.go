@@ -27,17 +27,19 @@ type Document struct {
 	Node string `yaml:"node"`
 	// Primary is the primary node: its address (what secondaries connect to;
 	// on the primary itself informational) and the SSH host key secondaries pin.
-	Primary Primary `yaml:"primary"`
+	Primary Primary `yaml:"primary,omitempty"`
 	// Secondaries lists the cluster's secondaries. Required on the primary,
 	// where each becomes a replication user and an authorized SSH key.
 	// Optional on a secondary, where it lists every secondary (itself
 	// included): what `promote` and `repoint` need to change the primary.
 	Secondaries []Member `yaml:"secondaries,omitempty"`
 	// ServerconfPassword is the serverconf database user's password. Secret.
-	ServerconfPassword string  `yaml:"serverconfPassword"`
+	ServerconfPassword string  `yaml:"serverconfPassword,omitempty"`
 	TLS                TLS     `yaml:"tls"`
-	SSH                SSH     `yaml:"ssh"`
-	Options            Options `yaml:"options"`
+	SSH                SSH     `yaml:"ssh,omitempty"`
+	Options            Options `yaml:"options,omitempty"`
+	// CentralServer is the central-server HA part, on those roles only.
+	CentralServer *CentralServer `yaml:"centralServer,omitempty"`
 }
 
 // Primary identifies the primary node.

@@ -108,6 +108,9 @@ func parse(data []byte, opts validateOpts) (doc *Document, err error) {
 	if len(doc.Secondaries) == 0 {
 		doc.Secondaries = nil // "secondaries: []" and an absent list are the same
 	}
+	if doc.Role.IsCentralServer() && !hasKey(root, "options") {
+		doc.Options = Options{} // the defaults are the security server's
+	}
 	if err := doc.validate(opts); err != nil {
 		return nil, err
 	}
@@ -174,6 +177,8 @@ func checkShape(n *yaml.Node, t reflect.Type, path string, errs *[]*FieldError) 
 		return // absent: the decoder leaves the zero value or the default
 	}
 	switch t.Kind() {
+	case reflect.Pointer:
+		checkShape(n, t.Elem(), path, errs)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			fail("must be a mapping, found " + kindName(n))
@@ -270,4 +275,17 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// hasKey tells whether the document's top-level mapping has key.
+func hasKey(root *yaml.Node, key string) bool {
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
 }

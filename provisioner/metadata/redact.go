@@ -20,7 +20,8 @@ func redact(s string) string {
 }
 
 // Redacted returns a deep copy with every secret (serverconfPassword, tls.key,
-// ssh.hostKey, ssh.privateKey) replaced by "<redacted>".
+// ssh.hostKey, ssh.privateKey, the central server's database and admin
+// passwords) replaced by "<redacted>".
 func (d *Document) Redacted() Document {
 	r := *d
 	r.Secondaries = append([]Member(nil), d.Secondaries...)
@@ -28,6 +29,15 @@ func (d *Document) Redacted() Document {
 	r.TLS.Key = redact(d.TLS.Key)
 	r.SSH.HostKey = redact(d.SSH.HostKey)
 	r.SSH.PrivateKey = redact(d.SSH.PrivateKey)
+	if d.CentralServer != nil {
+		cs := *d.CentralServer
+		cs.Database.Standbys = append([]Host(nil), cs.Database.Standbys...)
+		cs.Nodes = append([]CSNode(nil), cs.Nodes...)
+		cs.Database.Password = redact(cs.Database.Password)
+		cs.Database.ReplicationPassword = redact(cs.Database.ReplicationPassword)
+		cs.Admin.Password = redact(cs.Admin.Password)
+		r.CentralServer = &cs
+	}
 	return r
 }
 

@@ -49,6 +49,23 @@ func (d *Document) validate(opts validateOpts) error {
 	}
 	c.name("cluster", d.Cluster, false)
 	c.name("node", d.Node, true)
+	if d.Role.IsCentralServer() {
+		c.centralServer(d)
+		if d.Options != (Options{}) {
+			c.fail("options", "not allowed on role %s (security-server options)", d.Role)
+		}
+		c.tls(d)
+	} else {
+		c.securityServer(d)
+	}
+	if len(c.errs) > 0 {
+		return &ValidationError{Fields: c.errs}
+	}
+	return nil
+}
+
+// securityServer checks the security-server roles' fields.
+func (c *checker) securityServer(d *Document) {
 	c.name("primary.name", d.Primary.Name, true)
 	c.address("primary.address", d.Primary.Address, true)
 
@@ -70,19 +87,16 @@ func (d *Document) validate(opts validateOpts) error {
 		}
 		c.secondarySSH(d, primaryHostKey)
 	case "":
-		c.fail("role", "required (primary or secondary)")
+		c.fail("role", "required (primary, secondary, cs-db-primary, cs-db-standby or cs-node)")
 	default:
-		c.fail("role", "must be primary or secondary")
+		c.fail("role", "must be primary, secondary, cs-db-primary, cs-db-standby or cs-node")
 	}
-
+	if d.CentralServer != nil {
+		c.fail("centralServer", "not allowed on a security-server role")
+	}
 	c.password("serverconfPassword", d.ServerconfPassword)
 	c.tls(d)
 	c.options(d.Options)
-
-	if len(c.errs) > 0 {
-		return &ValidationError{Fields: c.errs}
-	}
-	return nil
 }
 
 // nameRE is deliberately narrow: a node name becomes a PostgreSQL role, a
