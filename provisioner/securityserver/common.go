@@ -11,6 +11,7 @@ import (
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -51,7 +52,7 @@ func (n *Node) tlsFiles() engine.Phase {
 		{Path: TLS.Cert, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Cert)},
 		{Path: TLS.Key, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Key), Secret: true},
 	}
-	p := filesPhase("tls", "PostgreSQL TLS certificate and key in "+TLSDir, files, nil)
+	p := steps.Files("tls", "PostgreSQL TLS certificate and key in "+TLSDir, files, nil)
 	apply := p.Apply
 	p.Apply = func(ctx context.Context) error {
 		// mkdir -p -m 0755 /etc/xroad/postgresql; chmod o+x /etc/xroad
@@ -101,7 +102,7 @@ func (n *Node) serverconfInstance() engine.Phase {
 			for k, v := range sc.CreateEnv {
 				env = append(env, k+"="+v)
 			}
-			if _, err := system.Run(ctx, system.Cmd{Args: sc.CreateCommand, Env: env, User: runAs(sc.RunAs)}); err != nil {
+			if _, err := system.Run(ctx, system.Cmd{Args: sc.CreateCommand, Env: env, User: steps.RunAs(sc.RunAs)}); err != nil {
 				return err
 			}
 			for _, c := range n.Facts.SELinux.Commands {
@@ -126,7 +127,7 @@ func (n *Node) serverconfInstance() engine.Phase {
 // localAccess lets the provisioner (root) and postgres reach the instance
 // over the Unix socket as postgres, through a pg_ident map.
 func (n *Node) localAccess() engine.Phase {
-	return editPhase("local-access", "root and postgres map to the postgres role on the local socket", []edit{
+	return steps.Edits("local-access", "root and postgres map to the postgres role on the local socket", []steps.Edit{
 		{Path: n.pgIdent(), Describe: pg.IdentLines, Fn: func(b []byte) []byte {
 			return confedit.SetBlock(b, pg.IdentLines, confedit.Append)
 		}},
@@ -188,8 +189,8 @@ func (n *Node) dbProperties() engine.Phase {
 		}
 		return confedit.SetProperty(b, pwKey, n.Doc.ServerconfPassword)
 	}
-	return editPhase("db-properties", "db.properties uses the serverconf instance on port "+port,
-		[]edit{{Path: DBProperties, Fn: fn, Describe: urlKey + " port -> " + port + "\n" + pwKey + " = <the cluster's serverconf password>\n"}}, nil)
+	return steps.Edits("db-properties", "db.properties uses the serverconf instance on port "+port,
+		[]steps.Edit{{Path: DBProperties, Fn: fn, Describe: urlKey + " port -> " + port + "\n" + pwKey + " = <the cluster's serverconf password>\n"}}, nil)
 }
 
 // repointPort changes the port of a jdbc:postgresql://host:port/db URL.
@@ -209,7 +210,7 @@ func repointPort(url, port string) string {
 
 // nodeINI writes node.ini (guide 3.2 step 7, 3.3 step 7).
 func (n *Node) nodeINI(kind string) engine.Phase {
-	return filesPhase("node-ini", "node type "+kind, []engine.File{
+	return steps.Files("node-ini", "node type "+kind, []engine.File{
 		{Path: NodeINI, Mode: 0o644, Owner: "xroad:xroad", Content: []byte("[node]\ntype=" + kind + "\n")},
 	}, nil)
 }
@@ -245,13 +246,6 @@ func (n *Node) startServices() engine.Phase {
 			return nil
 		},
 	}
-}
-
-func runAs(u string) string {
-	if u == "root" {
-		return ""
-	}
-	return u
 }
 
 func ignoreNotExist(err error) error {

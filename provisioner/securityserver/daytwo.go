@@ -8,6 +8,7 @@ import (
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -32,7 +33,7 @@ func RepointPlan(n *Node) []engine.Phase {
 // HandoverPlan closes the primary to new replication connections: pg_hba
 // without the secondaries' line, reloaded.
 func HandoverPlan(n *Node) []engine.Phase {
-	return []engine.Phase{editPhase("replication-closed", "no new replication connections", []edit{{
+	return []engine.Phase{steps.Edits("replication-closed", "no new replication connections", []steps.Edit{{
 		Path: n.pgHBA(), Describe: pg.HBALocal,
 		Fn: func(b []byte) []byte { return confedit.SetBlock(b, pg.HBALocal, confedit.Prepend) },
 	}}, func(ctx context.Context) error { return n.Systemd.Reload(ctx, n.serverconfUnit()) })}
@@ -60,10 +61,10 @@ func (n *Node) promoteServerconf() engine.Phase {
 		Actions: []string{strings.Join(cmd, " ") + " (as " + sc.RunAs + ")"},
 		Check:   notInRecovery,
 		Apply: func(ctx context.Context) error {
-			if _, err := system.Run(ctx, system.Cmd{Args: cmd, User: runAs(sc.RunAs)}); err != nil {
+			if _, err := system.Run(ctx, system.Cmd{Args: cmd, User: steps.RunAs(sc.RunAs)}); err != nil {
 				return err
 			}
-			return waitFor(ctx, time.Minute, "the end of recovery", notInRecovery)
+			return steps.WaitFor(ctx, time.Minute, "the end of recovery", notInRecovery)
 		},
 	}
 }
@@ -191,7 +192,7 @@ func (n *Node) follow() engine.Phase {
 			if err != nil {
 				return err
 			}
-			return waitFor(ctx, n.PrimaryWait, "WAL from "+addr, streaming)
+			return steps.WaitFor(ctx, n.PrimaryWait, "WAL from "+addr, streaming)
 		},
 	}
 }

@@ -6,11 +6,11 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"time"
 
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
 	"xroad-appliance/units"
 )
@@ -35,7 +35,7 @@ func (n *Node) primarySettings() string {
 }
 
 func (n *Node) primaryReplicationSettings() engine.Phase {
-	return editPhase("replication", "primary replication settings in postgresql.conf", []edit{{
+	return steps.Edits("replication", "primary replication settings in postgresql.conf", []steps.Edit{{
 		Path: n.pgConf(), Describe: n.primarySettings() + "\n",
 		Fn: func(b []byte) []byte { return confedit.SetBlock(b, n.primarySettings(), confedit.Append) },
 	}}, nil)
@@ -172,7 +172,7 @@ func (n *Node) syncUser() engine.Phase {
 		fmt.Fprintf(&keys, "restrict,command=\"%s serve-sync\" %s %s\n", units.NodeBinary, strings.TrimSpace(s.SSHPublicKey), s.Name)
 	}
 	files := []engine.File{{Path: u.Home + "/.ssh/authorized_keys", Mode: 0o644, Owner: "root:root", Content: []byte(keys.String())}}
-	p := filesPhase("sync-user", u.Name+" account for read-only rsync of /etc/xroad", files, nil)
+	p := steps.Files("sync-user", u.Name+" account for read-only rsync of /etc/xroad", files, nil)
 	check, apply := p.Check, p.Apply
 	p.Actions = []string{strings.Join(u.Command, " "), "mkdir -m 755 -p " + u.Home + "/.ssh (root-owned)"}
 	p.Check = func(ctx context.Context) (bool, error) {
@@ -203,7 +203,7 @@ func (n *Node) hostKey() engine.Phase {
 		{Path: path, Mode: 0o600, Owner: "root:root", Content: []byte(n.Doc.SSH.HostKey), Secret: true},
 		{Path: path + ".pub", Mode: 0o644, Owner: "root:root", Content: []byte(strings.TrimSpace(n.Doc.OwnHostKey()) + "\n")},
 	}
-	return filesPhase("ssh-host-key", "the pinned SSH host key served by sshd", files, func(ctx context.Context) error {
+	return steps.Files("ssh-host-key", "the pinned SSH host key served by sshd", files, func(ctx context.Context) error {
 		return n.Systemd.Restart(ctx, n.Facts.SSH.ServerUnit)
 	})
 }
@@ -221,7 +221,7 @@ func (n *Node) localINI() engine.Phase {
 	for _, s := range set {
 		fmt.Fprintf(&desc, "[%s] %s=%s\n", s[0], s[1], s[2])
 	}
-	p := editPhase("local-ini", "pooled connections and health check in local.ini", []edit{{
+	p := steps.Edits("local-ini", "pooled connections and health check in local.ini", []steps.Edit{{
 		Path: LocalINI, Describe: desc.String(),
 		Fn: func(b []byte) []byte {
 			for _, s := range set {
@@ -272,38 +272,7 @@ func (n *Node) verifyPrimary() engine.Phase {
 		Actions: []string{"SELECT application_name, state FROM pg_stat_replication"},
 		Check:   streaming,
 		Apply: func(ctx context.Context) error {
-			return waitFor(ctx, n.SecondariesWait, "secondaries "+strings.Join(names, ", ")+" streaming", streaming)
+			return steps.WaitFor(ctx, n.SecondariesWait, "secondaries "+strings.Join(names, ", ")+" streaming", streaming)
 		},
-	}
-}
-
-// waitFor polls cond until it holds or the timeout passes, keeping systemd's
-// start timeout extended meanwhile.
-func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	delay := time.Second
-	var last error
-	for {
-		ok, err := cond(ctx)
-		if ok {
-			return nil
-		}
-		last = err
-		if time.Now().After(deadline) {
-			if last != nil {
-				return fmt.Errorf("waited %s for %s: %w", timeout, what, last)
-			}
-			return fmt.Errorf("waited %s for %s", timeout, what)
-		}
-		system.Notify("waiting for " + what)
-		system.ExtendTimeout(uint64((delay + 30*time.Second).Microseconds()))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(jitter(delay)):
-		}
-		if delay < 15*time.Second {
-			delay *= 2
-		}
 	}
 }

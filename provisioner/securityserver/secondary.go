@@ -3,7 +3,6 @@ package securityserver
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
 	"xroad-appliance/units"
 )
@@ -38,7 +38,7 @@ func (n *Node) sshClient() engine.Phase {
 		{Path: home + "/.ssh/known_hosts", Mode: 0o600, Owner: "xroad:xroad", Content: []byte(n.Doc.Primary.Address + " " + strings.TrimSpace(n.Doc.Primary.HostKey) + "\n")},
 		{Path: drop.Path, Mode: drop.Mode, Owner: "root:root", Content: drop.Content},
 	}
-	p := filesPhase("ssh", "xroad's SSH key, the primary's pinned host key, the sync target", files, func(ctx context.Context) error {
+	p := steps.Files("ssh", "xroad's SSH key, the primary's pinned host key, the sync target", files, func(ctx context.Context) error {
 		return n.Systemd.DaemonReload(ctx)
 	})
 	prepare := func(ctx context.Context) error {
@@ -47,19 +47,8 @@ func (n *Node) sshClient() engine.Phase {
 		}
 		return system.MkdirOwned(home+"/.ssh", 0o700, "xroad:xroad")
 	}
-	p.Apply = chain(prepare, p.Apply)
+	p.Apply = steps.Chain(prepare, p.Apply)
 	return p
-}
-
-func chain(fns ...func(context.Context) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		for _, f := range fns {
-			if err := f(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 }
 
 // waitPrimary waits, with bounded jittered backoff, until the primary answers
@@ -88,13 +77,9 @@ func (n *Node) waitPrimary() engine.Phase {
 			return ok, nil
 		},
 		Apply: func(ctx context.Context) error {
-			return waitFor(ctx, n.PrimaryWait, "primary "+n.Doc.Primary.Address, reachable)
+			return steps.WaitFor(ctx, n.PrimaryWait, "primary "+n.Doc.Primary.Address, reachable)
 		},
 	}
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d/2 + time.Duration(rand.Int64N(int64(d)))
 }
 
 // standbySettings are guide 4.4's postgresql.conf settings for a secondary.
@@ -135,8 +120,8 @@ func (n *Node) standbyFile() engine.File {
 
 func (n *Node) standby() engine.Phase {
 	f := n.standbyFile()
-	files := filesPhase("standby-file", "", []engine.File{f}, nil)
-	conf := editPhase("standby-conf", "", []edit{{
+	files := steps.Files("standby-file", "", []engine.File{f}, nil)
+	conf := steps.Edits("standby-conf", "", []steps.Edit{{
 		Path: n.pgConf(), Describe: n.standbySettings() + "\n",
 		Fn: func(b []byte) []byte { return confedit.SetBlock(b, n.standbySettings(), confedit.Append) },
 	}}, nil)
@@ -150,7 +135,7 @@ func (n *Node) standby() engine.Phase {
 			}
 			return conf.Check(ctx)
 		},
-		Apply: chain(files.Apply, conf.Apply),
+		Apply: steps.Chain(files.Apply, conf.Apply),
 	}
 }
 
@@ -173,7 +158,7 @@ func (n *Node) initialSync() engine.Phase {
 		// key come after the replication roles wait-primary saw, so a refused
 		// connection is retried until PrimaryWait runs out.
 		Apply: func(ctx context.Context) error {
-			err := waitFor(ctx, n.PrimaryWait, "the primary's /etc/xroad over SSH", func(ctx context.Context) (bool, error) {
+			err := steps.WaitFor(ctx, n.PrimaryWait, "the primary's /etc/xroad over SSH", func(ctx context.Context) (bool, error) {
 				_, err := system.Run(ctx, system.Cmd{User: "xroad", Args: args})
 				return err == nil, err
 			})
@@ -259,7 +244,7 @@ func (n *Node) verifySecondary() engine.Phase {
 		Name: "verify", Summary: "in recovery, receive = replay LSN", Actions: []string{q},
 		Check: caughtUp,
 		Apply: func(ctx context.Context) error {
-			return waitFor(ctx, n.PrimaryWait, "the standby to catch up", caughtUp)
+			return steps.WaitFor(ctx, n.PrimaryWait, "the standby to catch up", caughtUp)
 		},
 	}
 }

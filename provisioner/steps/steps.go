@@ -1,20 +1,24 @@
-package securityserver
+// Package steps are the building blocks of provisioning phases: whole files
+// written, package-shipped files edited in place, bounded waits.
+package steps
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/system"
 )
 
-// filesPhase writes whole files; it is in place when every file has its
+// Files is a phase that writes whole files; it is in place when every file has its
 // content, mode and owner. after runs once the files are written.
-func filesPhase(name, summary string, files []engine.File, after func(context.Context) error) engine.Phase {
+func Files(name, summary string, files []engine.File, after func(context.Context) error) engine.Phase {
 	return engine.Phase{
 		Name: name, Summary: summary, Files: files,
 		Check: func(context.Context) (bool, error) {
@@ -43,16 +47,16 @@ func filesPhase(name, summary string, files []engine.File, after func(context.Co
 	}
 }
 
-// edit is a change to a file that exists (shipped by a package), keeping
+// Edit is a change to a file that exists (shipped by a package), keeping
 // everything the change does not touch, and the file's mode and owner.
-type edit struct {
+type Edit struct {
 	Path string
 	Fn   func([]byte) []byte
 	// Describe is what plan prints instead of the whole file.
 	Describe string
 }
 
-func editPhase(name, summary string, edits []edit, after func(context.Context) error) engine.Phase {
+func Edits(name, summary string, edits []Edit, after func(context.Context) error) engine.Phase {
 	p := engine.Phase{
 		Name: name, Summary: summary,
 		Check: func(context.Context) (bool, error) {
@@ -85,7 +89,7 @@ func editPhase(name, summary string, edits []edit, after func(context.Context) e
 	return p
 }
 
-func applyEdit(e edit) error {
+func applyEdit(e Edit) error {
 	old, err := os.ReadFile(e.Path)
 	if err != nil {
 		return err
@@ -97,4 +101,59 @@ func applyEdit(e edit) error {
 	sys := st.Sys().(*syscall.Stat_t)
 	owner := fmt.Sprintf("%d:%d", sys.Uid, sys.Gid)
 	return system.WriteFileIDs(e.Path, e.Fn(old), st.Mode().Perm(), int(sys.Uid), int(sys.Gid), owner)
+}
+
+// WaitFor polls cond until it holds or the timeout passes, keeping systemd's
+// start timeout extended meanwhile.
+func WaitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	delay := time.Second
+	var last error
+	for {
+		ok, err := cond(ctx)
+		if ok {
+			return nil
+		}
+		last = err
+		if time.Now().After(deadline) {
+			if last != nil {
+				return fmt.Errorf("waited %s for %s: %w", timeout, what, last)
+			}
+			return fmt.Errorf("waited %s for %s", timeout, what)
+		}
+		system.Notify("waiting for " + what)
+		system.ExtendTimeout(uint64((delay + 30*time.Second).Microseconds()))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(jitter(delay)):
+		}
+		if delay < 15*time.Second {
+			delay *= 2
+		}
+	}
+}
+
+// Chain runs fns in order, stopping at the first error.
+func Chain(fns ...func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for _, f := range fns {
+			if err := f(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d)))
+}
+
+// RunAs is the user a command of the profile runs as; "" for root.
+func RunAs(u string) string {
+	if u == "root" {
+		return ""
+	}
+	return u
 }
