@@ -2,13 +2,11 @@ package securityserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
@@ -56,45 +54,15 @@ func (n *Node) baseBackup() engine.Phase {
 			if err := n.Systemd.Stop(ctx, n.serverconfUnit()); err != nil {
 				return err
 			}
-			// A postmaster the unit does not manage (started by hand) is alive still.
-			if pid, alive := livePostmaster(dataDir); alive {
-				return fmt.Errorf("%s: a postmaster (pid %d) is running on it; refusing to replace a live data directory", dataDir, pid)
-			}
-			tmp := dataDir + ".xroad-basebackup"
-			if _, err := os.Stat(tmp); err == nil {
-				// A backup a crash interrupted: keep it for inspection, start anew.
-				if _, err := system.MoveAside(tmp, "interrupted"); err != nil {
-					return err
-				}
-			}
-			if err := system.MkdirOwned(tmp, 0o700, "postgres:postgres"); err != nil {
-				return err
-			}
 			system.Notify("base backup from " + n.Doc.Primary.Address)
-			system.ExtendTimeout(uint64(30 * 60 * 1e6))
 			// The backup's WAL stream shows in pg_stat_replication as
 			// "streaming": under the node's own name the primary's verify
 			// would take it for the standby.
-			if _, err := system.Run(ctx, system.Cmd{User: "postgres", Env: []string{
-				"PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + TLS.CA, "PGSSLCERT=" + TLS.Cert, "PGSSLKEY=" + TLS.Key, "PGAPPNAME=" + n.Doc.Node + " basebackup",
-			}, Args: []string{"pg_basebackup", "-h", n.Doc.Primary.Address, "-p", strconv.Itoa(n.Facts.PG.Serverconf.Port),
-				"-U", n.Doc.Node, "-D", tmp, "-X", "stream", "-c", "fast", "--no-password"}}); err != nil {
-				return err
-			}
-			// The standby file goes in before the swap: a data directory that
-			// starts without it would come up as a second primary.
-			f := n.standbyFile()
-			if err := system.WriteFile(filepath.Join(tmp, filepath.Base(f.Path)), f.Content, f.Mode, f.Owner); err != nil {
-				return err
-			}
-			if _, err := os.Stat(dataDir); err == nil {
-				aside, err := system.MoveAside(dataDir, "replaced")
-				if err != nil {
-					return err
-				}
-				system.Notify("previous data directory kept at " + aside)
-			}
-			return os.Rename(tmp, dataDir)
+			return pg.Clone{DataDir: dataDir, Standby: n.standbyFile(),
+				Env: []string{"PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + TLS.CA, "PGSSLCERT=" + TLS.Cert, "PGSSLKEY=" + TLS.Key, "PGAPPNAME=" + n.Doc.Node + " basebackup"},
+				Args: []string{"-h", n.Doc.Primary.Address, "-p", strconv.Itoa(n.Facts.PG.Serverconf.Port),
+					"-U", n.Doc.Node, "-X", "stream", "-c", "fast", "--no-password"},
+			}.Run(ctx)
 		},
 	}
 }
@@ -112,18 +80,9 @@ func refuseForeign(dataDir, local, primary, createdID string) error {
 	return fmt.Errorf("%s holds the cluster with system identifier %s, which is neither the primary's (%s) nor the instance this node created; refusing to replace it (move it away by hand if it is disposable)", dataDir, local, primary)
 }
 
-// systemID reads a data directory's system identifier with pg_controldata.
+// systemID reads a data directory's system identifier.
 func (n *Node) systemID(ctx context.Context, dataDir string) (string, error) {
-	out, err := system.Run(ctx, system.Cmd{User: "postgres", Args: []string{n.Facts.PG.BinDir + "/pg_controldata", "-D", dataDir}})
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(line, "Database system identifier:"); ok {
-			return strings.TrimSpace(v), nil
-		}
-	}
-	return "", errors.New("pg_controldata printed no system identifier")
+	return pg.SystemID(ctx, n.Facts.PG.BinDir, dataDir)
 }
 
 // recordCreated remembers the system identifier of the instance this node
@@ -134,17 +93,4 @@ func (n *Node) recordCreated(ctx context.Context) error {
 		return err
 	}
 	return engine.WriteFileAtomic(filepath.Join(n.StateDir, "serverconf-created.sysid"), []byte(id+"\n"), 0o644)
-}
-
-// livePostmaster reports whether postmaster.pid names a running process.
-func livePostmaster(dataDir string) (int, bool) {
-	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
-	if err != nil {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	return pid, syscall.Kill(pid, 0) == nil
 }
