@@ -52,8 +52,14 @@ type XRoad struct {
 	// Packages per node kind: securityserver-primary, securityserver-secondary,
 	// centralserver, cs-database.
 	Packages map[string][]string `yaml:"packages"`
+	// Unavailable gives, per package set this platform cannot have, the
+	// reason an image asking for it is refused.
+	Unavailable map[string]string `yaml:"unavailable" fact:"optional"`
 	// Services are the X-Road services stopped before and started after provisioning.
 	Services []string `yaml:"services"`
+	// CentralServerServices are a central server node's services, started
+	// after its provisioning; absent where X-Road ships no central server.
+	CentralServerServices []string `yaml:"centralServerServices" fact:"optional"`
 	// UIGroupsRemovedOnSecondary are the admin UI groups removed on a secondary
 	// (guide 3.3 step 9); UIGroupsKept must survive.
 	UIGroupsRemovedOnSecondary []string `yaml:"uiGroupsRemovedOnSecondary"`

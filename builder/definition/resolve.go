@@ -50,6 +50,9 @@ func (d *Definition) Resolve() (*Resolved, error) {
 	slices.Sort(sets)
 	for i, set := range d.XRoad.PackageSets {
 		pkgs, ok := facts.XRoad.Packages[set]
+		if reason := facts.XRoad.Unavailable[set]; !ok && reason != "" {
+			return nil, d.keyErr(fmt.Sprintf("xroad.packageSets[%d]", i), "profile %s cannot have %q: %s", p.Name, set, reason)
+		}
 		if !ok {
 			return nil, d.keyErr(fmt.Sprintf("xroad.packageSets[%d]", i), "profile %s has no package set %q (has: %s)", p.Name, set, strings.Join(sets, ", "))
 		}
