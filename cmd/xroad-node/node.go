@@ -15,7 +15,7 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/operations"
-	"xroad-appliance/provisioner/securityserver"
+	"xroad-appliance/provisioner/plan"
 	"xroad-appliance/provisioner/syncserve"
 	"xroad-appliance/provisioner/system"
 	"xroad-appliance/units"
@@ -94,7 +94,7 @@ func planCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			printPlan(securityserver.Plan(&securityserver.Node{Doc: doc, Facts: f, StateDir: units.StateDir}))
+			printPlan(plan.Phases(plan.Node{Doc: doc, Facts: f, StateDir: units.StateDir}))
 			return nil
 		},
 	}
@@ -155,11 +155,11 @@ func provisionCommand() *cli.Command {
 				return err
 			}
 			defer sd.Close()
-			node := &securityserver.Node{Doc: doc, Facts: f, Systemd: sd, StateDir: units.StateDir,
-				PrimaryWait: primaryWait, SecondariesWait: secondariesWait}
+			node := plan.Node{Doc: doc, Facts: f, Systemd: sd, StateDir: units.StateDir,
+				PrimaryWait: primaryWait, PeersWait: secondariesWait}
 			runner := &engine.Runner{StateDir: units.StateDir, Log: log, Notify: system.Notify, Command: units.NodeBinary + " provision",
 				AfterPhase: crashAfter(os.Getenv(CrashAfterEnv))}
-			phases := securityserver.Plan(node)
+			phases := plan.Phases(node)
 			if phase != "" {
 				// After promote or repoint the provisioning plan describes
 				// a place the node has left; rerunning a phase would undo it.

@@ -25,8 +25,9 @@ type CentralServer struct {
 	Database CSDatabase `yaml:"database"`
 	// Nodes are the central server nodes.
 	Nodes []CSNode `yaml:"nodes"`
-	// Admin are the /etc/xroad.properties credentials a remote-database
-	// central server install reads (cs-node only). Password is secret.
+	// Admin is the database admin (CREATEDB, CREATEROLE) a remote-database
+	// central server install reads from /etc/xroad.properties: made on the
+	// database primary, written on the central server nodes. Password is secret.
 	Admin Credentials `yaml:"admin,omitempty"`
 }
 
@@ -147,16 +148,18 @@ func (c *checker) centralServer(d *Document) {
 		if _, ok := d.CSNode(); !ok {
 			c.fail("node", "must be one of centralServer.nodes on role %s", d.Role)
 		}
-		if cs.Admin.User == "" {
-			c.fail("centralServer.admin.user", "required on role %s", d.Role)
-		} else {
-			c.name("centralServer.admin.user", cs.Admin.User, false)
+	}
+	if d.Role == RoleCSDBStandby {
+		if cs.Admin != (Credentials{}) {
+			c.fail("centralServer.admin", "not on role %s: the admin role reaches a standby by replication", d.Role)
 		}
-		c.password("centralServer.admin.password", cs.Admin.Password)
+		return
 	}
-	if d.Role != RoleCSNode && cs.Admin != (Credentials{}) {
-		c.fail("centralServer.admin", "only on role %s", RoleCSNode)
+	c.name("centralServer.admin.user", cs.Admin.User, false)
+	if cs.Admin.User == db.Owner || cs.Admin.User == db.ReplicationUser {
+		c.fail("centralServer.admin.user", "must differ from the database owner and the replication user")
 	}
+	c.password("centralServer.admin.password", cs.Admin.Password)
 }
 
 // CSNode is this node's entry among the central server nodes.

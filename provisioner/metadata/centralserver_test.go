@@ -26,7 +26,7 @@ func csDoc(t *testing.T, role Role, node string) *Document {
 			Nodes: []CSNode{{Name: "cs1", Address: "10.30.0.11", HANodeName: "node_0"}, {Name: "cs2", Address: "10.30.0.12", HANodeName: "node_1"}},
 		},
 	}
-	if role == RoleCSNode {
+	if role != RoleCSDBStandby {
 		d.CentralServer.Admin = Credentials{User: "xrdadmin", Password: testPassword + "a"}
 	}
 	return d
@@ -81,7 +81,9 @@ func TestCentralServerRolesReject(t *testing.T) {
 		{"primary address newline", RoleCSDBStandby, "db2", func(d *Document) { d.CentralServer.Database.Primary.Address = "10.0.0.1\nhost=evil" }, "field centralServer.database.primary.address"},
 		{"bad port", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Database.Port = 0 }, "field centralServer.database.port"},
 		{"cs node without admin", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Admin = Credentials{} }, "field centralServer.admin.user"},
-		{"admin on a database node", RoleCSDBPrimary, "db1", func(d *Document) { d.CentralServer.Admin = Credentials{User: "a", Password: testPassword} }, "field centralServer.admin"},
+		{"admin on a standby", RoleCSDBStandby, "db2", func(d *Document) { d.CentralServer.Admin = Credentials{User: "xrdadmin", Password: testPassword} }, "field centralServer.admin"},
+		{"database primary without admin", RoleCSDBPrimary, "db1", func(d *Document) { d.CentralServer.Admin = Credentials{} }, "field centralServer.admin.user"},
+		{"admin is the owner", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Admin.User = "centerui" }, "field centralServer.admin.user"},
 		{"no central server nodes", RoleCSDBPrimary, "db1", func(d *Document) { d.CentralServer.Nodes = nil }, "field centralServer.nodes"},
 	}
 	for _, c := range cases {

@@ -12,7 +12,7 @@ import (
 
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
-	"xroad-appliance/provisioner/securityserver"
+	"xroad-appliance/provisioner/plan"
 )
 
 // probeProvisioning reads the provisioner's stamps and result file.
@@ -86,7 +86,7 @@ func planNames(c *Inputs) []string {
 	if doc == nil || c.Facts == nil {
 		return nil
 	}
-	phases := securityserver.Plan(&securityserver.Node{Doc: doc, Facts: c.Facts, StateDir: c.StateDir})
+	phases := plan.Phases(plan.Node{Doc: doc, Facts: c.Facts, StateDir: c.StateDir})
 	names := make([]string, len(phases))
 	for i, ph := range phases {
 		names[i] = ph.Name

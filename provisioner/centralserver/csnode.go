@@ -1,0 +1,153 @@
+package centralserver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"xroad-appliance/provisioner/confedit"
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/steps"
+	"xroad-appliance/provisioner/system"
+)
+
+// Files a central server node's packages read.
+const (
+	LocalINI        = "/etc/xroad/conf.d/local.ini"
+	DBProperties    = "/etc/xroad/db.properties"
+	LibpqEnv        = "/etc/xroad/db_libpq.env"
+	XRoadProperties = "/etc/xroad.properties"
+)
+
+// haNodeName writes guide 4's [center] ha-node-name.
+func (n *Node) haNodeName() engine.Phase {
+	me, _ := n.Doc.CSNode()
+	return n.ensureEdited("ha-node-name", "[center] ha-node-name="+me.HANodeName, LocalINI, func(b []byte) []byte {
+		return confedit.SetINI(b, "center", "ha-node-name", me.HANodeName)
+	})
+}
+
+// hostList is the database servers, the primary first: host1:port,host2:port.
+func (n *Node) hostList() string {
+	db := n.db()
+	hosts := []string{fmt.Sprintf("%s:%d", db.Primary.Address, db.Port)}
+	for _, s := range db.Standbys {
+		hosts = append(hosts, fmt.Sprintf("%s:%d", s.Address, db.Port))
+	}
+	return strings.Join(hosts, ",")
+}
+
+// JDBCURL lists every database server and lets the driver find the writable
+// one (targetServerType=primary), so the node follows a promoted standby
+// without a change here. The guide's secondary_hosts is not read by X-Road 7.
+func (n *Node) JDBCURL() string {
+	return fmt.Sprintf("jdbc:postgresql://%s/%s?targetServerType=primary&sslmode=verify-ca&sslrootcert=%s",
+		n.hostList(), n.db().Name, TLS.CA)
+}
+
+// dbProperties points the central server at the shared database
+// (Appendix A, "Configuring Central Servers").
+func (n *Node) dbProperties() engine.Phase {
+	db := n.db()
+	set := func(b []byte) []byte {
+		b = confedit.SetProperty(b, "spring.datasource.url", n.JDBCURL())
+		b = confedit.SetProperty(b, "spring.datasource.username", db.Owner)
+		return confedit.SetProperty(b, "spring.datasource.password", db.Password)
+	}
+	p := n.ensureEdited("db-properties", "spring.datasource.url = "+n.JDBCURL()+"\nspring.datasource.username = "+db.Owner+
+		"\nspring.datasource.password = <the database password>", DBProperties, set)
+	// The CA the URL names comes first.
+	ca := steps.Files("", "", []engine.File{{Path: TLS.CA, Mode: 0o644, Owner: "root:root", Content: []byte(n.Doc.TLS.CA)}}, nil)
+	check, apply := p.Check, p.Apply
+	p.Check = func(ctx context.Context) (bool, error) {
+		if ok, err := ca.Check(ctx); err != nil || !ok {
+			return false, err
+		}
+		return check(ctx)
+	}
+	p.Apply = steps.Chain(func(ctx context.Context) error {
+		if err := system.MkdirOwned(TLSDir, 0o755, "root:root"); err != nil {
+			return err
+		}
+		return ca.Apply(ctx)
+	}, apply)
+	return p
+}
+
+// libpqEnv is what backup and restore use: libpq's multi-host form, and
+// only a read-write server will do.
+func (n *Node) libpqEnv() engine.Phase {
+	db := n.db()
+	var hosts, ports []string
+	for _, h := range strings.Split(n.hostList(), ",") {
+		host, port, _ := strings.Cut(h, ":")
+		hosts, ports = append(hosts, host), append(ports, port)
+	}
+	body := strings.Join([]string{
+		"PGHOST=" + strings.Join(hosts, ","),
+		"PGPORT=" + strings.Join(ports, ","),
+		"PGDATABASE=" + db.Name,
+		"PGUSER=" + db.Owner,
+		"PGTARGETSESSIONATTRS=read-write",
+		"PGSSLMODE=verify-ca",
+		"PGSSLROOTCERT=" + TLS.CA,
+	}, "\n") + "\n"
+	return steps.Files("libpq-env", "db_libpq.env for backup and restore", []engine.File{
+		{Path: LibpqEnv, Mode: 0o640, Owner: "xroad:xroad", Content: []byte(body)},
+	}, nil)
+}
+
+// adminProperties are the database admin credentials a remote-database
+// install reads: root's alone.
+func (n *Node) adminProperties() engine.Phase {
+	a := n.Doc.CentralServer.Admin
+	body := "postgres.connection.user = " + a.User + "\npostgres.connection.password = " + a.Password + "\n"
+	return steps.Files("admin-properties", XRoadProperties+" with the database admin credentials", []engine.File{
+		{Path: XRoadProperties, Mode: 0o600, Owner: "root:root", Content: []byte(body), Secret: true},
+	}, nil)
+}
+
+// startServices restarts the central server's services, which read
+// db.properties and local.ini when they start.
+func (n *Node) startServices() engine.Phase {
+	services := n.Facts.XRoad.CentralServerServices
+	restarted := false
+	return engine.Phase{
+		Name: "services", Summary: "central server services restarted",
+		Actions: []string{"systemctl restart " + strings.Join(services, " ")},
+		Always:  true,
+		Check:   func(context.Context) (bool, error) { return restarted, nil },
+		Apply: func(ctx context.Context) error {
+			for _, s := range services {
+				if err := n.Systemd.Restart(ctx, s+".service"); err != nil {
+					return err
+				}
+			}
+			restarted = true
+			return nil
+		},
+	}
+}
+
+// ensureEdited edits a file a package ships, creating it (xroad:xroad 0640)
+// when the package has not.
+func (n *Node) ensureEdited(name, describe, path string, fn func([]byte) []byte) engine.Phase {
+	p := steps.Edits(name, describe, []steps.Edit{{Path: path, Describe: describe + "\n", Fn: fn}}, nil)
+	check, apply := p.Check, p.Apply
+	p.Check = func(ctx context.Context) (bool, error) {
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			return false, nil
+		}
+		return check(ctx)
+	}
+	p.Apply = func(ctx context.Context) error {
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			if err := system.WriteFile(path, nil, 0o640, "xroad:xroad"); err != nil {
+				return err
+			}
+		}
+		return apply(ctx)
+	}
+	return p
+}

@@ -1,0 +1,71 @@
+// Package centralserver plans the phases of the central-server HA roles (the
+// Central Server HA guide and its Appendix A): the shared database's primary
+// and its streaming standbys, and the central server nodes that use it.
+package centralserver
+
+import (
+	"fmt"
+	"time"
+
+	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/system"
+)
+
+// TLSDir holds a database node's certificate material. A database node runs
+// no X-Road package, so it has no /etc/xroad.
+const TLSDir = "/etc/xroad-node/postgresql"
+
+// TLS are a database node's certificate files.
+var TLS = pg.TLSFiles{CA: TLSDir + "/ca.crt", Cert: TLSDir + "/server.crt", Key: TLSDir + "/server.key"}
+
+// Node is everything the phases need.
+type Node struct {
+	Doc      *metadata.Document
+	Facts    *profiles.Facts
+	Systemd  *system.Systemd // nil when only planning
+	StateDir string
+	// PrimaryWait bounds how long a standby waits for the database primary;
+	// StandbysWait how long the primary waits for its standbys to stream.
+	PrimaryWait, StandbysWait time.Duration
+}
+
+// Plan returns the phases for the node's central-server role, in order.
+func Plan(n *Node) []engine.Phase {
+	switch n.Doc.Role {
+	case metadata.RoleCSDBPrimary:
+		return []engine.Phase{
+			n.tlsFiles(), n.access(), n.settings(nil), n.restart(), n.roles(), n.database(), n.slots(), n.verifyStandbys(),
+		}
+	case metadata.RoleCSDBStandby:
+		return []engine.Phase{
+			n.tlsFiles(), n.passfile(), n.waitPrimary(), n.baseBackup(), n.access(), n.settings(n.standbyLines()),
+			n.restart(), n.verifyStandby(),
+		}
+	default:
+		return []engine.Phase{n.haNodeName(), n.dbProperties(), n.libpqEnv(), n.adminProperties(), n.startServices()}
+	}
+}
+
+func (n *Node) db() metadata.CSDatabase { return n.Doc.CentralServer.Database }
+
+// instance is the database node's PostgreSQL instance: the profile's default one.
+func (n *Node) instance() profiles.Instance { return n.Facts.PG.Default }
+func (n *Node) unit() string                { return n.instance().Unit + ".service" }
+func (n *Node) pgConf() string              { return n.instance().ConfigDir + "/postgresql.conf" }
+func (n *Node) pgHBA() string               { return n.instance().ConfigDir + "/pg_hba.conf" }
+func (n *Node) pgIdent() string             { return n.instance().ConfigDir + "/pg_ident.conf" }
+
+// checkPlatform refuses what Appendix A cannot run on: PostgreSQL below 10,
+// or a document whose database port is not the instance's.
+func (n *Node) checkPlatform() error {
+	if m := n.Facts.PG.Major; m < 10 {
+		return fmt.Errorf("the shared database needs PostgreSQL 10 or later (Appendix A); this image has %d", m)
+	}
+	if p := n.db().Port; p != n.instance().Port {
+		return fmt.Errorf("centralServer.database.port is %d, but this image's PostgreSQL instance listens on %d", p, n.instance().Port)
+	}
+	return nil
+}
