@@ -187,3 +187,45 @@ func TestVariantSuffixesMetapackages(t *testing.T) {
 		t.Fatalf("X-Road packages %v", r.XRoadPackages)
 	}
 }
+
+// TestCentralServerDefinitions resolves the central server's images: the
+// central server on every Ubuntu profile and refused elsewhere with the
+// profile's reason, its database on any profile.
+func TestCentralServerDefinitions(t *testing.T) {
+	images := filepath.Dir(shipped(t))
+	cs, err := Load(filepath.Join(images, "centralserver.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, profile := range []string{"ubuntu-20.04", "ubuntu-22.04", "ubuntu-24.04"} {
+		if err := cs.Apply(Overrides{Profile: profile}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := cs.Resolve()
+		if err != nil {
+			t.Fatalf("%s: %v", profile, err)
+		}
+		if !strings.Contains(strings.Join(r.Packages, " "), "xroad-centralserver") {
+			t.Errorf("%s: packages %v", profile, r.Packages)
+		}
+	}
+	for _, profile := range []string{"debian-12", "rhel-9"} {
+		if err := cs.Apply(Overrides{Profile: profile}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cs.Resolve(); err == nil || !strings.Contains(err.Error(), "central server packages for Ubuntu only") {
+			t.Errorf("%s: %v", profile, err)
+		}
+	}
+	db, err := Load(filepath.Join(images, "cs-database.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := db.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.Join(r.Packages, " "), "xroad") || !strings.Contains(strings.Join(r.Packages, " "), "postgresql-15") {
+		t.Errorf("cs-database packages: %v", r.Packages)
+	}
+}
