@@ -10,15 +10,16 @@ import (
 )
 
 // material is every secret of the cluster, new or carried over from a previous kit.
-// Every node has its own SSH host key and xroad user key, whatever its role: a
-// secondary may be promoted and the primary may rejoin as a secondary, and
-// the other nodes must already know the keys they will then meet.
+// Every security server has its own SSH host key and xroad user key, whatever
+// its role: a secondary may be promoted and the primary may rejoin as a
+// secondary, and the other nodes must already know the keys they will then
+// meet. Central-server nodes get no SSH keys.
 type material struct {
-	ca       *certKey
-	password string
-	hostKeys map[string]*sshKey  // every node's SSH host key
-	userKeys map[string]*sshKey  // every node's xroad user key
-	certs    map[string]*certKey // every node's PostgreSQL certificate
+	ca        *certKey
+	passwords passwords
+	hostKeys  map[string]*sshKey  // every security server's SSH host key
+	userKeys  map[string]*sshKey  // every security server's xroad user key
+	certs     map[string]*certKey // every node's PostgreSQL certificate
 }
 
 // makeMaterial generates what is missing; with prev it keeps what still fits.
@@ -28,37 +29,38 @@ func makeMaterial(spec *Spec, facts *profiles.Facts, prev *previousKit, now time
 		return nil, err
 	}
 	for _, n := range spec.nodes() {
-		if err := m.nodeMaterial(spec.Cluster, n, facts, prev, now); err != nil {
+		if err := m.nodeMaterial(spec, n, facts, prev, now); err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Name, err)
 		}
 	}
 	return m, nil
 }
 
-// clusterSecrets are the CA and the serverconf password, shared by every node.
+// clusterSecrets are the CA and the passwords, shared by every node.
 func (m *material) clusterSecrets(spec *Spec, prev *previousKit, now time.Time) error {
 	if prev != nil {
-		m.ca, m.password = prev.ca, prev.password
+		m.ca, m.passwords = prev.ca, prev.passwords
 		return nil
 	}
 	var err error
 	if m.ca, err = newCA(spec.Cluster, now); err != nil {
 		return fmt.Errorf("cluster CA: %w", err)
 	}
-	if m.password, err = newPassword(); err != nil {
-		return fmt.Errorf("serverconf password: %w", err)
-	}
-	return nil
+	m.passwords, err = newPasswords(spec.isCentralServer())
+	return err
 }
 
 // nodeMaterial keeps a node's certificate and keys from prev when they fit
 // and generates the rest.
-func (m *material) nodeMaterial(cluster string, n Node, facts *profiles.Facts, prev *previousKit, now time.Time) error {
+func (m *material) nodeMaterial(spec *Spec, n Node, facts *profiles.Facts, prev *previousKit, now time.Time) error {
 	var err error
 	if c := prev.cert(n.Name); c != nil && reusableNodeCert(m.ca, c, n, now) {
 		m.certs[n.Name] = c
-	} else if m.certs[n.Name], err = issueNodeCert(m.ca, cluster, n, now); err != nil {
+	} else if m.certs[n.Name], err = issueNodeCert(m.ca, spec.Cluster, n, now); err != nil {
 		return fmt.Errorf("postgresql certificate: %w", err)
+	}
+	if spec.isCentralServer() {
+		return nil
 	}
 	if m.hostKeys[n.Name], err = keptOrNewSSHKey(prev.hostKey(n.Name), facts, "root@"+n.Name); err != nil {
 		return fmt.Errorf("ssh host key: %w", err)
@@ -102,9 +104,11 @@ type nodePlan struct {
 
 // planNodes builds and validates every node's role document and renders its user-data.
 func planNodes(spec *Spec, m *material) ([]*nodePlan, error) {
-	plans := []*nodePlan{{node: spec.Primary, role: metadata.RolePrimary, doc: m.document(spec, spec.Primary, metadata.RolePrimary)}}
-	for _, s := range spec.Secondaries {
-		plans = append(plans, &nodePlan{node: s, role: metadata.RoleSecondary, doc: m.document(spec, s, metadata.RoleSecondary)})
+	var plans []*nodePlan
+	if spec.isCentralServer() {
+		plans = m.centralServerPlans(spec.Cluster, spec.CentralServer)
+	} else {
+		plans = m.securityServerPlans(spec)
 	}
 	for _, pl := range plans {
 		if err := pl.render(); err != nil {
@@ -114,11 +118,20 @@ func planNodes(spec *Spec, m *material) ([]*nodePlan, error) {
 	return plans, nil
 }
 
+// securityServerPlans are the primary's and the secondaries' documents.
+func (m *material) securityServerPlans(spec *Spec) []*nodePlan {
+	plans := []*nodePlan{{node: spec.Primary, role: metadata.RolePrimary, doc: m.document(spec, spec.Primary, metadata.RolePrimary)}}
+	for _, s := range spec.Secondaries {
+		plans = append(plans, &nodePlan{node: s, role: metadata.RoleSecondary, doc: m.document(spec, s, metadata.RoleSecondary)})
+	}
+	return plans
+}
+
 // document is node n's role document. Every node, whatever its role, carries
 // its own keys and the same view of the cluster: the primary with its keys and
 // every secondary with theirs.
 func (m *material) document(spec *Spec, n Node, role metadata.Role) *metadata.Document {
-	c, host, user := m.certs[n.Name], m.hostKeys[n.Name], m.userKeys[n.Name]
+	host, user := m.hostKeys[n.Name], m.userKeys[n.Name]
 	return &metadata.Document{
 		Version:            metadata.Version,
 		Cluster:            spec.Cluster,
@@ -126,11 +139,17 @@ func (m *material) document(spec *Spec, n Node, role metadata.Role) *metadata.Do
 		Node:               n.Name,
 		Primary:            m.primary(spec.Primary),
 		Secondaries:        m.members(spec.Secondaries),
-		ServerconfPassword: m.password,
-		TLS:                metadata.TLS{CA: string(m.ca.CertPEM), Cert: string(c.CertPEM), Key: string(c.KeyPEM)},
+		ServerconfPassword: m.passwords.serverconf,
+		TLS:                m.tls(n.Name),
 		SSH:                metadata.SSH{HostKey: string(host.Private), PrivateKey: string(user.Private), PublicKey: user.Public},
 		Options:            spec.Options,
 	}
+}
+
+// tls is node name's certificate material as its document carries it.
+func (m *material) tls(name string) metadata.TLS {
+	c := m.certs[name]
+	return metadata.TLS{CA: string(m.ca.CertPEM), Cert: string(c.CertPEM), Key: string(c.KeyPEM)}
 }
 
 // primary is the primary as every document names it.

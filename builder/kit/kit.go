@@ -16,13 +16,15 @@ type Options struct {
 	// outDir.old-TIMESTAMP, never deleted: it may hold files the kit did not write.
 	Force bool
 	// Reuse extends the kit already in outDir instead of starting over: the CA,
-	// the serverconf password and every node's SSH keys and still fitting
-	// certificate are kept, whatever role the node had; only new nodes get new
-	// material. Every document lists the whole cluster, so adding a node changes
-	// every node's document. The primary may change to a node of the old kit,
-	// whose host key the cluster already knows; the old primary may stay on as a
-	// secondary. The old kit is moved aside as with Force. This is how a
-	// secondary is added and how a promotion is recorded.
+	// the passwords and every node's SSH keys and still fitting certificate
+	// are kept, whatever role the node had; only new nodes get new material.
+	// Every document lists the whole cluster, so adding a node changes every
+	// node's document. The primary may change to a node of the old kit, whose
+	// host key the cluster already knows; the old primary may stay on as a
+	// secondary. In a central-server kit the database primary may change to a
+	// database node of the old kit. The spec must be of the kit's kind. The
+	// old kit is moved aside as with Force. This is how a node is added and
+	// how a promotion is recorded.
 	Reuse bool
 	// Now is the clock for certificate validity; nil means time.Now.
 	Now func() time.Time
@@ -67,8 +69,11 @@ func Generate(spec Spec, facts *profiles.Facts, outDir string, opts Options) (*R
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKeyType(facts); err != nil {
-		return nil, err
+	// Central-server nodes get no SSH keys from the kit.
+	if !spec.isCentralServer() {
+		if err := checkKeyType(facts); err != nil {
+			return nil, err
+		}
 	}
 	now := time.Now
 	if opts.Now != nil {

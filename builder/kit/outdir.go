@@ -47,7 +47,8 @@ const (
 //	cluster.yaml, kit.yaml        spec echo (ParseSpec reads it back), fingerprints and state
 //	ca/ca.crt, ca/ca.key          cluster CA
 //	nodes/NAME/                   user-data, meta-data, seed.iso, ca.crt, server.crt, server.key,
-//	                              ssh_host_TYPE_key[.pub] (host key), id_TYPE[.pub] (xroad user key)
+//	                              and on security servers ssh_host_TYPE_key[.pub] (host key),
+//	                              id_TYPE[.pub] (xroad user key)
 func (k *kitPlan) write(root string) error {
 	m := k.material
 	spec, err := k.spec.Marshal()
@@ -95,23 +96,34 @@ func (k *kitPlan) writeNode(root string, n *nodePlan) error {
 	if err != nil {
 		return err
 	}
-	c, host, user := m.certs[name], m.hostKeys[name], m.userKeys[name]
-	keyType := k.facts.SSH.KeyType
+	c := m.certs[name]
 	files := []kitFile{
 		{"user-data", n.userData, modeSecret},
 		{"meta-data", meta, modePublic},
 		{"ca.crt", m.ca.CertPEM, modePublic},
 		{"server.crt", c.CertPEM, modePublic},
 		{"server.key", c.KeyPEM, modeSecret},
-		{"ssh_host_" + keyType + "_key", host.Private, modeSecret},
-		{"ssh_host_" + keyType + "_key.pub", []byte(host.Public + " root@" + name + "\n"), modePublic},
-		{"id_" + keyType, user.Private, modeSecret},
-		{"id_" + keyType + ".pub", []byte(user.Public + " xroad@" + name + "\n"), modePublic},
 	}
+	files = append(files, k.sshFiles(name)...)
 	for _, f := range files {
 		if err := writeFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return err
 		}
 	}
 	return writeSeedISO(filepath.Join(dir, seedISOName), root, map[string][]byte{"user-data": n.userData, "meta-data": meta})
+}
+
+// sshFiles are a security server's key files; central-server nodes have none.
+func (k *kitPlan) sshFiles(name string) []kitFile {
+	host, user := k.material.hostKeys[name], k.material.userKeys[name]
+	if host == nil || user == nil {
+		return nil
+	}
+	keyType := k.facts.SSH.KeyType
+	return []kitFile{
+		{"ssh_host_" + keyType + "_key", host.Private, modeSecret},
+		{"ssh_host_" + keyType + "_key.pub", []byte(host.Public + " root@" + name + "\n"), modePublic},
+		{"id_" + keyType, user.Private, modeSecret},
+		{"id_" + keyType + ".pub", []byte(user.Public + " xroad@" + name + "\n"), modePublic},
+	}
 }

@@ -167,7 +167,7 @@ func TestReuseAddsSecondary(t *testing.T) {
 		docs[n.Name] = checkSeed(t, n)
 	}
 	checkDocuments(t, bigger, second, docs, ssh.KeyAlgoECDSA256)
-	checkModes(t, out)
+	checkModes(t, out, 5)
 
 	// A spec for another cluster, or naming a primary the kit lacks, cannot reuse it.
 	other := parseSpec(t, strings.Replace(smallSpec, "cluster: lab", "cluster: other", 1))

@@ -15,15 +15,15 @@ import (
 // previousKit is a kit read back for --reuse. Its secrets come from the CA
 // files and the nodes' own role documents, the one place each is kept.
 type previousKit struct {
-	state    kitState
-	ca       *certKey
-	password string
-	nodes    map[string]*prevNode
+	state     kitState
+	ca        *certKey
+	passwords passwords
+	nodes     map[string]*prevNode
 }
 
 // prevNode is one node of the previous kit. A kit made before every node had
 // both SSH keys lacks the primary's user key and the secondaries' host keys;
-// those are nil and get generated.
+// those are nil and get generated. Central-server nodes have none.
 type prevNode struct {
 	userData   []byte
 	generation int
@@ -64,17 +64,21 @@ func (p *previousKit) userKey(name string) *sshKey {
 }
 
 // loadPrevious reads the kit in dir and checks that spec extends it: same
-// cluster, same SSH key type, and a primary that is already a node of the kit.
+// kind of cluster, same cluster, same SSH key type, and a primary that is
+// already a node of the kit.
 func loadPrevious(dir string, spec *Spec, facts *profiles.Facts) (*previousKit, error) {
 	st, old, err := readKitFiles(dir)
 	if err != nil {
 		return nil, err
 	}
+	if old.isCentralServer() != spec.isCentralServer() {
+		return nil, fmt.Errorf("the kit is for a %s cluster and the spec describes a %s cluster; make a new kit", old.kind(), spec.kind())
+	}
 	if old.Cluster != spec.Cluster {
 		return nil, fieldErr("cluster", "%q, but the kit is for cluster %q", spec.Cluster, old.Cluster)
 	}
-	if want := sshAlgo(facts.SSH.KeyType, facts.SSH.KeyBits); st.SSHKeyType != want {
-		return nil, fmt.Errorf("profile %s wants %s SSH keys, the kit has %s; make a new kit", facts.Name, want, st.SSHKeyType)
+	if err := checkSSHKeyType(spec, st, facts); err != nil {
+		return nil, err
 	}
 
 	p := &previousKit{state: *st, nodes: map[string]*prevNode{}}
@@ -86,10 +90,30 @@ func loadPrevious(dir string, spec *Spec, facts *profiles.Facts) (*previousKit, 
 			return nil, fmt.Errorf("nodes/%s: %w", ns.Name, err)
 		}
 	}
-	if err := p.checkPrimary(spec.Primary.Name, old.Primary.Name); err != nil {
+	if what := p.passwords.missing(spec.isCentralServer()); what != "" {
+		return nil, fmt.Errorf("no node's document holds the %s", what)
+	}
+	if spec.isCentralServer() {
+		err = checkDatabasePrimary(spec.CentralServer, old.CentralServer)
+	} else {
+		err = p.checkPrimary(spec.Primary.Name, old.Primary.Name)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkSSHKeyType refuses a profile whose SSH key type differs from the
+// security servers' keys in the kit.
+func checkSSHKeyType(spec *Spec, st *kitState, facts *profiles.Facts) error {
+	if spec.isCentralServer() {
+		return nil
+	}
+	if want := sshAlgo(facts.SSH.KeyType, facts.SSH.KeyBits); st.SSHKeyType != want {
+		return fmt.Errorf("profile %s wants %s SSH keys, the kit has %s; make a new kit", facts.Name, want, st.SSHKeyType)
+	}
+	return nil
 }
 
 // readKitFiles reads kit.yaml and the spec echo cluster.yaml.
@@ -132,18 +156,14 @@ func loadCA(dir string, st *kitState) (*certKey, error) {
 	return ca, nil
 }
 
-// addNode reads one node back. Every document carries the serverconf
-// password, so any of them gives it; they must agree.
+// addNode reads one node back with the passwords its document carries.
 func (p *previousKit) addNode(dir string, ns nodeState, facts *profiles.Facts) error {
 	n, doc, err := loadNode(dir, ns, facts)
 	if err != nil {
 		return err
 	}
-	switch {
-	case p.password == "":
-		p.password = doc.ServerconfPassword
-	case doc.ServerconfPassword != p.password:
-		return errors.New("serverconf password differs from the other nodes'")
+	if err := p.passwords.keepFrom(doc); err != nil {
+		return err
 	}
 	p.nodes[ns.Name] = n
 	return nil
@@ -164,6 +184,17 @@ func (p *previousKit) checkPrimary(newPrimary, oldPrimary string) error {
 		return fieldErr("primary.name", "the kit holds no host key of %q, so the cluster cannot pin it; keep %q as the primary in one --reuse run first, which gives every node its own", newPrimary, oldPrimary)
 	}
 	return nil
+}
+
+// checkDatabasePrimary lets a --reuse run change the database primary only
+// to a database node of the previous kit: after a fail-over the promoted
+// standby holds the data, any other node would start an empty database.
+func checkDatabasePrimary(spec, old *CentralServer) error {
+	newPrimary, oldPrimary := spec.Database.Primary.Name, old.Database.Primary.Name
+	if newPrimary == oldPrimary || old.isDatabaseNode(newPrimary) {
+		return nil
+	}
+	return fieldErr("centralServer.database.primary.name", "%q is not a database node of the kit (its primary is %q); only a standby of the kit can become the primary", newPrimary, oldPrimary)
 }
 
 // loadNode reads a node's material back from its user-data. The keys are taken

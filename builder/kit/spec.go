@@ -1,7 +1,9 @@
 // Package kit generates a cluster kit: the cluster CA, every node's PostgreSQL
-// certificate and SSH keys, the serverconf password, and per node the role
-// document wrapped in a cloud-init NoCloud seed (user-data, meta-data and a
-// cidata ISO). It is what `xroad-image kit` runs.
+// certificate, and per node the role document wrapped in a cloud-init NoCloud
+// seed (user-data, meta-data and a cidata ISO). A security-server cluster also
+// gets every node's SSH keys and the serverconf password; a central-server
+// cluster gets its database, replication and admin passwords. It is what
+// `xroad-image kit` runs.
 package kit
 
 import (
@@ -18,17 +20,22 @@ import (
 	"xroad-appliance/provisioner/metadata"
 )
 
-// Spec is the cluster description an operator writes: a few names and addresses.
+// Spec is the cluster description an operator writes: a few names and
+// addresses. It describes either a security-server cluster (Primary,
+// Secondaries, Options) or a central-server cluster (CentralServer), never both.
 type Spec struct {
 	Cluster string `yaml:"cluster"`
 	// Profile names the OS profile (profiles/NAME.yaml); optional when the
 	// caller passes resolved facts.
-	Profile     string `yaml:"profile,omitempty"`
-	Primary     Node   `yaml:"primary"`
-	Secondaries []Node `yaml:"secondaries"`
-	// Options go into every node's document. ParseSpec starts from
+	Profile string `yaml:"profile,omitempty"`
+	// CentralServer describes a central-server cluster, in place of Primary,
+	// Secondaries and Options.
+	CentralServer *CentralServer `yaml:"centralServer,omitempty"`
+	Primary       Node           `yaml:"primary,omitempty"`
+	Secondaries   []Node         `yaml:"secondaries,omitempty"`
+	// Options go into every security server's document. ParseSpec starts from
 	// DefaultOptions; a Spec built in Go must set them itself.
-	Options metadata.Options `yaml:"options"`
+	Options metadata.Options `yaml:"options,omitempty"`
 }
 
 // Node is one cluster member: its name (the PostgreSQL certificate CN, the
@@ -59,13 +66,31 @@ func fieldErr(field, format string, a ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
 }
 
-// ParseSpec decodes a cluster spec strictly (unknown keys are errors) and validates it.
+// ParseSpec decodes a cluster spec strictly (unknown keys are errors),
+// applies the defaults and validates it.
 func ParseSpec(data []byte) (*Spec, error) {
+	s, err := decodeSpec(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// decodeSpec decodes strictly and applies the defaults, without validating.
+func decodeSpec(data []byte) (*Spec, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	// Defaults go in before decoding, as in the metadata package: an absent
-	// option takes the default, an explicit 0 stays 0 and is rejected.
+	// option takes the default, an explicit 0 stays 0 and is rejected. Which
+	// defaults depends on the kind of cluster: a central-server spec gets no
+	// security-server options, so that any it names are refused.
 	s := Spec{Options: DefaultOptions()}
+	if declaresCentralServer(data) {
+		s = Spec{CentralServer: DefaultCentralServer()}
+	}
 	if err := dec.Decode(&s); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("spec: empty document")
@@ -77,10 +102,20 @@ func ParseSpec(data []byte) (*Spec, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("spec: more than one YAML document")
 	}
-	if err := s.Validate(); err != nil {
-		return nil, err
+	if s.CentralServer != nil {
+		s.CentralServer.nameHANodes()
 	}
 	return &s, nil
+}
+
+// declaresCentralServer tells whether the spec has a top-level centralServer
+// mapping. Malformed input counts as no: the strict decode reports it.
+func declaresCentralServer(data []byte) bool {
+	var probe struct {
+		CentralServer yaml.Node `yaml:"centralServer"`
+	}
+	_ = yaml.Unmarshal(data, &probe)
+	return probe.CentralServer.Kind == yaml.MappingNode
 }
 
 // checkName and checkAddress apply the role document's rules, so that a
@@ -109,36 +144,72 @@ func (s *Spec) Validate() error {
 			return fieldErr("profile", "%v", err)
 		}
 	}
-	if err := checkName("primary.name", s.Primary.Name, true); err != nil {
-		return err
+	if s.CentralServer != nil {
+		if err := s.noSecurityServerFields(); err != nil {
+			return err
+		}
+		return s.CentralServer.validate()
 	}
-	if err := checkAddress("primary.address", s.Primary.Address); err != nil {
+	if s.Primary == (Node{}) && len(s.Secondaries) == 0 {
+		return fieldErr("primary", "missing; a spec names a primary and secondaries (security servers) or a centralServer section")
+	}
+	seen := newNodeSet()
+	if err := seen.add("primary", s.Primary); err != nil {
 		return err
 	}
 	if len(s.Secondaries) == 0 {
 		return fieldErr("secondaries", "missing; a cluster needs at least one secondary")
 	}
-	names := map[string]string{s.Primary.Name: "primary.name"}
-	addrs := map[string]string{strings.ToLower(s.Primary.Address): "primary.address"}
 	for i, n := range s.Secondaries {
-		at := fmt.Sprintf("secondaries[%d]", i)
-		if err := checkName(at+".name", n.Name, true); err != nil {
+		if err := seen.add(fmt.Sprintf("secondaries[%d]", i), n); err != nil {
 			return err
 		}
-		if err := checkAddress(at+".address", n.Address); err != nil {
-			return err
-		}
-		if prev, dup := names[n.Name]; dup {
-			return fieldErr(at+".name", "%q is already used by %s", n.Name, prev)
-		}
-		names[n.Name] = at + ".name"
-		a := strings.ToLower(n.Address)
-		if prev, dup := addrs[a]; dup {
-			return fieldErr(at+".address", "%q is already used by %s", n.Address, prev)
-		}
-		addrs[a] = at + ".address"
 	}
 	return s.validateOptions()
+}
+
+// noSecurityServerFields refuses a spec that mixes both kinds of cluster.
+func (s *Spec) noSecurityServerFields() error {
+	const why = "not allowed with centralServer: a spec describes either security servers or a central-server cluster"
+	switch {
+	case s.Primary != (Node{}):
+		return fieldErr("primary", why)
+	case len(s.Secondaries) > 0:
+		return fieldErr("secondaries", why)
+	case s.Options != (metadata.Options{}):
+		return fieldErr("options", why)
+	}
+	return nil
+}
+
+// nodeSet checks each node it is given and that no two share a name or an address.
+type nodeSet struct {
+	names map[string]string // name -> field that used it
+	addrs map[string]string // lowercased address -> field that used it
+}
+
+func newNodeSet() *nodeSet {
+	return &nodeSet{names: map[string]string{}, addrs: map[string]string{}}
+}
+
+// add checks node n, found at field path at (e.g. "secondaries[1]").
+func (ns *nodeSet) add(at string, n Node) error {
+	if err := checkName(at+".name", n.Name, true); err != nil {
+		return err
+	}
+	if err := checkAddress(at+".address", n.Address); err != nil {
+		return err
+	}
+	if prev, dup := ns.names[n.Name]; dup {
+		return fieldErr(at+".name", "%q is already used by %s", n.Name, prev)
+	}
+	ns.names[n.Name] = at + ".name"
+	a := strings.ToLower(n.Address)
+	if prev, dup := ns.addrs[a]; dup {
+		return fieldErr(at+".address", "%q is already used by %s", n.Address, prev)
+	}
+	ns.addrs[a] = at + ".address"
+	return nil
 }
 
 func (s *Spec) validateOptions() error {
@@ -154,15 +225,34 @@ func (s *Spec) validateOptions() error {
 	return nil
 }
 
-// nodes lists the primary first, then the secondaries in spec order.
+// isCentralServer tells a central-server spec from a security-server one.
+func (s *Spec) isCentralServer() bool { return s.CentralServer != nil }
+
+// kind names the spec's kind of cluster in messages.
+func (s *Spec) kind() string {
+	if s.isCentralServer() {
+		return "central-server"
+	}
+	return "security-server"
+}
+
+// nodes lists every node in kit order: the primary first, then the
+// secondaries in spec order; for a central server, see CentralServer.nodes.
 func (s *Spec) nodes() []Node {
+	if s.isCentralServer() {
+		return s.CentralServer.nodes()
+	}
 	return append([]Node{s.Primary}, s.Secondaries...)
 }
 
 // Marshal renders the spec as YAML that ParseSpec reads back.
 func (s *Spec) Marshal() ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteString("# Cluster spec of this kit. Edit and rerun `xroad-image kit --reuse` to add a secondary or change the primary.\n")
+	change := "add a secondary or change the primary"
+	if s.isCentralServer() {
+		change = "add a standby or a central server, or change the database primary"
+	}
+	fmt.Fprintf(&buf, "# Cluster spec of this kit. Edit and rerun `xroad-image kit --reuse` to %s.\n", change)
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(s); err != nil {

@@ -14,7 +14,7 @@ type kitState struct {
 	Generation int         `yaml:"generation"`
 	Created    string      `yaml:"created"`
 	Profile    string      `yaml:"profile"`
-	SSHKeyType string      `yaml:"sshKeyType"`
+	SSHKeyType string      `yaml:"sshKeyType,omitempty"` // none in a central-server kit, which holds no SSH keys
 	CA         caState     `yaml:"ca"`
 	Nodes      []nodeState `yaml:"nodes"`
 }
@@ -44,12 +44,14 @@ func (k *kitPlan) state() kitState {
 		Generation: k.generation,
 		Created:    k.created.Format(time.RFC3339),
 		Profile:    k.facts.Name,
-		SSHKeyType: sshAlgo(k.facts.SSH.KeyType, k.facts.SSH.KeyBits),
 		CA: caState{
 			Subject:  m.ca.Cert.Subject.String(),
 			SHA256:   m.ca.fingerprint(),
 			NotAfter: m.ca.Cert.NotAfter.UTC().Format(time.RFC3339),
 		},
+	}
+	if !k.spec.isCentralServer() {
+		s.SSHKeyType = sshAlgo(k.facts.SSH.KeyType, k.facts.SSH.KeyBits)
 	}
 	for _, n := range k.nodes {
 		ns := nodeState{
@@ -57,8 +59,9 @@ func (k *kitPlan) state() kitState {
 			Generation: n.generation, InstanceID: n.instanceID,
 			CertSHA256: m.certs[n.node.Name].fingerprint(),
 		}
-		ns.HostKey = m.hostKeys[n.node.Name].Fingerprint()
-		ns.SSHKey = m.userKeys[n.node.Name].Fingerprint()
+		if host, user := m.hostKeys[n.node.Name], m.userKeys[n.node.Name]; host != nil && user != nil {
+			ns.HostKey, ns.SSHKey = host.Fingerprint(), user.Fingerprint()
+		}
 		s.Nodes = append(s.Nodes, ns)
 	}
 	return s

@@ -15,13 +15,13 @@ func kitCommand() *cli.Command {
 	var profile, pg, out string
 	var force, reuse bool
 	return &cli.Command{
-		Name: "kit", Summary: "Generate a cluster's CA, certificates, SSH keys, password and per-node NoCloud seeds from a cluster spec", Args: "SPEC.yaml",
+		Name: "kit", Summary: "Generate a cluster's CA, certificates, keys, passwords and per-node NoCloud seeds from a security-server or central-server cluster spec", Args: "SPEC.yaml",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&profile, "profile", "", "OS profile (default: the spec's profile)")
 			fs.StringVar(&pg, "postgresql", "", "PostgreSQL version of the profile")
 			fs.StringVar(&out, "out", "", "output directory")
 			fs.BoolVar(&force, "force", false, "replace an existing kit (the old one is moved aside, never deleted)")
-			fs.BoolVar(&reuse, "reuse", false, "keep the existing CA, keys and password; generate only new nodes' material")
+			fs.BoolVar(&reuse, "reuse", false, "keep the existing CA, keys and passwords; generate only new nodes' material (the primary may move to a node of the kit)")
 		},
 		Run: func(_ context.Context, args []string) error {
 			if len(args) != 1 || out == "" {
@@ -46,7 +46,7 @@ func kitCommand() *cli.Command {
 				return err
 			}
 			for _, n := range res.Nodes {
-				fmt.Printf("%-10s %-10s %-16s %s\n", n.Role, n.Name, n.Address, n.SeedISO)
+				fmt.Printf("%-14s %-10s %-16s %s\n", n.Role, n.Name, n.Address, n.SeedISO)
 			}
 			return nil
 		},

@@ -73,10 +73,6 @@ func SlotName(standby string) string {
 	return "standby_" + regexp.MustCompile(`[^a-z0-9_]`).ReplaceAllString(standby, "_")
 }
 
-// haNodeNameRE: node_0, node_1, ... is the guide's scheme; any name that
-// fits an ini value and a SQL literal is allowed.
-var haNodeNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
-
 // centralServer checks a central-server HA document: the security-server
 // fields are absent, the database and node lists complete, and this node in
 // the list its role belongs to.
@@ -115,8 +111,8 @@ func (c *checker) centralServer(d *Document) {
 	for i, n := range cs.Nodes {
 		field := fmt.Sprintf("centralServer.nodes[%d]", i)
 		host(field, Host{Name: n.Name, Address: n.Address})
-		if !haNodeNameRE.MatchString(n.HANodeName) {
-			c.fail(field+".haNodeName", "must be a letter, then up to 62 letters, digits, '_' or '-' (the guide suggests node_0, node_1, ...)")
+		if msg := HANodeNameProblem(n.HANodeName); msg != "" {
+			c.fail(field+".haNodeName", "%s", msg)
 		} else if j, dup := haNames[n.HANodeName]; dup {
 			c.fail(field+".haNodeName", "duplicate of centralServer.nodes[%d].haNodeName", j)
 		} else {

@@ -1,5 +1,7 @@
 package metadata
 
+import "regexp"
+
 // NameProblem says what is wrong with a cluster or node name ("" when it is
 // fine); node names must also avoid the reserved PostgreSQL and X-Road names.
 // Exported so that the cluster kit checks names by the same rules.
@@ -22,4 +24,20 @@ func AddressProblem(v string) string {
 		return "required"
 	}
 	return checkAddress(v)
+}
+
+// haNodeNameRE: node_0, node_1, ... is the guide's scheme; any name that
+// fits an ini value and a SQL literal is allowed.
+var haNodeNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
+
+// HANodeNameProblem says what is wrong with a central server's
+// ha-node-name, or "" when it is fine.
+func HANodeNameProblem(v string) string {
+	switch {
+	case v == "":
+		return "required"
+	case !haNodeNameRE.MatchString(v):
+		return "must be a letter, then up to 62 letters, digits, '_' or '-' (the guide suggests node_0, node_1, ...)"
+	}
+	return ""
 }

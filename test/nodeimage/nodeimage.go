@@ -36,7 +36,9 @@ type Options struct {
 	CacheRoot string
 	// Version is the fixture X-Road version the image carries ("" for
 	// Version).
-	Version  string
+	Version string
+	// Image names the definition in images/ ("" for securityserver).
+	Image    string
 	Progress progress.Func
 }
 
@@ -47,9 +49,11 @@ type Image struct {
 }
 
 // Definition is the path of images/securityserver.yaml in this checkout.
-func Definition() string {
+func Definition() string { return definitionOf("securityserver") }
+
+func definitionOf(image string) string {
 	_, self, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(self), "../../images/securityserver.yaml")
+	return filepath.Join(filepath.Dir(self), "../../images/"+image+".yaml")
 }
 
 // Build builds the image with its outputs into outDir and unpacks the root
@@ -66,7 +70,10 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := definition.Load(Definition())
+	if o.Image == "" {
+		o.Image = "securityserver"
+	}
+	d, err := definition.Load(definitionOf(o.Image))
 	if err != nil {
 		return nil, err
 	}
