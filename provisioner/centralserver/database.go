@@ -296,12 +296,14 @@ func (n *Node) passfile() engine.Phase {
 
 // primaryConninfo is how this standby reaches the primary: the replication
 // user, its passfile, and the primary's certificate checked against the CA.
+// dbname=replication is what the passfile's database field matches for a
+// physical replication connection; the server ignores it.
 func (n *Node) primaryConninfo() string {
 	db := n.db()
 	return confedit.Conninfo(map[string]string{
-		"host": db.Primary.Address, "port": fmt.Sprint(db.Port), "user": db.ReplicationUser,
+		"host": db.Primary.Address, "port": fmt.Sprint(db.Port), "user": db.ReplicationUser, "dbname": "replication",
 		"passfile": passfilePath(), "sslmode": "verify-ca", "sslrootcert": TLS.CA, "application_name": n.Doc.Node,
-	}, "host", "port", "user", "passfile", "sslmode", "sslrootcert", "application_name")
+	}, "host", "port", "user", "dbname", "passfile", "sslmode", "sslrootcert", "application_name")
 }
 
 // recoveryLines are Appendix A's standby settings.
@@ -384,7 +386,13 @@ func (n *Node) baseBackup() engine.Phase {
 		Actions: []string{fmt.Sprintf("PGPASSFILE=%s PGSSLMODE=verify-ca PGSSLROOTCERT=%s pg_basebackup -h %s -p %d -U %s --slot=%s -D <temporary directory> -X stream -c fast (as postgres)",
 			passfilePath(), TLS.CA, db.Primary.Address, db.Port, db.ReplicationUser, metadata.SlotName(n.Doc.Node)),
 			"write " + n.standbyFile().Path + " into the backup", "swap it in; move the old data directory aside"},
+		// Every node of an image starts with the image's own cluster, whose
+		// system identifier the primary shares: only a clone carries the
+		// standby file too.
 		Check: func(ctx context.Context) (bool, error) {
+			if _, err := os.Stat(n.standbyFile().Path); err != nil {
+				return false, nil
+			}
 			primary, err := primaryID(ctx)
 			if err != nil {
 				return false, err

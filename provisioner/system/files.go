@@ -2,8 +2,10 @@ package system
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -89,10 +91,24 @@ func MkdirOwned(path string, mode os.FileMode, owner string) error {
 // the new name: what the provisioner replaces is kept, never deleted.
 func MoveAside(path, why string) (string, error) {
 	dst := fmt.Sprintf("%s.%s-%s", path, why, time.Now().UTC().Format("20060102T150405Z"))
-	if err := os.Rename(path, dst); err != nil {
+	err := os.Rename(path, dst)
+	if errors.Is(err, syscall.EXDEV) {
+		// A directory an image shipped, on an overlay file system (containers)
+		// that cannot rename it: copied whole first, then the original goes.
+		err = moveByCopy(path, dst)
+	}
+	if err != nil {
 		return "", err
 	}
 	return dst, nil
+}
+
+func moveByCopy(path, dst string) error {
+	if out, err := exec.Command("cp", "-a", "--", path, dst).CombinedOutput(); err != nil {
+		os.RemoveAll(dst) // only the partial copy this call made
+		return fmt.Errorf("copy %s aside: %v: %s", path, err, strings.TrimSpace(string(out)))
+	}
+	return os.RemoveAll(path)
 }
 
 // WriteFileIDs is WriteFile with numeric owner ids (keeping an edited file's

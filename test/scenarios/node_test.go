@@ -16,13 +16,20 @@ import (
 const (
 	serverconfPort = "5433"
 	serverconfData = "/var/lib/postgresql/15/serverconf"
+	defaultPort    = "5432"
 )
 
 // sql runs a query on the node's serverconf instance as postgres.
 func sql(t *testing.T, ctx context.Context, n *cluster.Node, db, query string) string {
 	t.Helper()
+	return sqlOn(t, ctx, n, serverconfPort, db, query)
+}
+
+// sqlOn runs a query as postgres on the node's instance on port.
+func sqlOn(t *testing.T, ctx context.Context, n *cluster.Node, port, db, query string) string {
+	t.Helper()
 	return strings.TrimSpace(n.MustExec(ctx, "runuser", "-u", "postgres", "--",
-		"psql", "-X", "-qtA", "-v", "ON_ERROR_STOP=1", "-p", serverconfPort, "-d", db, "-c", query))
+		"psql", "-X", "-qtA", "-v", "ON_ERROR_STOP=1", "-p", port, "-d", db, "-c", query))
 }
 
 // eventually retries cond until it holds or the timeout passes.

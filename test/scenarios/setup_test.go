@@ -2,8 +2,10 @@ package scenarios
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,7 +35,7 @@ var images = map[string]*builtImage{nodeimage.Version: {}, UpgradeVersion: {}}
 // TestMain removes the images the scenarios booted.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, b := range images {
+	for _, b := range append(slices.Collect(maps.Values(images)), &csDatabaseImage) {
 		if b.dir != "" {
 			cache.RemoveTree(b.dir)
 		}

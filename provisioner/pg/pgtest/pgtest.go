@@ -128,7 +128,7 @@ func StartStandby(t testing.TB, primary *Instance, user, application string) *In
 	t.Helper()
 	bin := BinDir(t)
 	data, sock := instanceDirs(t, "pgtest-standby-")
-	runAs(t, bin+"/pg_basebackup", "-D", data, "-h", primary.Socket, "-p", fmt.Sprint(primary.Port), "-U", user, "-X", "stream", "--no-sync")
+	runAs(t, bin+"/pg_basebackup", "-D", data, "-h", primary.Socket, "-p", fmt.Sprint(primary.Port), "-U", user, "-X", "stream", "--no-sync", "--checkpoint=fast")
 	if err := system.WriteFile(filepath.Join(data, "standby.signal"), nil, 0o600, "postgres:postgres"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,103 @@
+package scenarios
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"xroad-appliance/builder/kit"
+	"xroad-appliance/test/cluster"
+	"xroad-appliance/test/nodeimage"
+)
+
+var csDatabaseImage builtImage
+
+// csDatabaseLayers is images/cs-database.yaml built for the test profile.
+func csDatabaseLayers(t testing.TB) []string {
+	t.Helper()
+	cluster.Need(t)
+	b := &csDatabaseImage
+	b.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		defer cancel()
+		if b.dir, b.err = os.MkdirTemp("", "xroad-test-image-"); b.err != nil {
+			return
+		}
+		b.image, b.err = nodeimage.Build(ctx, b.dir, nodeimage.Options{Image: "cs-database"})
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return []string{b.image.Rootfs}
+}
+
+// TestCentralServerDatabase boots the central servers' shared database
+// (Appendix A) from the cs-database image: the standby clones the primary
+// through its own slot and streams; the central servers' database and users
+// exist; passwords are only in passfiles.
+func TestCentralServerDatabase(t *testing.T) {
+	c := cluster.New(t, csDatabaseLayers(t)...)
+	spec := kit.Spec{Cluster: "cs", Profile: nodeimage.Profile, CentralServer: kit.DefaultCentralServer()}
+	spec.CentralServer.Database.Primary = kit.Node{Name: "db1", Address: c.Addr(21)}
+	spec.CentralServer.Database.Standbys = []kit.Node{{Name: "db2", Address: c.Addr(22)}}
+	spec.CentralServer.Nodes = []kit.CSNode{{Node: kit.Node{Name: "cs1", Address: c.Addr(11)}, HANodeName: "node_0"}}
+	res, err := kit.Generate(spec, nil, filepath.Join(t.TempDir(), "kit"), kit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testCluster{Cluster: c, kit: res}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	db2 := tc.boot(t, "db2") // the standby waits for its primary
+	db1 := tc.boot(t, "db1")
+	waitProvisioned(t, ctx, db1)
+	waitProvisioned(t, ctx, db2)
+
+	eventually(t, ctx, time.Minute, "db2 streams on slot standby_db2", func() (bool, string) {
+		got := dbSQL(t, ctx, db1, "postgres", "SELECT slot_name || ':' || active FROM pg_replication_slots")
+		rep := dbSQL(t, ctx, db1, "postgres", "SELECT application_name || ':' || state FROM pg_stat_replication")
+		return got == "standby_db2:true" && rep == "db2:streaming", got + " / " + rep
+	})
+	if got := dbSQL(t, ctx, db2, "postgres", "SELECT pg_is_in_recovery()"); got != "t" {
+		t.Errorf("db2 in recovery = %s", got)
+	}
+	if got := dbSQL(t, ctx, db1, "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'centerui'"); got != "centerui" {
+		t.Errorf("centerui owner = %q", got)
+	}
+	dbSQL(t, ctx, db1, "centerui", "CREATE TABLE ha_probe (v text); INSERT INTO ha_probe VALUES ('from db1')")
+	eventually(t, ctx, time.Minute, "db2 replays db1's write", func() (bool, string) {
+		got := dbSQL(t, ctx, db2, "centerui", "SELECT string_agg(v, ',') FROM ha_probe")
+		return got == "from db1", got
+	})
+	for _, want := range []string{"password_encryption = 'scram-sha-256'", "primary_slot_name = 'standby_db2'", "recovery_target_timeline = 'latest'"} {
+		if conf := db2.MustExec(ctx, "cat", "/etc/postgresql/15/main/postgresql.conf"); !strings.Contains(conf, want) {
+			t.Errorf("db2 postgresql.conf lacks %q", want)
+		}
+	}
+	if got := modeOwner(t, ctx, db2, "/var/lib/postgresql/.xroad-replication.pgpass"); got != "600 postgres:postgres" {
+		t.Errorf("passfile: %s", got)
+	}
+	// The password is in the passfile only: not in the conninfo, the
+	// auto.conf or any process's arguments.
+	for _, n := range all(db1, db2) {
+		out := n.MustExec(ctx, "sh", "-c", "cat /var/lib/postgresql/15/main/postgresql.auto.conf /etc/postgresql/15/main/postgresql.conf; ps -eo args")
+		if strings.Contains(out, "password=") {
+			t.Errorf("%s: a password in configuration or arguments", n.Name)
+		}
+	}
+	// The pair provisioned again changes nothing.
+	before := db2.MustExec(ctx, "sh", "-c", "md5sum /etc/postgresql/15/main/*.conf /var/lib/postgresql/.xroad-replication.pgpass")
+	mustXroadNode(t, ctx, db2, "provision")
+	if after := db2.MustExec(ctx, "sh", "-c", "md5sum /etc/postgresql/15/main/*.conf /var/lib/postgresql/.xroad-replication.pgpass"); after != before {
+		t.Errorf("a second provision changed db2:\n%s\n%s", before, after)
+	}
+}
+
+// dbSQL runs a query on a database node's instance.
+func dbSQL(t *testing.T, ctx context.Context, n *cluster.Node, db, query string) string {
+	t.Helper()
+	return sqlOn(t, ctx, n, defaultPort, db, query)
+}
