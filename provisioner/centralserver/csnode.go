@@ -108,26 +108,10 @@ func (n *Node) adminProperties() engine.Phase {
 	}, nil)
 }
 
-// startServices restarts the central server's services, which read
-// db.properties and local.ini when they start.
+// startServices starts the central server's services once provisioning
+// ends: they read db.properties and local.ini when they start.
 func (n *Node) startServices() engine.Phase {
-	services := n.Facts.XRoad.CentralServerServices
-	restarted := false
-	return engine.Phase{
-		Name: "services", Summary: "central server services restarted",
-		Actions: []string{"systemctl restart " + strings.Join(services, " ")},
-		Always:  true,
-		Check:   func(context.Context) (bool, error) { return restarted, nil },
-		Apply: func(ctx context.Context) error {
-			for _, s := range services {
-				if err := n.Systemd.Restart(ctx, s+".service"); err != nil {
-					return err
-				}
-			}
-			restarted = true
-			return nil
-		},
-	}
+	return steps.StartServices("services", "central server services started", n.Systemd, n.Facts.XRoad.CentralServerServices)
 }
 
 // ensureEdited edits a file a package ships, creating it (xroad:xroad 0640)

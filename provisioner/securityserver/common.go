@@ -215,37 +215,9 @@ func (n *Node) nodeINI(kind string) engine.Phase {
 	}, nil)
 }
 
-// startServices enqueues the X-Road services. They are ordered after the
-// provisioner's unit, so waiting for them here would deadlock.
+// startServices enqueues the X-Road services.
 func (n *Node) startServices() engine.Phase {
-	enqueued := false
-	return engine.Phase{
-		Name: "services", Summary: "X-Road services started",
-		// The start jobs wait behind xroad-provision.service and check the
-		// final stamp; a crash before it makes them skip, so queue again.
-		Always:  true,
-		Actions: []string{"systemctl start --no-block " + strings.Join(n.Facts.XRoad.Services, " ")},
-		Check: func(ctx context.Context) (bool, error) {
-			if enqueued {
-				return true, nil
-			}
-			for _, s := range n.Facts.XRoad.Services {
-				if st, err := n.Systemd.ActiveState(ctx, s+".service"); err != nil || st != "active" {
-					return false, err
-				}
-			}
-			return true, nil
-		},
-		Apply: func(ctx context.Context) error {
-			for _, s := range n.Facts.XRoad.Services {
-				if err := n.Systemd.Enqueue(ctx, s+".service"); err != nil {
-					return err
-				}
-			}
-			enqueued = true
-			return nil
-		},
-	}
+	return steps.StartServices("services", "X-Road services started", n.Systemd, n.Facts.XRoad.Services)
 }
 
 func ignoreNotExist(err error) error {

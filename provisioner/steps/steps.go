@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -156,4 +157,41 @@ func RunAs(u string) string {
 		return ""
 	}
 	return u
+}
+
+// StartServices enqueues services that are ordered after the provisioner's
+// unit: waiting for them here would deadlock. Their start jobs check the
+// final stamp, and a crash before it makes them skip, so it always queues
+// again. A service the installed packages lack is left out.
+func StartServices(name, summary string, sd *system.Systemd, services []string) engine.Phase {
+	enqueued := false
+	return engine.Phase{
+		Name: name, Summary: summary, Always: true,
+		Actions: []string{"systemctl start --no-block " + strings.Join(services, " ")},
+		Check: func(ctx context.Context) (bool, error) {
+			if enqueued {
+				return true, nil
+			}
+			for _, s := range services {
+				if st, err := sd.ActiveState(ctx, s+".service"); err != nil || st != "active" {
+					return false, err
+				}
+			}
+			return true, nil
+		},
+		Apply: func(ctx context.Context) error {
+			for _, s := range services {
+				if ok, err := sd.Loaded(ctx, s+".service"); err != nil {
+					return err
+				} else if !ok {
+					continue
+				}
+				if err := sd.Enqueue(ctx, s+".service"); err != nil {
+					return err
+				}
+			}
+			enqueued = true
+			return nil
+		},
+	}
 }

@@ -107,6 +107,16 @@ func (s *Systemd) ActiveState(ctx context.Context, name string) (string, error) 
 	return v, nil
 }
 
+// Loaded tells whether a unit exists (LoadState is not "not-found").
+func (s *Systemd) Loaded(ctx context.Context, name string) (bool, error) {
+	p, err := s.conn.GetUnitPropertyContext(ctx, name, "LoadState")
+	if err != nil {
+		return false, fmt.Errorf("load state of %s: %w", name, err)
+	}
+	v, _ := p.Value.Value().(string)
+	return v != "not-found", nil
+}
+
 // UnitFileState returns enabled, disabled, static, ...
 func (s *Systemd) UnitFileState(ctx context.Context, name string) (string, error) {
 	p, err := s.conn.GetUnitPropertyContext(ctx, name, "UnitFileState")

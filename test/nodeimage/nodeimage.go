@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"xroad-appliance/builder/build"
 	"xroad-appliance/builder/definition"
@@ -37,7 +38,8 @@ type Options struct {
 	// Version is the fixture X-Road version the image carries ("" for
 	// Version).
 	Version string
-	// Image names the definition in images/ ("" for securityserver).
+	// Image names the definition in images/ ("" for securityserver), or
+	// is the path of one.
 	Image    string
 	Progress progress.Func
 }
@@ -52,6 +54,9 @@ type Image struct {
 func Definition() string { return definitionOf("securityserver") }
 
 func definitionOf(image string) string {
+	if strings.HasSuffix(image, ".yaml") {
+		return image
+	}
 	_, self, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(self), "../../images/"+image+".yaml")
 }
@@ -106,4 +111,12 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 		return nil, fmt.Errorf("unpack %s: %v\n%s", tarball, err, out)
 	}
 	return &Image{Rootfs: rootfs, Build: res}, nil
+}
+
+// CentralServerTest is a test definition: the central server on the test
+// profile, which X-Road's packages do not support, through the fixture
+// central server installed as an extra package.
+func CentralServerTest() string {
+	_, self, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(self), "testdata/centralserver-test.yaml")
 }

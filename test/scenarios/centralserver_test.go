@@ -13,20 +13,28 @@ import (
 	"xroad-appliance/test/nodeimage"
 )
 
-var csDatabaseImage builtImage
+var csDatabaseImage, csNodeImage builtImage
 
 // csDatabaseLayers is images/cs-database.yaml built for the test profile.
 func csDatabaseLayers(t testing.TB) []string {
+	return builtOnce(t, &csDatabaseImage, "cs-database")
+}
+
+// csNodeLayers is the fixture central server's test image.
+func csNodeLayers(t testing.TB) []string {
+	return builtOnce(t, &csNodeImage, nodeimage.CentralServerTest())
+}
+
+func builtOnce(t testing.TB, b *builtImage, definition string) []string {
 	t.Helper()
 	cluster.Need(t)
-	b := &csDatabaseImage
 	b.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
 		if b.dir, b.err = os.MkdirTemp("", "xroad-test-image-"); b.err != nil {
 			return
 		}
-		b.image, b.err = nodeimage.Build(ctx, b.dir, nodeimage.Options{Image: "cs-database"})
+		b.image, b.err = nodeimage.Build(ctx, b.dir, nodeimage.Options{Image: definition})
 	})
 	if b.err != nil {
 		t.Fatal(b.err)
@@ -34,16 +42,20 @@ func csDatabaseLayers(t testing.TB) []string {
 	return []string{b.image.Rootfs}
 }
 
-// TestCentralServerDatabase boots the central servers' shared database
-// (Appendix A) from the cs-database image: the standby clones the primary
-// through its own slot and streams; the central servers' database and users
-// exist; passwords are only in passfiles.
-func TestCentralServerDatabase(t *testing.T) {
+// TestCentralServerHA boots the central servers' shared database (Appendix
+// A) from the cs-database image and two central server nodes: the standby
+// clones the primary through its own slot and streams; passwords are only in
+// passfiles; both central servers write through the multi-host URL; after
+// the primary stops and the standby is promoted, both write again.
+func TestCentralServerHA(t *testing.T) {
 	c := cluster.New(t, csDatabaseLayers(t)...)
 	spec := kit.Spec{Cluster: "cs", Profile: nodeimage.Profile, CentralServer: kit.DefaultCentralServer()}
 	spec.CentralServer.Database.Primary = kit.Node{Name: "db1", Address: c.Addr(21)}
 	spec.CentralServer.Database.Standbys = []kit.Node{{Name: "db2", Address: c.Addr(22)}}
-	spec.CentralServer.Nodes = []kit.CSNode{{Node: kit.Node{Name: "cs1", Address: c.Addr(11)}, HANodeName: "node_0"}}
+	spec.CentralServer.Nodes = []kit.CSNode{
+		{Node: kit.Node{Name: "cs1", Address: c.Addr(11)}, HANodeName: "node_0"},
+		{Node: kit.Node{Name: "cs2", Address: c.Addr(12)}, HANodeName: "node_1"},
+	}
 	res, err := kit.Generate(spec, nil, filepath.Join(t.TempDir(), "kit"), kit.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +65,17 @@ func TestCentralServerDatabase(t *testing.T) {
 	defer cancel()
 	db2 := tc.boot(t, "db2") // the standby waits for its primary
 	db1 := tc.boot(t, "db1")
-	waitProvisioned(t, ctx, db1)
-	waitProvisioned(t, ctx, db2)
+	var csNodes []*cluster.Node
+	for _, name := range []string{"cs1", "cs2"} {
+		n := tc.createFrom(t, csNodeLayers(t), tc.kit, name)
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+		csNodes = append(csNodes, n)
+	}
+	for _, n := range append([]*cluster.Node{db1, db2}, csNodes...) {
+		waitProvisioned(t, ctx, n)
+	}
 
 	eventually(t, ctx, time.Minute, "db2 streams on slot standby_db2", func() (bool, string) {
 		got := dbSQL(t, ctx, db1, "postgres", "SELECT slot_name || ':' || active FROM pg_replication_slots")
@@ -67,9 +88,9 @@ func TestCentralServerDatabase(t *testing.T) {
 	if got := dbSQL(t, ctx, db1, "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'centerui'"); got != "centerui" {
 		t.Errorf("centerui owner = %q", got)
 	}
-	dbSQL(t, ctx, db1, "centerui", "CREATE TABLE ha_probe (v text); INSERT INTO ha_probe VALUES ('from db1')")
+	dbSQL(t, ctx, db1, "centerui", "CREATE TABLE replication_probe (v text); INSERT INTO replication_probe VALUES ('from db1')")
 	eventually(t, ctx, time.Minute, "db2 replays db1's write", func() (bool, string) {
-		got := dbSQL(t, ctx, db2, "centerui", "SELECT string_agg(v, ',') FROM ha_probe")
+		got := dbSQL(t, ctx, db2, "centerui", "SELECT string_agg(v, ',') FROM replication_probe")
 		return got == "from db1", got
 	})
 	for _, want := range []string{"password_encryption = 'scram-sha-256'", "primary_slot_name = 'standby_db2'", "recovery_target_timeline = 'latest'"} {
@@ -88,12 +109,37 @@ func TestCentralServerDatabase(t *testing.T) {
 			t.Errorf("%s: a password in configuration or arguments", n.Name)
 		}
 	}
-	// The pair provisioned again changes nothing.
+	for _, n := range csNodes {
+		if got := modeOwner(t, ctx, n, "/etc/xroad.properties"); got != "600 root:root" {
+			t.Errorf("%s: /etc/xroad.properties %s", n.Name, got)
+		}
+		if ini := n.MustExec(ctx, "cat", "/etc/xroad/conf.d/local.ini"); !strings.Contains(ini, "ha-node-name=") {
+			t.Errorf("%s: local.ini lacks ha-node-name:\n%s", n.Name, ini)
+		}
+	}
+	writers := func(db *cluster.Node, since string) (bool, string) {
+		got := dbSQL(t, ctx, db, "centerui", "SELECT coalesce(string_agg(DISTINCT node_name, ',' ORDER BY node_name), '') FROM ha_probe WHERE written > '"+since+"'")
+		return got == "node_0,node_1", got
+	}
+	start := dbSQL(t, ctx, db1, "postgres", "SELECT now()")
+	eventually(t, ctx, 2*time.Minute, "both central servers write on db1", func() (bool, string) { return writers(db1, start) })
+
+	// The standby provisioned again changes nothing.
 	before := db2.MustExec(ctx, "sh", "-c", "md5sum /etc/postgresql/15/main/*.conf /var/lib/postgresql/.xroad-replication.pgpass")
 	mustXroadNode(t, ctx, db2, "provision")
 	if after := db2.MustExec(ctx, "sh", "-c", "md5sum /etc/postgresql/15/main/*.conf /var/lib/postgresql/.xroad-replication.pgpass"); after != before {
 		t.Errorf("a second provision changed db2:\n%s\n%s", before, after)
 	}
+
+	t.Run("fail-over to the standby", func(t *testing.T) {
+		if err := db1.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		// Appendix A's manual fail-over.
+		db2.MustExec(ctx, "pg_ctlcluster", "15", "main", "promote")
+		promoted := dbSQL(t, ctx, db2, "postgres", "SELECT now()")
+		eventually(t, ctx, 2*time.Minute, "both central servers write on the promoted db2", func() (bool, string) { return writers(db2, promoted) })
+	})
 }
 
 // dbSQL runs a query on a database node's instance.
