@@ -2,6 +2,7 @@ package kit
 
 import (
 	"fmt"
+
 	"xroad-appliance/provisioner/metadata"
 )
 
