@@ -107,7 +107,10 @@ func newFixture() (*fixture, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, errors.New(string(out))
 	}
-	return &fixture{cacheRoot: filepath.Join(root, "xroad-image"), baseRootfs: baseRootfs, repo: repo, nodeBinary: bin}, nil
+	// A cache of its own: these tests look for leftovers under it and drop
+	// its layers, which must not touch the images other test packages
+	// build at the same time.
+	return &fixture{cacheRoot: filepath.Join(root, "xroad-image-buildtest"), baseRootfs: baseRootfs, repo: repo, nodeBinary: bin}, nil
 }
 
 // definitionFile is the shipped security-server definition.

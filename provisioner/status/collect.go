@@ -16,6 +16,9 @@ func Collect(ctx context.Context, in *Inputs) *Report {
 	c := in.withDefaults()
 	r := &Report{Schema: Schema, Time: c.Now().UTC().Truncate(time.Second)}
 	r.Node = nodeOf(&c)
+	if c.Doc != nil && c.Doc.Role.IsCentralServer() {
+		return collectCentralServer(ctx, &c, r)
+	}
 	if c.Facts != nil {
 		sc := c.Facts.PG.Serverconf
 		r.Serverconf.Unit, r.Serverconf.Port = sc.Unit+".service", sc.Port
@@ -76,6 +79,35 @@ func nodeOf(c *Inputs) Node {
 		n.Changed = c.Topology.By + " at " + c.Topology.Changed.Format(time.RFC3339)
 	}
 	return n
+}
+
+// collectCentralServer reports a central-server HA node: its provisioning
+// and its central-server section.
+func collectCentralServer(ctx context.Context, c *Inputs, r *Report) *Report {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		p, err := bounded(ctx, c.Timeout, func(context.Context) (Provisioning, error) { return probeProvisioning(c) })
+		p.Error = errText(err)
+		r.Provisioning = p
+	}()
+	go func() {
+		defer wg.Done()
+		cs, err := bounded(ctx, c.Timeout, func(ctx context.Context) (*CentralServer, error) { return probeCentralServer(ctx, c) })
+		if cs == nil {
+			cs = &CentralServer{}
+		}
+		cs.Error = errText(err)
+		r.CentralServer = cs
+	}()
+	wg.Wait()
+	r.Problems = append(provisioningProblems(&r.Provisioning), centralServerProblems(c.Doc.Role, r.CentralServer)...)
+	if r.Problems == nil {
+		r.Problems = []string{}
+	}
+	r.Healthy = len(r.Problems) == 0
+	return r
 }
 
 func role(c *Inputs) metadata.Role {

@@ -110,12 +110,21 @@ func readResult(path string, doc *metadata.Document) (*Result, error) {
 	return &Result{Status: r.Status, Phase: r.Phase, Error: scrub(r.Error, doc), Retry: r.Retry, Time: r.Time.UTC()}, nil
 }
 
-// scrub hides the serverconf password should an error text ever carry it:
-// the provisioner keeps secrets out of errors, and status must not be the
-// place where a slip becomes visible.
+// scrub hides the document's passwords should an error text ever carry
+// one: the provisioner keeps secrets out of errors, and status must not be
+// the place where a slip becomes visible.
 func scrub(s string, doc *metadata.Document) string {
-	if doc != nil && doc.ServerconfPassword != "" {
-		s = strings.ReplaceAll(s, doc.ServerconfPassword, metadata.RedactedText)
+	if doc == nil {
+		return s
+	}
+	secrets := []string{doc.ServerconfPassword}
+	if cs := doc.CentralServer; cs != nil {
+		secrets = append(secrets, cs.Database.Password, cs.Database.ReplicationPassword, cs.Admin.Password)
+	}
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, metadata.RedactedText)
+		}
 	}
 	return s
 }

@@ -18,6 +18,9 @@ type Report struct {
 	Sync         *Sync           `json:"sync"`
 	Provisioning Provisioning    `json:"provisioning"`
 	HealthCheck  HealthCheck     `json:"healthCheck"`
+	// CentralServer is set on the central-server HA roles, whose report has
+	// no serverconf, replication, sync or health check section.
+	CentralServer *CentralServer `json:"centralServer,omitempty"`
 }
 
 // Node is the identity from the role document.

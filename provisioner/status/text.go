@@ -14,7 +14,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	row := func(key, value string) { fmt.Fprintf(tw, "%s\t%s\n", key, value) }
 
 	row("node", r.nodeText())
-	row("serverconf", r.serverconfText())
+	if cs := r.CentralServer; cs != nil {
+		row("central server HA", cs.text())
+	} else {
+		row("serverconf", r.serverconfText())
+	}
 	if r.Primary != nil {
 		row("replication", r.primaryText())
 	}
@@ -28,7 +32,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	if res := r.Provisioning.Result; res != nil && res.Status == "failed" {
 		row("", "retry: "+res.Retry)
 	}
-	row("health check", r.healthText())
+	if r.CentralServer == nil {
+		row("health check", r.healthText())
+	}
 	row("healthy", yesNo(r.Healthy))
 	for _, p := range r.Problems {
 		row("", "- "+p)
@@ -220,4 +226,23 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+func (cs *CentralServer) text() string {
+	switch {
+	case cs.Error != "":
+		return "error: " + cs.Error
+	case cs.HANodeName != "":
+		return "ha-node-name " + cs.HANodeName + ", writable database " + cs.Writable
+	case cs.InRecovery != nil && *cs.InRecovery:
+		return cs.Unit + " " + cs.UnitState + ", standby, WAL receiver " + cs.WalReceiver
+	}
+	var names []string
+	for _, s := range cs.Standbys {
+		names = append(names, s.Name+" "+s.State)
+	}
+	for _, m := range cs.Missing {
+		names = append(names, m+" missing")
+	}
+	return cs.Unit + " " + cs.UnitState + ", primary; standbys: " + strings.Join(names, ", ")
 }

@@ -121,6 +121,15 @@ func TestCentralServerHA(t *testing.T) {
 		got := dbSQL(t, ctx, db, "centerui", "SELECT coalesce(string_agg(DISTINCT node_name, ',' ORDER BY node_name), '') FROM ha_probe WHERE written > '"+since+"'")
 		return got == "node_0,node_1", got
 	}
+	for _, n := range append([]*cluster.Node{db1, db2}, csNodes...) {
+		eventually(t, ctx, time.Minute, n.Name+" status healthy", func() (bool, string) {
+			st, raw := nodeStatus(t, ctx, n)
+			return st.Healthy && st.CentralServer != nil, raw
+		})
+	}
+	if st, raw := nodeStatus(t, ctx, csNodes[0]); st.CentralServer == nil || !strings.HasPrefix(st.CentralServer.Writable, db1.Addr+":") {
+		t.Errorf("cs1 status does not name db1 as the writable database:\n%s", raw)
+	}
 	start := dbSQL(t, ctx, db1, "postgres", "SELECT now()")
 	eventually(t, ctx, 2*time.Minute, "both central servers write on db1", func() (bool, string) { return writers(db1, start) })
 
@@ -139,6 +148,9 @@ func TestCentralServerHA(t *testing.T) {
 		db2.MustExec(ctx, "pg_ctlcluster", "15", "main", "promote")
 		promoted := dbSQL(t, ctx, db2, "postgres", "SELECT now()")
 		eventually(t, ctx, 2*time.Minute, "both central servers write on the promoted db2", func() (bool, string) { return writers(db2, promoted) })
+		if st, raw := nodeStatus(t, ctx, csNodes[1]); st.CentralServer == nil || !strings.HasPrefix(st.CentralServer.Writable, db2.Addr+":") {
+			t.Errorf("cs2 status does not name db2 as the writable database:\n%s", raw)
+		}
 	})
 }
 

@@ -1,0 +1,151 @@
+package status
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"xroad-appliance/provisioner/centralserver"
+	"xroad-appliance/provisioner/metadata"
+)
+
+// CentralServer is a central-server HA node's view: on a database node its
+// instance and replication, on a central server node the shared database as
+// the node reaches it.
+type CentralServer struct {
+	// Database nodes.
+	Unit        string    `json:"unit,omitempty"`
+	UnitState   string    `json:"unitState,omitempty"`
+	InRecovery  *bool     `json:"inRecovery,omitempty"`
+	Standbys    []Standby `json:"standbys,omitempty"`
+	Missing     []string  `json:"missing,omitempty"`
+	WalReceiver string    `json:"walReceiver,omitempty"`
+	// Central server nodes.
+	HANodeName string `json:"haNodeName,omitempty"`
+	// Writable is the database server that accepted a read-write session.
+	Writable string `json:"writable,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// probeCentralServer fills the central-server section for the node's role.
+func probeCentralServer(ctx context.Context, c *Inputs) (*CentralServer, error) {
+	cs := &CentralServer{}
+	if c.Doc.Role == metadata.RoleCSNode {
+		me, _ := c.Doc.CSNode()
+		cs.HANodeName = me.HANodeName
+		host, err := writableDatabase(ctx, c.Doc)
+		cs.Writable = host
+		return cs, err
+	}
+	if c.Facts == nil {
+		return cs, fmt.Errorf("instance unknown without the platform facts: %v", c.FactsErr)
+	}
+	inst := c.Facts.PG.Default
+	cs.Unit = inst.Unit + ".service"
+	if c.Systemd != nil {
+		cs.UnitState, _ = c.Systemd.ActiveState(ctx, cs.Unit)
+	}
+	conn, err := connect(ctx, c.SocketDir, inst.Port)
+	if err != nil {
+		return cs, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var inRecovery bool
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		return cs, err
+	}
+	cs.InRecovery = &inRecovery
+	if inRecovery {
+		var status *string
+		err := conn.QueryRow(ctx, "SELECT (SELECT status FROM pg_stat_wal_receiver)").Scan(&status)
+		if status != nil {
+			cs.WalReceiver = *status
+		}
+		return cs, err
+	}
+	rows, err := conn.Query(ctx, `SELECT coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, '')
+		FROM pg_stat_replication ORDER BY 1`)
+	if err != nil {
+		return cs, err
+	}
+	seen := map[string]bool{}
+	for rows.Next() {
+		var s Standby
+		if err := rows.Scan(&s.Name, &s.ClientAddr, &s.State); err != nil {
+			return cs, err
+		}
+		s.Expected = hasStandby(c.Doc, s.Name)
+		seen[s.Name] = s.State == "streaming"
+		cs.Standbys = append(cs.Standbys, s)
+	}
+	for _, s := range c.Doc.CentralServer.Database.Standbys {
+		if !seen[s.Name] && s.Name != c.Doc.Node {
+			cs.Missing = append(cs.Missing, s.Name)
+		}
+	}
+	return cs, rows.Err()
+}
+
+func hasStandby(d *metadata.Document, name string) bool {
+	for _, s := range d.CentralServer.Database.Standbys {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// writableDatabase opens a read-write session over the node's own host list,
+// as the central server does, and says which server took it. Each host gets
+// two seconds: a stopped server must not use up the probe's whole bound. The password
+// comes from the role document and appears in no error text.
+func writableDatabase(ctx context.Context, d *metadata.Document) (string, error) {
+	db := d.CentralServer.Database
+	var hosts, ports []string
+	for _, h := range append([]metadata.Host{db.Primary}, db.Standbys...) {
+		hosts, ports = append(hosts, h.Address), append(ports, fmt.Sprint(db.Port))
+	}
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%s dbname=%s user=%s sslmode=verify-ca sslrootcert=%s target_session_attrs=read-write connect_timeout=2",
+		strings.Join(hosts, ","), strings.Join(ports, ","), db.Name, db.Owner, centralserver.TLS.CA))
+	if err != nil {
+		return "", fmt.Errorf("database connection settings: %w", err)
+	}
+	cfg.Password = db.Password
+	cfg.RuntimeParams["application_name"] = "xroad-node status"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return "", fmt.Errorf("no writable database among %s: %s", strings.Join(hosts, ", "), scrub(err.Error(), d))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return conn.PgConn().Conn().RemoteAddr().String(), nil
+}
+
+// centralServerProblems judges the central-server section.
+func centralServerProblems(role metadata.Role, cs *CentralServer) []string {
+	if cs == nil {
+		return nil
+	}
+	var p []string
+	if cs.Error != "" {
+		p = append(p, "central server HA: "+cs.Error)
+		return p
+	}
+	switch role {
+	case metadata.RoleCSDBPrimary:
+		if cs.InRecovery != nil && *cs.InRecovery {
+			p = append(p, "the database primary is in recovery")
+		}
+		for _, m := range cs.Missing {
+			p = append(p, "standby "+m+" is not streaming")
+		}
+	case metadata.RoleCSDBStandby:
+		if cs.InRecovery != nil && !*cs.InRecovery {
+			p = append(p, "the standby is not in recovery (promoted?)")
+		} else if cs.WalReceiver != "streaming" {
+			p = append(p, fmt.Sprintf("the standby's WAL receiver is %q, not streaming", cs.WalReceiver))
+		}
+	}
+	return p
+}
