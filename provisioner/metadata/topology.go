@@ -119,25 +119,32 @@ func (d *Document) Promoted() (*Document, error) {
 	if !ok || d.SSH.HostKey == "" || me.HostKey == "" || me.Address == "" {
 		return nil, errors.New("the role document lacks the peer list (secondaries with addresses and host keys) and this node's own host key; make the seeds with a current `xroad-image kit`")
 	}
-	p := *d
+	p := d.following(Primary{Name: d.Node, Address: me.Address, HostKey: me.HostKey, SSHPublicKey: d.SSH.PublicKey})
 	p.Role = RolePrimary
-	p.Primary = Primary{Name: d.Node, Address: me.Address, HostKey: me.HostKey, SSHPublicKey: d.SSH.PublicKey}
-	p.Secondaries = nil
-	for _, m := range d.Secondaries {
-		if m.Name != d.Node {
-			p.Secondaries = append(p.Secondaries, m)
-		}
-	}
-	if old, ok := d.Primary.asMember(); ok {
-		p.Secondaries = append(p.Secondaries, old)
-	}
 	if len(p.Secondaries) == 0 {
 		return nil, errors.New("no other node could follow this one: the list has no other secondary and the old primary has no user key")
 	}
 	if err := p.validate(validateOpts{skipValidityPeriod: true}); err != nil {
 		return nil, fmt.Errorf("the promoted document would be invalid: %w", err)
 	}
-	return &p, nil
+	return p, nil
+}
+
+// following is d with next as the primary: next leaves the secondaries and
+// the old primary joins them, when it can.
+func (d *Document) following(next Primary) *Document {
+	r := *d
+	r.Primary = next
+	r.Secondaries = nil
+	for _, m := range d.Secondaries {
+		if m.Name != next.Name {
+			r.Secondaries = append(r.Secondaries, m)
+		}
+	}
+	if old, ok := d.Primary.asMember(); ok {
+		r.Secondaries = append(r.Secondaries, old)
+	}
+	return &r
 }
 
 // Repointed is this secondary's document following another primary, named
@@ -163,19 +170,9 @@ func (d *Document) Repointed(primary string) (*Document, error) {
 	case next.HostKey == "" || next.Address == "":
 		return nil, fmt.Errorf("the role document has no address or host key for %s to pin", next.Name)
 	}
-	r := *d
-	r.Primary = Primary{Name: next.Name, Address: next.Address, HostKey: next.HostKey, SSHPublicKey: next.SSHPublicKey}
-	r.Secondaries = nil
-	for _, m := range d.Secondaries {
-		if m.Name != next.Name {
-			r.Secondaries = append(r.Secondaries, m)
-		}
-	}
-	if old, ok := d.Primary.asMember(); ok {
-		r.Secondaries = append(r.Secondaries, old)
-	}
+	r := d.following(Primary{Name: next.Name, Address: next.Address, HostKey: next.HostKey, SSHPublicKey: next.SSHPublicKey})
 	if err := r.validate(validateOpts{skipValidityPeriod: true}); err != nil {
 		return nil, fmt.Errorf("the repointed document would be invalid: %w", err)
 	}
-	return &r, nil
+	return r, nil
 }
