@@ -64,16 +64,30 @@ func (c Clone) Run(ctx context.Context) error {
 
 // SystemID reads a data directory's system identifier with pg_controldata.
 func SystemID(ctx context.Context, binDir, dataDir string) (string, error) {
+	id, err := ControlData(ctx, binDir, dataDir)
+	return id.SystemID, err
+}
+
+// ControlData reads a data directory's system identifier and the timeline
+// of its latest checkpoint with pg_controldata: a stopped server's timeline.
+func ControlData(ctx context.Context, binDir, dataDir string) (Identity, error) {
 	out, err := system.Run(ctx, system.Cmd{User: "postgres", Args: []string{binDir + "/pg_controldata", "-D", dataDir}})
 	if err != nil {
-		return "", err
+		return Identity{}, err
 	}
+	var id Identity
 	for _, line := range strings.Split(string(out), "\n") {
 		if v, ok := strings.CutPrefix(line, "Database system identifier:"); ok {
-			return strings.TrimSpace(v), nil
+			id.SystemID = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "Latest checkpoint's TimeLineID:"); ok {
+			id.Timeline, _ = strconv.Atoi(strings.TrimSpace(v))
 		}
 	}
-	return "", errors.New("pg_controldata printed no system identifier")
+	if id.SystemID == "" || id.Timeline == 0 {
+		return Identity{}, errors.New("pg_controldata printed no system identifier or timeline")
+	}
+	return id, nil
 }
 
 // LivePostmaster reports whether postmaster.pid names a running process.

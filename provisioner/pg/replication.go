@@ -2,7 +2,9 @@ package pg
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -24,6 +26,13 @@ func ReplicationConninfo(host string, port int, node string, tls TLSFiles) map[s
 // ConninfoOrder is the guide's order of primary_conninfo keys.
 var ConninfoOrder = []string{"host", "port", "user", "sslmode", "sslcert", "sslkey", "sslrootcert", "application_name"}
 
+// Identity is what a server says of its cluster: the system identifier and
+// the timeline it is on.
+type Identity struct {
+	SystemID string
+	Timeline int
+}
+
 // PrimarySystemID connects to the primary as a physical replication client and
 // returns its system identifier (IDENTIFY_SYSTEM). It proves the certificate,
 // the replication user and pg_hba all work before a base backup starts.
@@ -32,18 +41,51 @@ func PrimarySystemID(ctx context.Context, conninfo string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("replication conninfo: %w", err)
 	}
+	id, err := IdentifySystem(ctx, cfg)
+	return id.SystemID, err
+}
+
+// IdentifySystem asks a server over a physical replication connection which
+// cluster and timeline it is on; a standby answers with the timeline it
+// replays.
+func IdentifySystem(ctx context.Context, cfg *pgconn.Config) (Identity, error) {
 	cfg.RuntimeParams["replication"] = "true"
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return "", fmt.Errorf("replication connection to %s:%d: %w", cfg.Host, cfg.Port, err)
+		return Identity{}, fmt.Errorf("replication connection to %s:%d: %w", cfg.Host, cfg.Port, err)
 	}
 	defer conn.Close(ctx)
 	res, err := conn.Exec(ctx, "IDENTIFY_SYSTEM").ReadAll()
 	if err != nil {
-		return "", fmt.Errorf("IDENTIFY_SYSTEM: %w", err)
+		return Identity{}, fmt.Errorf("IDENTIFY_SYSTEM: %w", err)
 	}
-	if len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) < 1 {
-		return "", fmt.Errorf("IDENTIFY_SYSTEM: unexpected answer")
+	if len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) < 2 {
+		return Identity{}, fmt.Errorf("IDENTIFY_SYSTEM: unexpected answer")
 	}
-	return string(res[0].Rows[0][0]), nil
+	tli, err := strconv.Atoi(string(res[0].Rows[0][1]))
+	if err != nil {
+		return Identity{}, fmt.Errorf("IDENTIFY_SYSTEM: timeline %q", res[0].Rows[0][1])
+	}
+	return Identity{SystemID: string(res[0].Rows[0][0]), Timeline: tli}, nil
+}
+
+// CreatePhysicalSlot creates a physical replication slot over a replication
+// connection, reserving WAL from now on; an existing slot is left as it is.
+// The replication privilege is enough, unlike pg_create_physical_replication_slot.
+func CreatePhysicalSlot(ctx context.Context, cfg *pgconn.Config, slot string) error {
+	cfg.RuntimeParams["replication"] = "true"
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("replication connection to %s:%d: %w", cfg.Host, cfg.Port, err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE_REPLICATION_SLOT "+Ident(slot)+" PHYSICAL RESERVE_WAL").ReadAll()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42710" { // duplicate_object
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("replication slot %s: %w", slot, err)
+	}
+	return nil
 }
