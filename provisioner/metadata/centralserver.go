@@ -145,6 +145,9 @@ func (c *checker) centralServer(d *Document) {
 			c.fail("node", "must be one of centralServer.nodes on role %s", d.Role)
 		}
 	}
+	if c.opts.moved && d.Role != RoleCSNode {
+		return
+	}
 	if d.Role == RoleCSDBStandby {
 		if cs.Admin != (Credentials{}) {
 			c.fail("centralServer.admin", "not on role %s: the admin role reaches a standby by replication", d.Role)

@@ -13,18 +13,21 @@ import (
 )
 
 // TopologyFile records where this node stands in the cluster after a day-2
-// promote or repoint. The frozen document stays as provisioned (its phases
+// promote, repoint or rejoin. The frozen document stays as provisioned (its phases
 // are what the node was built by); the topology overlays its role, primary
 // and secondaries for everything done since.
 const TopologyFile = "/var/lib/xroad-node/topology.yaml"
 
-// Topology is the part of a document that promote and repoint change.
+// Topology is the part of a document that promote, repoint and rejoin
+// change: a security server's primary and secondaries, or a central-server
+// database node's primary and standbys.
 type Topology struct {
-	Role        Role      `yaml:"role"`
-	Primary     Primary   `yaml:"primary"`
-	Secondaries []Member  `yaml:"secondaries,omitempty"`
-	Changed     time.Time `yaml:"changed"`
-	// By names the command that made the change ("promote", "repoint").
+	Role        Role           `yaml:"role"`
+	Primary     Primary        `yaml:"primary,omitempty"`
+	Secondaries []Member       `yaml:"secondaries,omitempty"`
+	Database    *DatabaseHosts `yaml:"database,omitempty"`
+	Changed     time.Time      `yaml:"changed"`
+	// By names the command that made the change ("promote", "repoint", "rejoin").
 	By string `yaml:"by"`
 }
 
@@ -45,8 +48,17 @@ func LoadTopology(root string) (*Topology, error) {
 	if err := dec.Decode(&t); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if t.Role != RolePrimary && t.Role != RoleSecondary {
-		return nil, fmt.Errorf("%s: field role: must be primary or secondary", path)
+	switch {
+	case t.Role == RolePrimary || t.Role == RoleSecondary:
+		if t.Database != nil {
+			return nil, fmt.Errorf("%s: field database: not on role %s", path, t.Role)
+		}
+	case t.Role == RoleCSDBPrimary || t.Role == RoleCSDBStandby:
+		if t.Database == nil || t.Database.Primary.Name == "" {
+			return nil, fmt.Errorf("%s: field database: required on role %s", path, t.Role)
+		}
+	default:
+		return nil, fmt.Errorf("%s: field role: must be primary, secondary, %s or %s", path, RoleCSDBPrimary, RoleCSDBStandby)
 	}
 	return &t, nil
 }
@@ -68,7 +80,13 @@ func (t *Topology) Save(root string) error {
 // WithTopology returns a copy of d placed where t says; d itself is unchanged.
 func (d *Document) WithTopology(t *Topology) *Document {
 	c := *d
-	if t != nil {
+	switch {
+	case t == nil:
+	case t.Database != nil && d.CentralServer != nil:
+		cs := *d.CentralServer
+		cs.Database.Primary, cs.Database.Standbys = t.Database.Primary, append([]Host(nil), t.Database.Standbys...)
+		c.Role, c.CentralServer = t.Role, &cs
+	default:
 		c.Role, c.Primary, c.Secondaries = t.Role, t.Primary, append([]Member(nil), t.Secondaries...)
 	}
 	return &c
@@ -76,7 +94,14 @@ func (d *Document) WithTopology(t *Topology) *Document {
 
 // Topology is d's own place in the cluster, for saving after a change.
 func (d *Document) Topology(by string, now time.Time) *Topology {
-	return &Topology{Role: d.Role, Primary: d.Primary, Secondaries: d.Secondaries, Changed: now.UTC(), By: by}
+	t := &Topology{Role: d.Role, Changed: now.UTC(), By: by}
+	if d.Role.IsCentralServer() {
+		db := d.CentralServer.Database
+		t.Database = &DatabaseHosts{Primary: db.Primary, Standbys: db.Standbys}
+	} else {
+		t.Primary, t.Secondaries = d.Primary, d.Secondaries
+	}
+	return t
 }
 
 // self is this node's entry in the secondaries list.

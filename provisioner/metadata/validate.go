@@ -17,6 +17,9 @@ type validateOpts struct {
 	// checked when it was frozen, and day-2 tools must still read it after the
 	// certificates expire or while the clock is wrong.
 	skipValidityPeriod bool
+	// moved is a central-server database document after a promote or
+	// rejoin: the admin rule follows the role as provisioned, not as moved.
+	moved bool
 }
 
 // Validate checks the whole document and returns a *ValidationError listing
