@@ -37,11 +37,11 @@ func Plan(n *Node) []engine.Phase {
 	switch n.Doc.Role {
 	case metadata.RoleCSDBPrimary:
 		return []engine.Phase{
-			n.tlsFiles(), n.access(), n.settings(nil), n.restart(), n.roles(), n.database(), n.slots(), n.verifyStandbys(),
+			n.tlsFiles(), n.fence(), n.access(), n.settings(nil), n.restart(), n.roles(), n.database(), n.slots(), n.verifyStandbys(),
 		}
 	case metadata.RoleCSDBStandby:
 		return []engine.Phase{
-			n.tlsFiles(), n.passfile(), n.waitPrimary(), n.baseBackup(), n.access(), n.settings(n.standbyLines()),
+			n.tlsFiles(), n.fence(), n.passfile(), n.waitPrimary(), n.baseBackup(), n.access(), n.settings(n.standbyLines()),
 			n.restart(), n.verifyStandby(),
 		}
 	default:

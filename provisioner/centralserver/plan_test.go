@@ -66,7 +66,7 @@ func described(phases []engine.Phase) string {
 
 func TestDatabasePrimaryPlan(t *testing.T) {
 	phases := Plan(&Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: facts(t, "debian-12")})
-	if got := names(phases); !slices.Equal(got, []string{"tls", "access", "settings", "restart", "roles", "database", "slots", "verify"}) {
+	if got := names(phases); !slices.Equal(got, []string{"tls", "fence", "access", "settings", "restart", "roles", "database", "slots", "verify"}) {
 		t.Errorf("phases = %v", got)
 	}
 	text := described(phases)
@@ -77,6 +77,7 @@ func TestDatabasePrimaryPlan(t *testing.T) {
 		"max_replication_slots = 10", "hot_standby = on", "listen_addresses = '*'", "ssl = on",
 		"physical replication slots standby_db2",
 		"/etc/postgresql/15/main/postgresql.conf",
+		"ExecStartPre=+/usr/bin/xroad-node fence-check",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("plan lacks %q", want)
@@ -88,7 +89,7 @@ func TestDatabasePrimaryPlan(t *testing.T) {
 func TestDatabaseStandbyPlan(t *testing.T) {
 	n := &Node{Doc: doc(metadata.RoleCSDBStandby, "db2"), Facts: facts(t, "debian-12")}
 	phases := Plan(n)
-	if got := names(phases); !slices.Equal(got, []string{"tls", "passfile", "wait-primary", "basebackup", "access", "settings", "restart", "verify"}) {
+	if got := names(phases); !slices.Equal(got, []string{"tls", "fence", "passfile", "wait-primary", "basebackup", "access", "settings", "restart", "verify"}) {
 		t.Errorf("phases = %v", got)
 	}
 	text := described(phases)
@@ -164,4 +165,41 @@ func factsPG(t *testing.T, profile, version string) *profiles.Facts {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// Promotion and rejoining as the day-2 documents describe them.
+func TestDatabaseDayTwoPlans(t *testing.T) {
+	f := facts(t, "debian-12")
+	// The documents metadata.Document.DatabasePromoted and DatabaseRejoined make.
+	swapped := func(role metadata.Role, node string) *metadata.Document {
+		d := doc(role, node)
+		d.CentralServer.Database.Primary, d.CentralServer.Database.Standbys = metadata.Host{Name: "db2", Address: "10.0.0.22"}, []metadata.Host{{Name: "db1", Address: "10.0.0.21"}}
+		return d
+	}
+	promoted := swapped(metadata.RoleCSDBPrimary, "db2")
+	phases := PromotePlan(&Node{Doc: promoted, Facts: f})
+	if got := names(phases); !slices.Equal(got, []string{"fence", "promote", "settings", "restart", "slots"}) {
+		t.Errorf("promote phases = %v", got)
+	}
+	text := described(phases)
+	for _, want := range []string{"/usr/lib/postgresql/15/bin/pg_ctl promote -D /var/lib/postgresql/15/main", "physical replication slots standby_db1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("promote plan lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "primary_conninfo") {
+		t.Error("the promoted primary keeps its standby settings")
+	}
+
+	phases = RejoinPlan(&Node{Doc: swapped(metadata.RoleCSDBStandby, "db1"), Facts: f})
+	if got := names(phases); !slices.Equal(got, []string{"tls", "fence", "passfile", "wait-primary", "slot", "basebackup", "access", "settings", "follow"}) {
+		t.Errorf("rejoin phases = %v", got)
+	}
+	text = described(phases)
+	for _, want := range []string{"--slot=standby_db1", "primary_slot_name = 'standby_db1'", "host=10.0.0.22", "CREATE_REPLICATION_SLOT standby_db1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rejoin plan lacks %q", want)
+		}
+	}
+	noSecrets(t, text)
 }
