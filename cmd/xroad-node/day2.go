@@ -17,6 +17,9 @@ import (
 type day2 struct {
 	facts     factsFlags
 	adminPort int
+	// centralServer: the commands also serve the central-server HA roles;
+	// the others are refused there.
+	centralServer bool
 }
 
 func (d *day2) register(fs *flag.FlagSet) {
@@ -44,6 +47,9 @@ func (d *day2) open(ctx context.Context) (*operations.Node, func(), error) {
 		return nil, nil, err
 	}
 	doc = doc.WithTopology(topo)
+	if doc.Role.IsCentralServer() && !d.centralServer {
+		return nil, nil, &operations.Refusal{Reason: "a security-server command; this node's role is " + string(doc.Role) + " (central-server HA: promote, rejoin, status)"}
+	}
 	sd, err := system.ConnectSystemd(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -145,14 +151,14 @@ func topologyWaits(w *operations.TopologyWaits) func(*flag.FlagSet) {
 }
 
 func promoteCommand() *cli.Command {
-	d := &day2{}
+	d := &day2{centralServer: true}
 	var w operations.TopologyWaits
 	var force bool
 	flags := func(fs *flag.FlagSet) {
 		topologyWaits(&w)(fs)
 		fs.BoolVar(&force, "force", false, "promote even while WAL still streams from the old primary (only when it is fenced)")
 	}
-	return d.action("promote", "Make this secondary the cluster's primary; refused while the old primary still streams to it", flags,
+	return d.action("promote", "Make this secondary (or database standby) the primary; refused while the old primary still streams to it", flags,
 		func(n *operations.Node, ctx context.Context) error { return n.Promote(ctx, force, w) })
 }
 
@@ -178,4 +184,21 @@ func handoverCommand() *cli.Command {
 	var w operations.TopologyWaits
 	return d.action("handover", "On the primary: stop configuration writes, let the secondaries catch up, stop sending WAL", topologyWaits(&w),
 		func(n *operations.Node, ctx context.Context) error { return n.Handover(ctx, w) })
+}
+
+func rejoinCommand() *cli.Command {
+	d := &day2{centralServer: true}
+	var w operations.TopologyWaits
+	var primary string
+	flags := func(fs *flag.FlagSet) {
+		topologyWaits(&w)(fs)
+		fs.StringVar(&primary, "primary", "", "the promoted database node's name or address (required)")
+	}
+	return d.action("rejoin", "Central-server database node: rebuild as a standby of the promoted primary, lifting a fence", flags,
+		func(n *operations.Node, ctx context.Context) error {
+			if primary == "" {
+				return cli.Usagef("--primary is required")
+			}
+			return n.Rejoin(ctx, primary, w)
+		})
 }

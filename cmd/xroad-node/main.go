@@ -25,6 +25,8 @@ func main() {
 			handoverCommand(),
 			promoteCommand(),
 			repointCommand(),
+			rejoinCommand(),
+			fenceCheckCommand(),
 			cli.VersionCommand("xroad-node"),
 		},
 	}))

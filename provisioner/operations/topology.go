@@ -37,6 +37,9 @@ func (n *Node) log() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stder
 // node still streams WAL from it, promotion would split the cluster, so it is
 // refused unless force says the operator has fenced the old primary.
 func (n *Node) Promote(ctx context.Context, force bool, w TopologyWaits) error {
+	if n.Doc.Role.IsCentralServer() {
+		return n.promoteDatabase(ctx, force, w)
+	}
 	if n.isPrimary() {
 		return refuse("promote: %s is already the primary of cluster %s", n.Doc.Node, n.Doc.Cluster)
 	}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"time"
+
+	"xroad-appliance/cmd/internal/cli"
+	"xroad-appliance/provisioner/centralserver"
+	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/operations"
+	"xroad-appliance/units"
+)
+
+// fenceCheckCommand runs before every start of a central-server database
+// node's PostgreSQL (units.FenceDropIn). It fails closed: without its role
+// document or facts it refuses the start.
+func fenceCheckCommand() *cli.Command {
+	var facts factsFlags
+	var wait time.Duration
+	return &cli.Command{
+		Name:    "fence-check",
+		Summary: "Before PostgreSQL starts on a database node: refuse a start as primary once another node is on a newer timeline",
+		Flags: func(fs *flag.FlagSet) {
+			facts.register(fs)
+			fs.DurationVar(&wait, "wait", 30*time.Second, "how long to keep asking database nodes that do not answer (once provisioned)")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected argument %q", args[0])
+			}
+			f, err := facts.load()
+			if err != nil {
+				return err
+			}
+			doc, _, err := metadata.Load(metadata.Sources{Root: "/"}, "")
+			if err != nil {
+				return err
+			}
+			topo, err := metadata.LoadTopology("/")
+			if err != nil {
+				return err
+			}
+			doc = doc.WithTopology(topo)
+			if doc.Role != metadata.RoleCSDBPrimary && doc.Role != metadata.RoleCSDBStandby {
+				return nil
+			}
+			// While the node provisions, its peers are not set up yet: one
+			// round of questions, no waiting.
+			if operations.Provisioned(units.StateDir) != nil {
+				wait = 0
+			}
+			n := &centralserver.Node{Doc: doc, Facts: f, StateDir: units.StateDir}
+			return n.FenceCheck(ctx, wait, os.Stderr)
+		},
+	}
+}
