@@ -141,15 +141,78 @@ func TestCentralServerHA(t *testing.T) {
 	}
 
 	t.Run("fail-over to the standby", func(t *testing.T) {
+		// While db1 streams to it, db2 refuses promotion; security-server
+		// commands are refused on every central-server role.
+		for _, c := range []struct {
+			n    *cluster.Node
+			args []string
+		}{{db2, []string{"promote"}}, {db2, []string{"sync", "pause"}}, {csNodes[0], []string{"promote"}}, {db1, []string{"rejoin", "--primary", "db1"}}} {
+			if out, code := xroadNode(ctx, c.n, c.args...); code != 3 {
+				t.Errorf("%s: xroad-node %s: exit %d, want 3 (refused)\n%s", c.n.Name, strings.Join(c.args, " "), code, out)
+			}
+		}
 		if err := db1.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		// Appendix A's manual fail-over.
-		db2.MustExec(ctx, "pg_ctlcluster", "15", "main", "promote")
+		// Appendix A's manual fail-over, through xroad-node.
+		t.Log(mustXroadNode(t, ctx, db2, "promote"))
 		promoted := dbSQL(t, ctx, db2, "postgres", "SELECT now()")
 		eventually(t, ctx, 2*time.Minute, "both central servers write on the promoted db2", func() (bool, string) { return writers(db2, promoted) })
 		if st, raw := nodeStatus(t, ctx, csNodes[1]); st.CentralServer == nil || !strings.HasPrefix(st.CentralServer.Writable, db2.Addr+":") {
 			t.Errorf("cs2 status does not name db2 as the writable database:\n%s", raw)
+		}
+		if got := dbSQL(t, ctx, db2, "postgres", "SELECT string_agg(slot_name, ',') FROM pg_replication_slots"); got != "standby_db1" {
+			t.Errorf("db2's slots after promotion: %q, want standby_db1", got)
+		}
+
+		// The old primary boots again and must not come back as a writer.
+		if err := db1.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := db1.WaitBooted(ctx); err != nil {
+			t.Fatalf("db1 boot: %v\n%s", err, out)
+		}
+		unit := "postgresql@15-main.service"
+		eventually(t, ctx, 2*time.Minute, "db1's PostgreSQL refused by the fence", func() (bool, string) {
+			state, _ := db1.Exec(ctx, "systemctl", "is-active", unit)
+			_, err := db1.Exec(ctx, "test", "-f", "/var/lib/xroad-node/fenced.json")
+			return strings.TrimSpace(state) == "failed" && err == nil, state
+		})
+		if journal := db1.MustExec(ctx, "journalctl", "-b", "-u", unit, "--no-pager"); !strings.Contains(journal, "timeline 2, newer than this node's 1") {
+			t.Errorf("db1's journal does not say why it is fenced:\n%s", journal)
+		}
+		if out, err := db1.Exec(ctx, "systemctl", "start", unit); err == nil {
+			t.Errorf("db1's PostgreSQL started again while fenced:\n%s", out)
+		}
+		if _, err := db1.Exec(ctx, "runuser", "-u", "postgres", "--", "psql", "-X", "-qtAc", "SELECT 1"); err == nil {
+			t.Error("a server answers on db1 while it is fenced")
+		}
+		since := dbSQL(t, ctx, db2, "postgres", "SELECT now()")
+		eventually(t, ctx, 2*time.Minute, "both central servers still write on db2 only", func() (bool, string) { return writers(db2, since) })
+
+		// Rejoined as db2's standby through its slot, db1 replays db2's writes.
+		t.Log(mustXroadNode(t, ctx, db1, "rejoin", "--primary", "db2"))
+		if _, err := db1.Exec(ctx, "test", "-e", "/var/lib/xroad-node/fenced.json"); err == nil {
+			t.Error("the fence stays after rejoin")
+		}
+		if aside := db1.MustExec(ctx, "sh", "-c", "ls -d /var/lib/postgresql/15/main.* | grep -v xroad-basebackup$ | wc -l"); strings.TrimSpace(aside) == "0" {
+			t.Error("the old primary's data directory was not kept aside")
+		}
+		dbSQL(t, ctx, db2, "centerui", "INSERT INTO replication_probe VALUES ('from db2')")
+		eventually(t, ctx, time.Minute, "db1 replays db2's write", func() (bool, string) {
+			got := dbSQL(t, ctx, db1, "centerui", "SELECT string_agg(v, ',' ORDER BY v) FROM replication_probe")
+			return got == "from db1,from db2", got
+		})
+		for _, n := range all(db1, db2) {
+			eventually(t, ctx, time.Minute, n.Name+" status healthy in its new place", func() (bool, string) {
+				st, raw := nodeStatus(t, ctx, n)
+				return st.Healthy, raw
+			})
+		}
+		// Rejoined and restarted, db1 starts as a standby: the fence check lets it.
+		db1.MustExec(ctx, "systemctl", "restart", unit)
+		if got := dbSQL(t, ctx, db1, "postgres", "SELECT pg_is_in_recovery()"); got != "t" {
+			t.Errorf("db1 in recovery after a restart = %s", got)
 		}
 	})
 }

@@ -35,7 +35,7 @@ var images = map[string]*builtImage{nodeimage.Version: {}, UpgradeVersion: {}}
 // TestMain removes the images the scenarios booted.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, b := range append(slices.Collect(maps.Values(images)), &csDatabaseImage) {
+	for _, b := range append(slices.Collect(maps.Values(images)), &csDatabaseImage, &csNodeImage) {
 		if b.dir != "" {
 			cache.RemoveTree(b.dir)
 		}
