@@ -163,20 +163,24 @@ func promoteCommand() *cli.Command {
 }
 
 func repointCommand() *cli.Command {
-	d := &day2{}
+	return followCommand(&day2{}, "repoint", "Follow a promoted primary: primary_conninfo, pinned host key and sync target",
+		"the promoted node's address or name (required)", (*operations.Node).Repoint)
+}
+
+// followCommand is a command that makes the node follow the primary named by --primary.
+func followCommand(d *day2, name, summary, usage string, run func(*operations.Node, context.Context, string, operations.TopologyWaits) error) *cli.Command {
 	var w operations.TopologyWaits
 	var primary string
 	flags := func(fs *flag.FlagSet) {
 		topologyWaits(&w)(fs)
-		fs.StringVar(&primary, "primary", "", "the promoted node's address or name (required)")
+		fs.StringVar(&primary, "primary", "", usage)
 	}
-	return d.action("repoint", "Follow a promoted primary: primary_conninfo, pinned host key and sync target", flags,
-		func(n *operations.Node, ctx context.Context) error {
-			if primary == "" {
-				return cli.Usagef("--primary is required")
-			}
-			return n.Repoint(ctx, primary, w)
-		})
+	return d.action(name, summary, flags, func(n *operations.Node, ctx context.Context) error {
+		if primary == "" {
+			return cli.Usagef("--primary is required")
+		}
+		return run(n, ctx, primary, w)
+	})
 }
 
 func handoverCommand() *cli.Command {
@@ -187,18 +191,6 @@ func handoverCommand() *cli.Command {
 }
 
 func rejoinCommand() *cli.Command {
-	d := &day2{centralServer: true}
-	var w operations.TopologyWaits
-	var primary string
-	flags := func(fs *flag.FlagSet) {
-		topologyWaits(&w)(fs)
-		fs.StringVar(&primary, "primary", "", "the promoted database node's name or address (required)")
-	}
-	return d.action("rejoin", "Central-server database node: rebuild as a standby of the promoted primary, lifting a fence", flags,
-		func(n *operations.Node, ctx context.Context) error {
-			if primary == "" {
-				return cli.Usagef("--primary is required")
-			}
-			return n.Rejoin(ctx, primary, w)
-		})
+	return followCommand(&day2{centralServer: true}, "rejoin", "Central-server database node: rebuild as a standby of the promoted primary, lifting a fence",
+		"the promoted database node's name or address (required)", (*operations.Node).Rejoin)
 }
