@@ -81,27 +81,34 @@ func nodeOf(c *Inputs) Node {
 	return n
 }
 
-// collectCentralServer reports a central-server HA node: its provisioning
-// and its central-server section.
+// collectCentralServer reports a central-server HA node: its provisioning,
+// its central-server section and, on a central server node, the HA cluster
+// status its central server gives.
 func collectCentralServer(ctx context.Context, c *Inputs, r *Report) *Report {
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
+	run := func(probe func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); probe() }()
+	}
+	run(func() {
 		p, err := bounded(ctx, c.Timeout, func(context.Context) (Provisioning, error) { return probeProvisioning(c) })
 		p.Error = errText(err)
 		r.Provisioning = p
-	}()
-	go func() {
-		defer wg.Done()
+	})
+	run(func() {
 		cs, err := bounded(ctx, c.Timeout, func(ctx context.Context) (*CentralServer, error) { return probeCentralServer(ctx, c) })
 		if cs == nil {
 			cs = &CentralServer{}
 		}
 		cs.Error = errText(err)
 		r.CentralServer = cs
-	}()
+	})
+	var ha *HACluster
+	if c.Doc.Role == metadata.RoleCSNode {
+		run(func() { ha = probeHACluster(ctx, c) })
+	}
 	wg.Wait()
+	r.CentralServer.HACluster = ha
 	r.Problems = append(provisioningProblems(&r.Provisioning), centralServerProblems(c.Doc.Role, r.CentralServer)...)
 	if r.Problems == nil {
 		r.Problems = []string{}

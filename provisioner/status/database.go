@@ -79,37 +79,49 @@ func primaryState(ctx context.Context, conn *pgx.Conn, c *Inputs) *PrimaryState 
 	}
 	p.InRecovery = &rec
 
-	q, err := replicationQuery(ctx, conn, c)
-	if err != nil {
-		return fail(err)
-	}
-	rows, err := conn.Query(ctx, q)
-	if err != nil {
-		return fail(fmt.Errorf("pg_stat_replication: %w", err))
-	}
 	expected := map[string]bool{}
 	for _, s := range c.Doc.Secondaries {
 		expected[s.Name] = true
 	}
-	seen := map[string]bool{}
-	standbys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Standby, error) {
-		var s Standby
-		err := row.Scan(&s.Name, &s.ClientAddr, &s.State, &s.SyncState,
-			&s.SentLSN, &s.WriteLSN, &s.FlushLSN, &s.ReplayLSN, &s.ReplayLagBytes, &s.ReplayLagSeconds)
-		s.Expected = expected[s.Name]
-		seen[s.Name] = true
-		return s, err
-	})
+	standbys, err := replicationRows(ctx, conn, c, func(name string) bool { return expected[name] })
 	if err != nil {
-		return fail(fmt.Errorf("pg_stat_replication: %w", err))
+		return fail(err)
 	}
 	p.Secondaries = standbys
+	seen := map[string]bool{}
+	for _, s := range standbys {
+		seen[s.Name] = true
+	}
 	for _, s := range c.Doc.Secondaries {
 		if !seen[s.Name] {
 			p.Missing = append(p.Missing, s.Name)
 		}
 	}
 	return p
+}
+
+// replicationRows reads pg_stat_replication with each standby's WAL
+// positions and replay lag; expected tells the standbys the role document lists.
+func replicationRows(ctx context.Context, conn *pgx.Conn, c *Inputs, expected func(name string) bool) ([]Standby, error) {
+	q, err := replicationQuery(ctx, conn, c)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("pg_stat_replication: %w", err)
+	}
+	standbys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Standby, error) {
+		var s Standby
+		err := row.Scan(&s.Name, &s.ClientAddr, &s.State, &s.SyncState,
+			&s.SentLSN, &s.WriteLSN, &s.FlushLSN, &s.ReplayLSN, &s.ReplayLagBytes, &s.ReplayLagSeconds)
+		s.Expected = expected(s.Name)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pg_stat_replication: %w", err)
+	}
+	return standbys, nil
 }
 
 // replicationQuery names pg_stat_replication's columns and functions as the

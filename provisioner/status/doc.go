@@ -1,8 +1,10 @@
 // Package status reports a security-server cluster node's state: its role,
 // the serverconf instance, database replication, configuration sync,
 // provisioning progress and the health check, summed up as one healthy flag
-// and a list of problems. Each probe runs with its own deadline; a probe that
-// fails or hangs is reported and the others still run.
+// and a list of problems. On the central-server HA roles it reports
+// provisioning and a centralServer section instead. Each probe runs with its
+// own deadline; a probe that fails or hangs is reported and the others still
+// run.
 //
 // # JSON
 //
@@ -69,7 +71,36 @@
 //	healthCheck.statusCode      HTTP status, 0 when there was no answer
 //	healthCheck.firstLine       first line of the body ("" for the healthy empty body)
 //	healthCheck.error           omitted when empty
+//	centralServer               omitted unless the role is cs-db-primary, cs-db-standby or cs-node;
+//	                            its keys are omitted when empty
+//	centralServer.unit, .unitState
+//	                            database nodes: the PostgreSQL instance's unit and its ActiveState
+//	centralServer.inRecovery    database nodes
+//	centralServer.standbys      cs-db-primary: [standby] from pg_stat_replication, keys as primary.secondaries
+//	                            (.replayLagBytes, .replayLagSeconds: the replay lag)
+//	centralServer.missing       cs-db-primary: [string] standbys of the role document not streaming
+//	centralServer.walReceiver   cs-db-standby: as secondary.walReceiver
+//	centralServer.receiveLsn, .replayLsn
+//	centralServer.lagBytes      cs-db-standby: receiveLsn minus replayLsn
+//	centralServer.lastReplay    cs-db-standby: time of the last replayed transaction
+//	centralServer.lastReplayAgeSeconds
+//	                            cs-db-standby: seconds since then
+//	centralServer.haNodeName    cs-node: its [center] ha-node-name
+//	centralServer.writable      cs-node: the database server that took a read-write session
+//	centralServer.haCluster     cs-node: the central server's HA cluster status (HA guide 5)
+//	  .url                      the status API asked
+//	  .apiKeyFile               the API key's file (/etc/xroad-node/center-api-key); the key never shows
+//	  .asked                    false when there is no API key file
+//	  .haConfigured             the API's ha_configured, or null
+//	  .nodeName                 the API's node_name
+//	  .allNodesOk               the API's all_nodes_ok, or null
+//	  .nodes                    [node] as the configuration database records them, [] when unknown
+//	    .name, .address         node_name, node_address
+//	    .configurationGenerated configuration_generated as the API gives it, null when never
+//	    .status                 "OK", "WARN", "ERROR" or "UNKNOWN"
+//	  .error                    omitted when empty
+//	centralServer.error         omitted when empty
 //
 // The report never carries secrets: it holds no passwords, keys or
-// certificates from the role document.
+// certificates from the role document, nor the central server's API key.
 package status

@@ -50,7 +50,41 @@ func goldenReports() map[string]*Report {
 		Pending: []string{"basebackup", "local-access"},
 		Result: &Result{Status: "failed", Phase: "basebackup", Error: "phase basebackup: pg_basebackup: exit status 1",
 			Retry: "/usr/bin/xroad-node provision --phase basebackup (or /usr/bin/xroad-node provision to resume)", Time: at.Add(-time.Hour)}}
-	return map[string]*Report{"primary": primary, "secondary": secondary}
+	reports := map[string]*Report{"primary": primary, "secondary": secondary}
+	for name, r := range centralServerGoldenReports(at) {
+		reports[name] = r
+	}
+	return reports
+}
+
+// centralServerGoldenReports are the central-server HA roles' reports, which
+// have a centralServer section in place of the security-server ones.
+func centralServerGoldenReports(at time.Time) map[string]*Report {
+	base := func(role, node string, problems ...string) *Report {
+		return &Report{Schema: Schema, Time: at, Healthy: len(problems) == 0, Problems: append([]string{}, problems...),
+			Node:         Node{Role: role, Name: node, Cluster: "cs", Source: "frozen:/var/lib/xroad-node/metadata.yaml"},
+			Provisioning: Provisioning{Provisioned: true, Done: []string{"tls", "wait-database"}, Pending: []string{}}}
+	}
+	csNode := base("cs-node", "cs1", "HA node node_1 (cs2.example.org) is WARN", "the central server reports all_nodes_ok false")
+	csNode.CentralServer = &CentralServer{HANodeName: "node_0", Writable: "10.0.0.21:5432", HACluster: &HACluster{
+		URL: DefaultCenterAPI + HAStatusPath, APIKeyFile: CenterAPIKeyFile, Asked: true,
+		HAConfigured: ptr(true), NodeName: "node_0", AllNodesOK: ptr(false), Nodes: []HANode{
+			{Name: "node_0", Address: "cs1.example.org", ConfigurationGenerated: ptr("2023-06-06T09:48:02.000Z"), Status: "OK"},
+			{Name: "node_1", Address: "cs2.example.org", ConfigurationGenerated: ptr("2023-06-06T09:46:02.000Z"), Status: "WARN"},
+			{Name: "node_2", Address: "cs3.example.org", Status: "UNKNOWN"}}}}
+
+	dbPrimary := base("cs-db-primary", "db1", "standby db3 is not streaming")
+	dbPrimary.CentralServer = &CentralServer{Unit: "postgresql@15-main.service", UnitState: "active", InRecovery: ptr(false),
+		Missing: []string{"db3"}, Standbys: []Standby{{
+			Name: "db2", Expected: true, ClientAddr: "10.0.0.22", State: "streaming", SyncState: "async",
+			SentLSN: "0/5000148", WriteLSN: "0/5000148", FlushLSN: "0/5000148", ReplayLSN: "0/5000060",
+			ReplayLagBytes: ptr(int64(232)), ReplayLagSeconds: ptr(0.0021)}}}
+
+	dbStandby := base("cs-db-standby", "db2")
+	dbStandby.CentralServer = &CentralServer{Unit: "postgresql@15-main.service", UnitState: "active", InRecovery: ptr(true),
+		WalReceiver: "streaming", ReceiveLSN: "0/5000148", ReplayLSN: "0/5000060", LagBytes: ptr(int64(232)),
+		LastReplay: ptr(at.Add(-12 * time.Second)), LastReplayAgeSeconds: ptr(12.0)}
+	return map[string]*Report{"cs-node": csNode, "cs-db-primary": dbPrimary, "cs-db-standby": dbStandby}
 }
 
 // TestGolden pins the JSON field names (the documented, stable shape) and
@@ -84,6 +118,12 @@ func TestJSONKeysAreDocumented(t *testing.T) {
 		r.Provisioning.Error = "x"
 		if r.Sync != nil {
 			r.Sync.Error = "x"
+		}
+		if cs := r.CentralServer; cs != nil {
+			cs.Error = "x"
+			if cs.HACluster != nil {
+				cs.HACluster.Error = "x"
+			}
 		}
 		js, _ := json.Marshal(r)
 		var v any

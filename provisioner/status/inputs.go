@@ -45,6 +45,12 @@ type Inputs struct {
 	SocketDir string
 	Systemd   UnitStater
 
+	// CenterAPI is the central server's API on a cs-node (DefaultCenterAPI
+	// when empty); CenterAPIKeyFile holds the key for its HA cluster status.
+	// Without a key file name the status API is not asked.
+	CenterAPI        string
+	CenterAPIKeyFile string
+
 	// Timeout bounds each probe.
 	Timeout time.Duration
 	// SyncMaxAge is how old the last sync may be on a healthy secondary.
@@ -74,6 +80,7 @@ func NodeInputs(ctx context.Context, root string) *Inputs {
 		SyncLog:          filepath.Join(root, units.SyncLog),
 		SyncDisabledFlag: filepath.Join(root, units.SyncDisabledFlag),
 		SocketDir:        pg.SocketDir,
+		CenterAPIKeyFile: filepath.Join(root, CenterAPIKeyFile),
 	}
 	factsFile := filepath.Join(root, units.FactsFile)
 	if data, err := os.ReadFile(factsFile); err != nil {
@@ -138,6 +145,9 @@ func (in *Inputs) withDefaults() Inputs {
 	}
 	if c.SocketDir == "" {
 		c.SocketDir = pg.SocketDir
+	}
+	if c.CenterAPI == "" {
+		c.CenterAPI = DefaultCenterAPI
 	}
 	return c
 }

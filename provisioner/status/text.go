@@ -16,6 +16,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	row("node", r.nodeText())
 	if cs := r.CentralServer; cs != nil {
 		row("central server HA", cs.text())
+		if ha := cs.HACluster; ha != nil {
+			ha.writeRows(row)
+		}
 	} else {
 		row("serverconf", r.serverconfText())
 	}
@@ -190,17 +193,23 @@ func (r *Report) writeStandbys(w io.Writer) error {
 		if !s.Expected {
 			name += " (unexpected)"
 		}
-		lag := bytesText(s.ReplayLagBytes)
-		if s.ReplayLagSeconds != nil {
-			lag += fmt.Sprintf(", %.3f s", *s.ReplayLagSeconds)
-		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orDash(name), orDash(s.ClientAddr), orDash(s.State),
-			orDash(s.SentLSN), orDash(s.WriteLSN), orDash(s.FlushLSN), orDash(s.ReplayLSN), lag)
+			orDash(s.SentLSN), orDash(s.WriteLSN), orDash(s.FlushLSN), orDash(s.ReplayLSN), replayLagText(s))
 	}
 	for _, m := range r.Primary.Missing {
 		fmt.Fprintf(tw, "%s\t-\tmissing\t-\t-\t-\t-\t-\n", m)
 	}
 	return tw.Flush()
+}
+
+// replayLagText is a standby's replay lag in bytes and, where the server
+// keeps replay_lag, in seconds.
+func replayLagText(s Standby) string {
+	lag := bytesText(s.ReplayLagBytes)
+	if s.ReplayLagSeconds != nil {
+		lag += fmt.Sprintf(", %.3f s", *s.ReplayLagSeconds)
+	}
+	return lag
 }
 
 func bytesText(n *int64) string {
@@ -230,19 +239,65 @@ func yesNo(b bool) string {
 
 func (cs *CentralServer) text() string {
 	switch {
+	case cs.Fenced != nil:
+		return fmt.Sprintf("%s %s, fenced: %s is on timeline %d, this node on %d (since %s)", cs.Unit, cs.UnitState,
+			cs.Fenced.Peer, cs.Fenced.PeerTimeline, cs.Fenced.Timeline, cs.Fenced.Since.Format(time.RFC3339))
+	case cs.HANodeName != "" && cs.Error != "":
+		return "ha-node-name " + cs.HANodeName + "; error: " + cs.Error
 	case cs.Error != "":
 		return "error: " + cs.Error
 	case cs.HANodeName != "":
 		return "ha-node-name " + cs.HANodeName + ", writable database " + cs.Writable
 	case cs.InRecovery != nil && *cs.InRecovery:
-		return cs.Unit + " " + cs.UnitState + ", standby, WAL receiver " + cs.WalReceiver
+		return cs.standbyText()
 	}
 	var names []string
 	for _, s := range cs.Standbys {
-		names = append(names, s.Name+" "+s.State)
+		names = append(names, fmt.Sprintf("%s %s (lag %s)", s.Name, s.State, replayLagText(s)))
 	}
 	for _, m := range cs.Missing {
 		names = append(names, m+" missing")
 	}
 	return cs.Unit + " " + cs.UnitState + ", primary; standbys: " + strings.Join(names, ", ")
+}
+
+// standbyText tells a database standby's receiver and how far replay trails.
+func (cs *CentralServer) standbyText() string {
+	parts := []string{cs.Unit + " " + cs.UnitState + ", standby, WAL receiver " + orDash(cs.WalReceiver),
+		fmt.Sprintf("receive %s, replay %s, lag %s", orDash(cs.ReceiveLSN), orDash(cs.ReplayLSN), bytesText(cs.LagBytes))}
+	if cs.LastReplayAgeSeconds != nil {
+		parts = append(parts, "last replayed transaction "+ago(*cs.LastReplayAgeSeconds)+" ago")
+	} else {
+		parts = append(parts, "no transaction replayed since start")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// writeRows prints the central server's HA cluster status: a summary in the
+// API's own terms, then one line per node.
+func (ha *HACluster) writeRows(row func(key, value string)) {
+	switch {
+	case !ha.Asked:
+		row("HA cluster", "not asked: no API key in "+ha.APIKeyFile)
+		return
+	case ha.Error != "":
+		row("HA cluster", "error: "+ha.Error)
+		return
+	}
+	row("HA cluster", fmt.Sprintf("ha_configured %s, node_name %s, all_nodes_ok %s (%s)",
+		boolText(ha.HAConfigured), orDash(ha.NodeName), boolText(ha.AllNodesOK), ha.URL))
+	for _, n := range ha.Nodes {
+		generated := "configuration never generated"
+		if n.ConfigurationGenerated != nil {
+			generated = "configuration generated " + *n.ConfigurationGenerated
+		}
+		row("", fmt.Sprintf("%s\t%s\t%s\t%s", n.Name, orDash(n.Address), n.Status, generated))
+	}
+}
+
+func boolText(b *bool) string {
+	if b == nil {
+		return "-"
+	}
+	return fmt.Sprint(*b)
 }
