@@ -2,10 +2,6 @@ package units
 
 import "github.com/coreos/go-systemd/v22/unit"
 
-// FenceMarker marks a database node that found a newer timeline on another
-// node: PostgreSQL stays down as a primary until `xroad-node rejoin`.
-const FenceMarker = StateDir + "/fenced.json"
-
 // FenceDropIn makes a central-server database node's PostgreSQL unit ask
 // `xroad-node fence-check` before every start. The check runs as root ("+":
 // it reads the role document) while the server itself runs as postgres; a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -21,8 +22,9 @@ import (
 )
 
 // Fenced is a database node that found another on a newer timeline: that
-// one was promoted while this one was away. It is kept in units.FenceMarker,
-// so the node stays fenced even when the new primary cannot be reached.
+// one was promoted while this one was away. It is kept in FenceFile, so the
+// node stays fenced even when the new primary cannot be reached, until
+// `xroad-node rejoin` removes it.
 type Fenced struct {
 	Peer         string    `json:"peer"`
 	PeerTimeline int       `json:"peerTimeline"`
@@ -39,9 +41,13 @@ func (f *Fenced) Error() string {
 // Refused makes the command line exit with its "refused" code.
 func (f *Fenced) Refused() bool { return true }
 
+// FenceFile is where a node's fence is kept, in its state directory.
+func FenceFile(stateDir string) string { return filepath.Join(stateDir, "fenced.json") }
+
 // ReadFence returns the node's fence, or nil when it is not fenced.
-func ReadFence() (*Fenced, error) {
-	b, err := os.ReadFile(units.FenceMarker)
+func ReadFence(stateDir string) (*Fenced, error) {
+	path := FenceFile(stateDir)
+	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return nil, nil
 	}
@@ -50,7 +56,7 @@ func ReadFence() (*Fenced, error) {
 	}
 	var f Fenced
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", units.FenceMarker, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &f, nil
 }
@@ -76,7 +82,7 @@ func (n *Node) FenceCheck(ctx context.Context, wait time.Duration, log io.Writer
 		fmt.Fprintf(log, "fence-check: %s starts as a standby\n", n.Doc.Node)
 		return nil
 	}
-	if f, err := ReadFence(); err != nil || f != nil {
+	if f, err := ReadFence(n.StateDir); err != nil || f != nil {
 		if err != nil {
 			return fmt.Errorf("fence-check: %w", err)
 		}
@@ -106,7 +112,7 @@ func (n *Node) FenceCheck(ctx context.Context, wait time.Duration, log io.Writer
 			if id.SystemID == local.SystemID && id.Timeline > local.Timeline {
 				f := &Fenced{Peer: h.Name + " (" + h.Address + ")", PeerTimeline: id.Timeline, Timeline: local.Timeline, Since: time.Now().UTC()}
 				b, _ := json.Marshal(f)
-				if err := engine.WriteFileAtomic(units.FenceMarker, append(b, '\n'), 0o644); err != nil {
+				if err := engine.WriteFileAtomic(FenceFile(n.StateDir), append(b, '\n'), 0o644); err != nil {
 					return fmt.Errorf("fence-check: %w (and %v)", err, f)
 				}
 				return f

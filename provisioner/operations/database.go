@@ -12,7 +12,6 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
-	"xroad-appliance/units"
 )
 
 // database is the central-server phases' view of this node placed by doc.
@@ -73,7 +72,7 @@ func (n *Node) Rejoin(ctx context.Context, primary string, w TopologyWaits) erro
 	if err := next.Topology("rejoin", time.Now()).Save("/"); err != nil {
 		return err
 	}
-	if err := os.Remove(units.FenceMarker); err == nil {
+	if err := os.Remove(centralserver.FenceFile(n.StateDir)); err == nil {
 		n.say("the fence is lifted: this node starts as a standby")
 	}
 	n.Doc = next
