@@ -41,7 +41,7 @@ type CentralServer struct {
 	// Fenced is a database node's fence: another node was promoted while it
 	// was away, and its PostgreSQL does not start as a primary.
 	Fenced *centralserver.Fenced `json:"fenced,omitempty"`
-	Error     string     `json:"error,omitempty"`
+	Error  string                `json:"error,omitempty"`
 }
 
 // probeCentralServer fills the central-server section for the node's role.

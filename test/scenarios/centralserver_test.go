@@ -133,6 +133,23 @@ func TestCentralServerHA(t *testing.T) {
 	start := dbSQL(t, ctx, db1, "postgres", "SELECT now()")
 	eventually(t, ctx, 2*time.Minute, "both central servers write on db1", func() (bool, string) { return writers(db1, start) })
 
+	// With an API key configured, status asks the central server's HA
+	// cluster status (guide 5) and shows both nodes OK.
+	const apiKey = "ha-status-test-key"
+	// The stand-in reads its key from a file (the central server keeps its
+	// keys in the database); xroad-node's copy is root's alone.
+	csNodes[0].MustExec(ctx, "sh", "-c", "umask 077 && echo "+apiKey+" > /etc/xroad/center-api-key && chown xroad /etc/xroad/center-api-key && "+
+		"mkdir -p /etc/xroad-node && echo "+apiKey+" > /etc/xroad-node/center-api-key")
+	eventually(t, ctx, time.Minute, "cs1's status shows the HA cluster with both nodes OK", func() (bool, string) {
+		st, raw := nodeStatus(t, ctx, csNodes[0])
+		if strings.Contains(raw, apiKey) {
+			t.Fatalf("cs1's status prints the API key:\n%s", raw)
+		}
+		ha := st.CentralServer.HACluster
+		ok := st.Healthy && ha != nil && ha.Asked && ha.AllNodesOK != nil && *ha.AllNodesOK && ha.NodeName == "node_0" && len(ha.Nodes) == 2
+		return ok, raw
+	})
+
 	// The standby provisioned again changes nothing.
 	before := db2.MustExec(ctx, "sh", "-c", "md5sum /etc/postgresql/15/main/*.conf /var/lib/postgresql/.xroad-replication.pgpass")
 	mustXroadNode(t, ctx, db2, "provision")
@@ -186,6 +203,9 @@ func TestCentralServerHA(t *testing.T) {
 		}
 		if _, err := db1.Exec(ctx, "runuser", "-u", "postgres", "--", "psql", "-X", "-qtAc", "SELECT 1"); err == nil {
 			t.Error("a server answers on db1 while it is fenced")
+		}
+		if st, raw := nodeStatus(t, ctx, db1); st.Healthy || st.CentralServer == nil || st.CentralServer.Fenced == nil {
+			t.Errorf("db1's status does not show the fence:\n%s", raw)
 		}
 		since := dbSQL(t, ctx, db2, "postgres", "SELECT now()")
 		eventually(t, ctx, 2*time.Minute, "both central servers still write on db2 only", func() (bool, string) { return writers(db2, since) })
