@@ -380,7 +380,7 @@ func (n *Node) verifyStandby() engine.Phase {
 func (n *Node) baseBackup() engine.Phase {
 	dataDir := n.instance().DataDir
 	db := n.db()
-	primaryID := func(ctx context.Context) (string, error) { return pg.PrimarySystemID(ctx, n.primaryConninfo()) }
+	primaryID := func(ctx context.Context) (pg.Identity, error) { return pg.Identify(ctx, n.primaryConninfo()) }
 	return engine.Phase{
 		Name: "basebackup", Summary: "base backup of " + db.Primary.Address + " on slot " + metadata.SlotName(n.Doc.Node),
 		Actions: []string{fmt.Sprintf("PGPASSFILE=%s PGSSLMODE=verify-ca PGSSLROOTCERT=%s pg_basebackup -h %s -p %d -U %s --slot=%s -D <temporary directory> -X stream -c fast (as postgres)",
@@ -388,7 +388,8 @@ func (n *Node) baseBackup() engine.Phase {
 			"write " + n.standbyFile().Path + " into the backup", "swap it in; move the old data directory aside"},
 		// Every node of an image starts with the image's own cluster, whose
 		// system identifier the primary shares: only a clone carries the
-		// standby file too.
+		// standby file too. A standby still on an older timeline than the
+		// primary's may have received WAL past the fork: it is cloned anew.
 		Check: func(ctx context.Context) (bool, error) {
 			if _, err := os.Stat(n.standbyFile().Path); err != nil {
 				return false, nil
@@ -397,7 +398,7 @@ func (n *Node) baseBackup() engine.Phase {
 			if err != nil {
 				return false, err
 			}
-			local, err := pg.SystemID(ctx, n.Facts.PG.BinDir, dataDir)
+			local, err := pg.ControlData(ctx, n.Facts.PG.BinDir, dataDir)
 			return err == nil && local == primary, nil
 		},
 		Apply: func(ctx context.Context) error {
@@ -405,7 +406,7 @@ func (n *Node) baseBackup() engine.Phase {
 			if err != nil {
 				return err
 			}
-			if local, err := pg.SystemID(ctx, n.Facts.PG.BinDir, dataDir); err == nil && local != primary {
+			if local, err := pg.SystemID(ctx, n.Facts.PG.BinDir, dataDir); err == nil && local != primary.SystemID {
 				if err := refuseUsed(dataDir); err != nil {
 					return err
 				}

@@ -37,7 +37,9 @@ func Plan(n *Node) []engine.Phase {
 	switch n.Doc.Role {
 	case metadata.RoleCSDBPrimary:
 		return []engine.Phase{
-			n.tlsFiles(), n.fence(), n.access(), n.settings(nil), n.restart(), n.roles(), n.database(), n.slots(), n.verifyStandbys(),
+			// The slots come before the replication user: a standby that can
+			// log in finds its slot there.
+			n.tlsFiles(), n.fence(), n.access(), n.settings(nil), n.restart(), n.slots(), n.roles(), n.database(), n.verifyStandbys(),
 		}
 	case metadata.RoleCSDBStandby:
 		return []engine.Phase{

@@ -66,7 +66,7 @@ func described(phases []engine.Phase) string {
 
 func TestDatabasePrimaryPlan(t *testing.T) {
 	phases := Plan(&Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: facts(t, "debian-12")})
-	if got := names(phases); !slices.Equal(got, []string{"tls", "fence", "access", "settings", "restart", "roles", "database", "slots", "verify"}) {
+	if got := names(phases); !slices.Equal(got, []string{"tls", "fence", "access", "settings", "restart", "slots", "roles", "database", "verify"}) {
 		t.Errorf("phases = %v", got)
 	}
 	text := described(phases)

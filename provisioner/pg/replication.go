@@ -37,12 +37,17 @@ type Identity struct {
 // returns its system identifier (IDENTIFY_SYSTEM). It proves the certificate,
 // the replication user and pg_hba all work before a base backup starts.
 func PrimarySystemID(ctx context.Context, conninfo string) (string, error) {
+	id, err := Identify(ctx, conninfo)
+	return id.SystemID, err
+}
+
+// Identify is IdentifySystem for a conninfo string.
+func Identify(ctx context.Context, conninfo string) (Identity, error) {
 	cfg, err := pgconn.ParseConfig(conninfo)
 	if err != nil {
-		return "", fmt.Errorf("replication conninfo: %w", err)
+		return Identity{}, fmt.Errorf("replication conninfo: %w", err)
 	}
-	id, err := IdentifySystem(ctx, cfg)
-	return id.SystemID, err
+	return IdentifySystem(ctx, cfg)
 }
 
 // IdentifySystem asks a server over a physical replication connection which

@@ -43,15 +43,17 @@ func builtOnce(t testing.TB, b *builtImage, definition string) []string {
 }
 
 // TestCentralServerHA boots the central servers' shared database (Appendix
-// A) from the cs-database image and two central server nodes: the standby
-// clones the primary through its own slot and streams; passwords are only in
-// passfiles; both central servers write through the multi-host URL; after
-// the primary stops and the standby is promoted, both write again.
+// A) from the cs-database image, a primary and two standbys, and two central
+// server nodes: each standby clones the primary through its own slot and
+// streams; passwords are only in passfiles; both central servers write
+// through the multi-host URL. After the primary stops and a standby is
+// promoted with xroad-node, both write again; the other standby rejoins the
+// new primary; the old primary, booted again, is fenced until it rejoins.
 func TestCentralServerHA(t *testing.T) {
 	c := cluster.New(t, csDatabaseLayers(t)...)
 	spec := kit.Spec{Cluster: "cs", Profile: nodeimage.Profile, CentralServer: kit.DefaultCentralServer()}
 	spec.CentralServer.Database.Primary = kit.Node{Name: "db1", Address: c.Addr(21)}
-	spec.CentralServer.Database.Standbys = []kit.Node{{Name: "db2", Address: c.Addr(22)}}
+	spec.CentralServer.Database.Standbys = []kit.Node{{Name: "db2", Address: c.Addr(22)}, {Name: "db3", Address: c.Addr(23)}}
 	spec.CentralServer.Nodes = []kit.CSNode{
 		{Node: kit.Node{Name: "cs1", Address: c.Addr(11)}, HANodeName: "node_0"},
 		{Node: kit.Node{Name: "cs2", Address: c.Addr(12)}, HANodeName: "node_1"},
@@ -63,7 +65,8 @@ func TestCentralServerHA(t *testing.T) {
 	tc := &testCluster{Cluster: c, kit: res}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	db2 := tc.boot(t, "db2") // the standby waits for its primary
+	db2 := tc.boot(t, "db2") // the standbys wait for their primary
+	db3 := tc.boot(t, "db3")
 	db1 := tc.boot(t, "db1")
 	var csNodes []*cluster.Node
 	for _, name := range []string{"cs1", "cs2"} {
@@ -73,14 +76,14 @@ func TestCentralServerHA(t *testing.T) {
 		}
 		csNodes = append(csNodes, n)
 	}
-	for _, n := range append([]*cluster.Node{db1, db2}, csNodes...) {
+	for _, n := range append([]*cluster.Node{db1, db2, db3}, csNodes...) {
 		waitProvisioned(t, ctx, n)
 	}
 
-	eventually(t, ctx, time.Minute, "db2 streams on slot standby_db2", func() (bool, string) {
-		got := dbSQL(t, ctx, db1, "postgres", "SELECT slot_name || ':' || active FROM pg_replication_slots")
-		rep := dbSQL(t, ctx, db1, "postgres", "SELECT application_name || ':' || state FROM pg_stat_replication")
-		return got == "standby_db2:true" && rep == "db2:streaming", got + " / " + rep
+	eventually(t, ctx, time.Minute, "db2 and db3 stream, each on its slot", func() (bool, string) {
+		got := dbSQL(t, ctx, db1, "postgres", "SELECT string_agg(slot_name || ':' || active, ',' ORDER BY slot_name) FROM pg_replication_slots")
+		rep := dbSQL(t, ctx, db1, "postgres", "SELECT string_agg(application_name || ':' || state, ',' ORDER BY application_name) FROM pg_stat_replication")
+		return got == "standby_db2:true,standby_db3:true" && rep == "db2:streaming,db3:streaming", got + " / " + rep
 	})
 	if got := dbSQL(t, ctx, db2, "postgres", "SELECT pg_is_in_recovery()"); got != "t" {
 		t.Errorf("db2 in recovery = %s", got)
@@ -103,7 +106,7 @@ func TestCentralServerHA(t *testing.T) {
 	}
 	// The password is in the passfile only: not in the conninfo, the
 	// auto.conf or any process's arguments.
-	for _, n := range all(db1, db2) {
+	for _, n := range all(db1, db2, db3) {
 		out := n.MustExec(ctx, "sh", "-c", "cat /var/lib/postgresql/15/main/postgresql.auto.conf /etc/postgresql/15/main/postgresql.conf; ps -eo args")
 		if strings.Contains(out, "password=") {
 			t.Errorf("%s: a password in configuration or arguments", n.Name)
@@ -121,7 +124,7 @@ func TestCentralServerHA(t *testing.T) {
 		got := dbSQL(t, ctx, db, "centerui", "SELECT coalesce(string_agg(DISTINCT node_name, ',' ORDER BY node_name), '') FROM ha_probe WHERE written > '"+since+"'")
 		return got == "node_0,node_1", got
 	}
-	for _, n := range append([]*cluster.Node{db1, db2}, csNodes...) {
+	for _, n := range append([]*cluster.Node{db1, db2, db3}, csNodes...) {
 		eventually(t, ctx, time.Minute, n.Name+" status healthy", func() (bool, string) {
 			st, raw := nodeStatus(t, ctx, n)
 			return st.Healthy && st.CentralServer != nil, raw
@@ -178,8 +181,17 @@ func TestCentralServerHA(t *testing.T) {
 		if st, raw := nodeStatus(t, ctx, csNodes[1]); st.CentralServer == nil || !strings.HasPrefix(st.CentralServer.Writable, db2.Addr+":") {
 			t.Errorf("cs2 status does not name db2 as the writable database:\n%s", raw)
 		}
-		if got := dbSQL(t, ctx, db2, "postgres", "SELECT string_agg(slot_name, ',') FROM pg_replication_slots"); got != "standby_db1" {
-			t.Errorf("db2's slots after promotion: %q, want standby_db1", got)
+		if got := dbSQL(t, ctx, db2, "postgres", "SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots"); got != "standby_db1,standby_db3" {
+			t.Errorf("db2's slots after promotion: %q, want standby_db1,standby_db3", got)
+		}
+		// The other standby, still on db1's timeline, rejoins db2 while db1 is away.
+		t.Log(mustXroadNode(t, ctx, db3, "rejoin", "--primary", db2.Addr))
+		eventually(t, ctx, time.Minute, "db3 streams from db2", func() (bool, string) {
+			got := dbSQL(t, ctx, db2, "postgres", "SELECT string_agg(application_name || ':' || state, ',') FROM pg_stat_replication")
+			return got == "db3:streaming", got
+		})
+		if out := mustXroadNode(t, ctx, db3, "rejoin", "--primary", "db2"); strings.Contains(out, "phase applying") {
+			t.Errorf("a second rejoin changed db3:\n%s", out)
 		}
 
 		// The old primary boots again and must not come back as a writer.
@@ -219,11 +231,13 @@ func TestCentralServerHA(t *testing.T) {
 			t.Error("the old primary's data directory was not kept aside")
 		}
 		dbSQL(t, ctx, db2, "centerui", "INSERT INTO replication_probe VALUES ('from db2')")
-		eventually(t, ctx, time.Minute, "db1 replays db2's write", func() (bool, string) {
-			got := dbSQL(t, ctx, db1, "centerui", "SELECT string_agg(v, ',' ORDER BY v) FROM replication_probe")
-			return got == "from db1,from db2", got
-		})
-		for _, n := range all(db1, db2) {
+		for _, n := range all(db1, db3) {
+			eventually(t, ctx, time.Minute, n.Name+" replays db2's write", func() (bool, string) {
+				got := dbSQL(t, ctx, n, "centerui", "SELECT string_agg(v, ',' ORDER BY v) FROM replication_probe")
+				return got == "from db1,from db2", got
+			})
+		}
+		for _, n := range all(db1, db2, db3) {
 			eventually(t, ctx, time.Minute, n.Name+" status healthy in its new place", func() (bool, string) {
 				st, raw := nodeStatus(t, ctx, n)
 				return st.Healthy, raw
