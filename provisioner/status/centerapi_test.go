@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/test/freeport"
 )
 
 const testAPIKey = "3f1c9a7e-SECRET-api-key"
@@ -61,7 +62,7 @@ func csNodeInputs(t *testing.T, api string, keyMode os.FileMode) *Inputs {
 	dir := t.TempDir()
 	doc := &metadata.Document{Version: metadata.Version, Cluster: "cs", Role: metadata.RoleCSNode, Node: "cs1",
 		CentralServer: &metadata.CentralServer{
-			Database: metadata.CSDatabase{Primary: metadata.Host{Name: "db1", Address: "127.0.0.1"}, Port: closedPort(t),
+			Database: metadata.CSDatabase{Primary: metadata.Host{Name: "db1", Address: "127.0.0.1"}, Port: freeport.Loopback(t),
 				Name: "centerui", Owner: "centerui", Password: "owner-SECRET"},
 			Nodes: []metadata.CSNode{{Name: "cs1", Address: "cs1.example.org", HANodeName: "node_0"},
 				{Name: "cs2", Address: "cs2.example.org", HANodeName: "node_1"}},
@@ -78,17 +79,6 @@ func csNodeInputs(t *testing.T, api string, keyMode os.FileMode) *Inputs {
 		}
 	}
 	return in
-}
-
-// closedPort is a loopback port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // haProblems are the report's problems apart from the unreachable database,

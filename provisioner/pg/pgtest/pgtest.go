@@ -5,15 +5,14 @@ package pgtest
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"xroad-appliance/provisioner/system"
+	"xroad-appliance/test/freeport"
 )
 
 // Instance is a running PostgreSQL.
@@ -47,7 +46,7 @@ func Start(t testing.TB, access Access, conf ...string) *Instance {
 	runAs(t, bin+"/initdb", "-D", data, "--auth-local=peer", "--auth-host=scram-sha-256", "-U", "postgres")
 	prependFile(t, filepath.Join(data, "pg_hba.conf"), access.HBA)
 	prependFile(t, filepath.Join(data, "pg_ident.conf"), access.Ident)
-	port := freePort(t)
+	port := freeport.Loopback(t)
 	extra := fmt.Sprintf("port = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n%s\n", port, sock, strings.Join(conf, "\n"))
 	f, _ := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(extra)
@@ -66,16 +65,6 @@ func runAs(t testing.TB, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %v\n%s", args, err, out)
 	}
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	time.Sleep(10 * time.Millisecond)
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // ServerLog returns the server's log so far.
@@ -132,7 +121,7 @@ func StartStandby(t testing.TB, primary *Instance, user, application string) *In
 	if err := system.WriteFile(filepath.Join(data, "standby.signal"), nil, 0o600, "postgres:postgres"); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := freeport.Loopback(t)
 	conninfo := fmt.Sprintf("host=%s port=%d user=%s application_name=%s", primary.Socket, primary.Port, user, application)
 	// Later lines win over the primary's port and socket copied with the backup.
 	extra := fmt.Sprintf("port = %d\nunix_socket_directories = '%s'\nprimary_conninfo = '%s'\nhot_standby = on\n", port, sock, conninfo)
