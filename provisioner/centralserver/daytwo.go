@@ -3,6 +3,7 @@ package centralserver
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,7 +55,7 @@ func (n *Node) promote() engine.Phase {
 	}
 	return engine.Phase{
 		Name: "promote", Summary: "the standby promoted out of recovery onto a new timeline",
-		Actions: []string{fmt.Sprint(cmd) + " (as postgres)"},
+		Actions: []string{strings.Join(cmd, " ") + " (as postgres)"},
 		Check:   notInRecovery,
 		Apply: func(ctx context.Context) error {
 			if _, err := system.Run(ctx, system.Cmd{Args: cmd, User: "postgres"}); err != nil {
