@@ -33,10 +33,18 @@ func (n *Node) promoteDatabase(ctx context.Context, force bool, w TopologyWaits)
 	if err != nil {
 		return refuse("promote: %v", err)
 	}
-	if host, st, err := pg.WALReceiver(ctx, n.Facts.PG.Default.Port); err != nil {
-		return fmt.Errorf("promote: %w", err)
-	} else if st == "streaming" && !force {
-		return refuse("promote: this standby still streams WAL from the primary %s; stop it first, or pass --force if it is fenced", host)
+	// Two writers would split the central servers' data: the old primary
+	// must be gone, not merely cut off from this standby.
+	if !force {
+		old := n.Doc.CentralServer.Database.Primary
+		if n.database(n.Doc, w.Follow).PrimaryWritable(ctx) == nil {
+			return refuse("promote: the primary %s (%s) still accepts writes; stop it first, or pass --force if it is fenced", old.Name, old.Address)
+		}
+		if host, st, err := pg.WALReceiver(ctx, n.Facts.PG.Default.Port); err != nil {
+			return fmt.Errorf("promote: %w", err)
+		} else if st == "streaming" {
+			return refuse("promote: this standby still streams WAL from the primary %s; stop it first, or pass --force if it is fenced", host)
+		}
 	}
 	if err := engine.Converge(ctx, centralserver.PromotePlan(n.database(promoted, w.Follow)), n.log()); err != nil {
 		return fmt.Errorf("promote: %w; running `xroad-node promote` again finishes it", err)

@@ -171,6 +171,9 @@ func TestCentralServerHA(t *testing.T) {
 				t.Errorf("%s: xroad-node %s: exit %d, want 3 (refused)\n%s", c.n.Name, strings.Join(c.args, " "), code, out)
 			}
 		}
+		if out, _ := xroadNode(ctx, db2, "promote"); !strings.Contains(out, "the primary db1 ("+db1.Addr+") still accepts writes") {
+			t.Errorf("db2's promotion refused without naming the live primary:\n%s", out)
+		}
 		if err := db1.Stop(); err != nil {
 			t.Fatal(err)
 		}
