@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,34 +12,15 @@ import (
 	"xroad-appliance/test/nodeimage"
 )
 
-var csDatabaseImage, csNodeImage builtImage
+// The central-server HA images: images/cs-database.yaml built for the test
+// profile, and the fixture central server's test image.
+var (
+	csDatabaseImage = &builtImage{opts: nodeimage.Options{Image: "cs-database"}}
+	csNodeImage     = &builtImage{opts: nodeimage.Options{Image: nodeimage.CentralServerTest()}}
+)
 
-// csDatabaseLayers is images/cs-database.yaml built for the test profile.
-func csDatabaseLayers(t testing.TB) []string {
-	return builtOnce(t, &csDatabaseImage, "cs-database")
-}
-
-// csNodeLayers is the fixture central server's test image.
-func csNodeLayers(t testing.TB) []string {
-	return builtOnce(t, &csNodeImage, nodeimage.CentralServerTest())
-}
-
-func builtOnce(t testing.TB, b *builtImage, definition string) []string {
-	t.Helper()
-	cluster.Need(t)
-	b.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-		defer cancel()
-		if b.dir, b.err = os.MkdirTemp("", "xroad-test-image-"); b.err != nil {
-			return
-		}
-		b.image, b.err = nodeimage.Build(ctx, b.dir, nodeimage.Options{Image: definition})
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return []string{b.image.Rootfs}
-}
+func csDatabaseLayers(t testing.TB) []string { return csDatabaseImage.layers(t) }
+func csNodeLayers(t testing.TB) []string     { return csNodeImage.layers(t) }
 
 // TestCentralServerHA boots the central servers' shared database (Appendix
 // A) from the cs-database image, a primary and two standbys, and two central

@@ -24,18 +24,41 @@ const UpgradeVersion = "7.5.2-1"
 
 // builtImage is one image the scenarios boot, made at most once per binary.
 type builtImage struct {
+	opts  nodeimage.Options
 	once  sync.Once
 	dir   string
 	image *nodeimage.Image
 	err   error
 }
 
-var images = map[string]*builtImage{nodeimage.Version: {}, UpgradeVersion: {}}
+// layers returns the image's root file system, building it on first use.
+func (b *builtImage) layers(t testing.TB) []string {
+	t.Helper()
+	cluster.Need(t)
+	b.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		defer cancel()
+		if b.dir, b.err = os.MkdirTemp("", "xroad-test-image-"); b.err != nil {
+			return
+		}
+		b.image, b.err = nodeimage.Build(ctx, b.dir, b.opts)
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return []string{b.image.Rootfs}
+}
+
+// images are the security-server images by fixture X-Road version.
+var images = map[string]*builtImage{
+	nodeimage.Version: {opts: nodeimage.Options{Version: nodeimage.Version}},
+	UpgradeVersion:    {opts: nodeimage.Options{Version: UpgradeVersion}},
+}
 
 // TestMain removes the images the scenarios booted.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, b := range append(slices.Collect(maps.Values(images)), &csDatabaseImage, &csNodeImage) {
+	for _, b := range append(slices.Collect(maps.Values(images)), csDatabaseImage, csNodeImage) {
 		if b.dir != "" {
 			cache.RemoveTree(b.dir)
 		}
@@ -49,23 +72,7 @@ func imageLayers(t testing.TB) []string { return imageOf(t, nodeimage.Version) }
 
 // imageOf returns the root file system of the image carrying fixture X-Road
 // version.
-func imageOf(t testing.TB, version string) []string {
-	t.Helper()
-	cluster.Need(t)
-	b := images[version]
-	b.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-		defer cancel()
-		if b.dir, b.err = os.MkdirTemp("", "xroad-test-image-"); b.err != nil {
-			return
-		}
-		b.image, b.err = nodeimage.Build(ctx, b.dir, nodeimage.Options{Version: version})
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return []string{b.image.Rootfs}
-}
+func imageOf(t testing.TB, version string) []string { return images[version].layers(t) }
 
 // testCluster is a booted-cluster fixture: the bridge and the kit.
 type testCluster struct {
