@@ -101,10 +101,7 @@ func (n *Node) restart() engine.Phase {
 			return err == nil && listen == "*" && ssl == "on" && pending == 0, err
 		},
 		Apply: func(ctx context.Context) error {
-			if err := n.Systemd.Restart(ctx, n.unit()); err != nil {
-				return err
-			}
-			return pg.WaitLocal(ctx, port, time.Minute)
+			return pg.Restart(ctx, n.Systemd, n.unit(), port)
 		},
 	}
 }

@@ -139,10 +139,7 @@ func (n *Node) follow() engine.Phase {
 		Actions: []string{"systemctl restart " + n.unit(), "SELECT status, conninfo FROM pg_stat_wal_receiver"},
 		Check:   fromPrimary,
 		Apply: func(ctx context.Context) error {
-			if err := n.Systemd.Restart(ctx, n.unit()); err != nil {
-				return err
-			}
-			if err := pg.WaitLocal(ctx, port, time.Minute); err != nil {
+			if err := pg.Restart(ctx, n.Systemd, n.unit(), port); err != nil {
 				return err
 			}
 			return steps.WaitFor(ctx, n.PrimaryWait, "WAL streaming from "+p.Address, fromPrimary)

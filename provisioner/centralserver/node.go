@@ -19,7 +19,7 @@ import (
 const TLSDir = "/etc/xroad-node/postgresql"
 
 // TLS are a database node's certificate files.
-var TLS = pg.TLSFiles{CA: TLSDir + "/ca.crt", Cert: TLSDir + "/server.crt", Key: TLSDir + "/server.key"}
+var TLS = pg.TLSIn(TLSDir)
 
 // Node is everything the phases need.
 type Node struct {

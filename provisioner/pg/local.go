@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"xroad-appliance/provisioner/confedit"
+	"xroad-appliance/provisioner/system"
 )
 
 // SocketDir is where Debian and RHEL PostgreSQL put their Unix sockets.
@@ -43,6 +44,15 @@ func Local(ctx context.Context, port int, database string) (*pgx.Conn, error) {
 		return nil, err
 	}
 	return conn, nil
+}
+
+// Restart restarts an instance's unit and waits until it accepts local
+// connections again.
+func Restart(ctx context.Context, sd *system.Systemd, unit string, port int) error {
+	if err := sd.Restart(ctx, unit); err != nil {
+		return err
+	}
+	return WaitLocal(ctx, port, time.Minute)
 }
 
 // WaitLocal waits until the instance accepts connections.

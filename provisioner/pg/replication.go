@@ -12,6 +12,11 @@ import (
 // TLSFiles are the node's PostgreSQL certificate files (guide 4.1).
 type TLSFiles struct{ CA, Cert, Key string }
 
+// TLSIn are the certificate files ca.crt, server.crt and server.key in dir.
+func TLSIn(dir string) TLSFiles {
+	return TLSFiles{CA: dir + "/ca.crt", Cert: dir + "/server.crt", Key: dir + "/server.key"}
+}
+
 // ReplicationConninfo is how a standby reaches the primary: certificate
 // authentication as the node's CN with the primary's certificate checked
 // against the cluster CA (verify-ca, guide 4.4). application_name makes

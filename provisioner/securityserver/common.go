@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
@@ -158,10 +157,7 @@ func (n *Node) startServerconf() engine.Phase {
 			return n.settingsApplied(ctx)
 		},
 		Apply: func(ctx context.Context) error {
-			if err := n.Systemd.Restart(ctx, n.serverconfUnit()); err != nil {
-				return err
-			}
-			return pg.WaitLocal(ctx, n.Facts.PG.Serverconf.Port, time.Minute)
+			return pg.Restart(ctx, n.Systemd, n.serverconfUnit(), n.Facts.PG.Serverconf.Port)
 		},
 	}
 }

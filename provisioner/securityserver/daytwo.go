@@ -87,10 +87,7 @@ func (n *Node) restartServerconf() engine.Phase {
 			return err == nil && listen == "*", err
 		},
 		Apply: func(ctx context.Context) error {
-			if err := n.Systemd.Restart(ctx, n.serverconfUnit()); err != nil {
-				return err
-			}
-			return pg.WaitLocal(ctx, port, time.Minute)
+			return pg.Restart(ctx, n.Systemd, n.serverconfUnit(), port)
 		},
 	}
 }

@@ -23,7 +23,7 @@ const (
 )
 
 // TLS are the node's certificate files in TLSDir (guide 4.1).
-var TLS = pg.TLSFiles{CA: TLSDir + "/ca.crt", Cert: TLSDir + "/server.crt", Key: TLSDir + "/server.key"}
+var TLS = pg.TLSIn(TLSDir)
 
 // Node is everything the phases need.
 type Node struct {
