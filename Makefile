@@ -1,12 +1,19 @@
 # xroad-appliance. `make test` runs everything (booted-node tests included, as
 # root); `go test -short ./...` is the fast inner loop of pure tests.
+# Go from the machine's /usr/local/go when it is not on PATH already.
+export PATH := $(PATH):/usr/local/go/bin
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X xroad-appliance/cmd/internal/cli.Version=$(VERSION)
 GOFLAGS   ?= -trimpath
 export CGO_ENABLED := 0
 
-.PHONY: build test test-short e2e bench demo demo-down lint golden clean
+.PHONY: setup build test test-short e2e bench demo demo-down lint golden clean
+
+# Everything a Debian 12 machine needs for the demo and the tests, installed
+# once (test/host/setup is idempotent).
+setup:
+	@bash test/host/setup
 
 build:
 	$(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o bin/xroad-image ./cmd/xroad-image
@@ -16,17 +23,17 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: lint build
+test: setup lint build
 	$(GO) test -count=1 -timeout 40m ./...
 	XROAD_TEST_QEMU=1 $(GO) test -count=1 -timeout 10m -run TestDebianDiskBootsUnderQEMU ./builder/disk/
 
 test-short:
 	$(GO) test -short ./...
 
-e2e: build
+e2e: setup build
 	$(GO) test -count=1 -timeout 40m ./test/scenarios/
 
-bench: build
+bench: setup build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 40m ./...
 
 golden:
@@ -34,7 +41,7 @@ golden:
 
 # The demo boots the debian-12 image (the profile this host can build) as
 # three nodes and leaves them running until demo-down.
-demo:
+demo: setup
 	$(GO) run ./test/demo up
 
 demo-down:

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -144,6 +145,11 @@ func (p *Profile) validate() error {
 	if !slices.Contains(p.SyncUser.Command, p.SyncUser.Home) {
 		return fmt.Errorf("key syncUser.command: must create the account with home %s (syncUser.home)", p.SyncUser.Home)
 	}
+	if p.Bootstrap.Tool == "debootstrap" {
+		if err := p.Bootstrap.validateDebootstrap(); err != nil {
+			return err
+		}
+	}
 	for _, v := range p.VersionNames() {
 		if err := p.Versions[v].validate("postgresqlVersions." + v); err != nil {
 			return err
@@ -193,6 +199,50 @@ func (pg *PostgreSQL) validate(at string) error {
 		if pg.Serverconf.UnitFile == "" {
 			return fmt.Errorf("key %s.serverconf.unitFile: missing; method %s writes a unit", at, pg.Serverconf.Method)
 		}
+	}
+	return nil
+}
+
+var fingerprint = regexp.MustCompile(`^[0-9A-F]{40}$`)
+
+// validateDebootstrap checks what a trusted debootstrap needs: a script, the
+// archive's components and sources, and a keyring pinned to known keys.
+func (b *Bootstrap) validateDebootstrap() error {
+	switch {
+	case b.Script == "":
+		return fmt.Errorf("key bootstrap.script: missing; debootstrap needs the script for suite %s", b.Suite)
+	case len(b.Components) == 0:
+		return fmt.Errorf("key bootstrap.components: missing")
+	case len(b.Sources) == 0:
+		return fmt.Errorf("key bootstrap.sources: missing")
+	case b.Keyring == nil:
+		return fmt.Errorf("key bootstrap.keyring: missing; debootstrap verifies the archive with it")
+	}
+	if b.Sources[0].URI != b.Mirror || len(b.Sources[0].Suites) == 0 || b.Sources[0].Suites[0] != b.Suite {
+		return fmt.Errorf("key bootstrap.sources: the first source must be the mirror %s with suite %s first", b.Mirror, b.Suite)
+	}
+	for i, src := range b.Sources {
+		if src.URI == "" || len(src.Suites) == 0 {
+			return fmt.Errorf("key bootstrap.sources[%d]: needs uri and suites", i)
+		}
+	}
+	k := b.Keyring
+	if (k.Package == "") == (k.HostFile == "") {
+		return fmt.Errorf("key bootstrap.keyring: give package (with file) or hostFile, not both")
+	}
+	if k.Package != "" && k.File == "" {
+		return fmt.Errorf("key bootstrap.keyring.file: missing; the keyring's path inside %s", k.Package)
+	}
+	if len(k.Fingerprints) == 0 {
+		return fmt.Errorf("key bootstrap.keyring.fingerprints: missing; pin the archive's signing keys")
+	}
+	for i, f := range k.Fingerprints {
+		if !fingerprint.MatchString(f) {
+			return fmt.Errorf("key bootstrap.keyring.fingerprints[%d]: %q is not a 40-digit upper-case fingerprint", i, f)
+		}
+	}
+	if !path.IsAbs(k.Path) {
+		return fmt.Errorf("key bootstrap.keyring.path: %q is not an absolute path", k.Path)
 	}
 	return nil
 }

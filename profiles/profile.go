@@ -42,8 +42,40 @@ type Bootstrap struct {
 	Suite   string   `yaml:"suite"`   // debootstrap suite; releasever for dnf
 	Mirror  string   `yaml:"mirror"`  // distribution mirror
 	Include []string `yaml:"include"` // packages every appliance base needs
+	// Script is debootstrap's script for Suite (a name under its scripts
+	// directory): the build host's debootstrap may predate the suite.
+	Script string `yaml:"script,omitempty" fact:"optional"`
+	// Components of the distribution's archive the image uses.
+	Components []string `yaml:"components,omitempty" fact:"optional"`
+	// Sources are the image's apt sources, the release with its update and
+	// security pockets, every one verified with Keyring (signed-by).
+	Sources []AptSource `yaml:"sources,omitempty" fact:"optional"`
+	// Keyring is the archive's signing keyring, trusted only for the pinned keys.
+	Keyring *ArchiveKeyring `yaml:"keyring,omitempty" fact:"optional"`
 	// DiskPackages are added when a bootable disk output is asked for.
 	DiskPackages []string `yaml:"diskPackages"`
+}
+
+// AptSource is one archive address and the suites the image reads from it.
+type AptSource struct {
+	URI    string   `yaml:"uri"`
+	Suites []string `yaml:"suites"`
+}
+
+// ArchiveKeyring says where the distribution's archive keyring comes from
+// and which of its keys are trusted.
+type ArchiveKeyring struct {
+	// Package is the keyring package's path in the mirror's pool; File is
+	// the keyring's path inside it.
+	Package string `yaml:"package,omitempty" fact:"optional"`
+	File    string `yaml:"file,omitempty" fact:"optional"`
+	// HostFile is a keyring the build host's own packages installed.
+	HostFile string `yaml:"hostFile,omitempty" fact:"optional"`
+	// Fingerprints are the primary keys trusted; every other key of the
+	// keyring is dropped, and a keyring lacking one of them is refused.
+	Fingerprints []string `yaml:"fingerprints"`
+	// Path is where the image keeps the trusted keys for apt's signed-by.
+	Path string `yaml:"path"`
 }
 
 // XRoad holds the X-Road package repository and package sets.

@@ -23,7 +23,7 @@ import (
 )
 
 // recipe changes whenever the steps after fetching a base change.
-const recipe = "base-1"
+const recipe = "base-2"
 
 // Source kinds.
 const (

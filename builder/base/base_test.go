@@ -228,8 +228,8 @@ func TestRootfsKeyFollowsTheTree(t *testing.T) {
 }
 
 func TestBootstrapCommands(t *testing.T) {
-	got := strings.Join(debootstrapCommand(debian12.Bootstrap, "/r"), " ")
-	if got != "debootstrap --variant=minbase --components=main bookworm /r http://deb.debian.org/debian" {
+	got := strings.Join(debootstrapCommand(debian12.Bootstrap, "/r", "/k.gpg", "/s/bookworm"), " ")
+	if got != "debootstrap --variant=minbase --components=main --keyring=/k.gpg bookworm /r http://deb.debian.org/debian /s/bookworm" {
 		t.Errorf("debootstrap: %s", got)
 	}
 	rhel, err := profiles.Resolve("rhel-9", "")

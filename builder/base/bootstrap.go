@@ -3,11 +3,17 @@ package base
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"time"
 
 	"xroad-appliance/builder/cache"
+	"xroad-appliance/builder/keyring"
 	"xroad-appliance/builder/packages"
 	"xroad-appliance/builder/run"
 	"xroad-appliance/profiles"
@@ -24,14 +30,21 @@ func (b *bootstrap) key(context.Context) (string, string, error) {
 	if f.Tool != "debootstrap" && f.Tool != "dnf" {
 		return "", "", fmt.Errorf("profile %s: key bootstrap.tool: unknown tool %q (debootstrap, dnf)", b.facts.Name, f.Tool)
 	}
-	key := cache.NewHasher("bootstrap").
+	h := cache.NewHasher("bootstrap").
 		AddString("tool", f.Tool).
 		AddString("suite", f.Suite).
 		AddString("mirror", f.Mirror).
 		AddString("include", join(sortedUnique(f.Include))).
 		AddString("arch", runtime.GOARCH).
-		Sum()
-	return key, fmt.Sprintf("%s %s %s", f.Tool, f.Suite, f.Mirror), nil
+		AddString("script", f.Script).
+		AddString("components", join(f.Components))
+	for _, s := range f.Sources {
+		h.AddString("source", s.URI+" "+join(s.Suites))
+	}
+	if k := f.Keyring; k != nil {
+		h.AddString("keyring", strings.Join([]string{k.Package, k.File, k.HostFile, join(k.Fingerprints), k.Path}, " "))
+	}
+	return h.Sum(), fmt.Sprintf("%s %s %s", f.Tool, f.Suite, f.Mirror), nil
 }
 
 func (b *bootstrap) fill(ctx context.Context, root, logPath string) error {
@@ -46,14 +59,12 @@ func (b *bootstrap) fill(ctx context.Context, root, logPath string) error {
 	f := b.facts.Bootstrap
 	switch f.Tool {
 	case "debootstrap":
-		if err := run.Need(map[string]string{"debootstrap": "apt-get install debootstrap"}); err != nil {
+		scratch, err := os.MkdirTemp("", "xroad-image-bootstrap-")
+		if err != nil {
 			return err
 		}
-		argv := debootstrapCommand(f, root)
-		if err := (run.Cmd{Log: log}).Run(ctx, argv[0], argv[1:]...); err != nil {
-			return fmt.Errorf("%w%s", err, DebootstrapLogTail(root))
-		}
-		return packages.AptInstall(ctx, root, sortedUnique(f.Include), log)
+		defer os.RemoveAll(scratch)
+		return b.debootstrap(ctx, root, scratch, log)
 	default:
 		if err := run.Need(map[string]string{f.Tool: "a RHEL build host with dnf and the distribution's repositories enabled"}); err != nil {
 			return err
@@ -63,11 +74,138 @@ func (b *bootstrap) fill(ctx context.Context, root, logPath string) error {
 	}
 }
 
+// debootstrapScripts is where debootstrap keeps its per-suite scripts.
+const debootstrapScripts = "/usr/share/debootstrap/scripts"
+
+// debootstrap makes a minimal system verified with the profile's pinned
+// archive keys, points apt at the profile's sources (signed-by the same
+// keys), then installs the profile's packages and the pockets' updates
+// with apt.
+func (b *bootstrap) debootstrap(ctx context.Context, root, scratch string, log io.Writer) error {
+	f := b.facts.Bootstrap
+	if err := run.Need(map[string]string{"debootstrap": "apt-get install debootstrap", "gpg": "apt-get install gnupg",
+		"dpkg-deb": "apt-get install dpkg"}); err != nil {
+		return err
+	}
+	script := filepath.Join(debootstrapScripts, f.Script)
+	if _, err := os.Stat(script); err != nil {
+		return fmt.Errorf("profile %s: key bootstrap.script: this host's debootstrap has no script %q for suite %s (%s)",
+			b.facts.Name, f.Script, f.Suite, script)
+	}
+	keys, err := b.archiveKeys(ctx, scratch)
+	if err != nil {
+		return err
+	}
+	keyFile := filepath.Join(scratch, "archive-keyring.gpg")
+	if err := os.WriteFile(keyFile, keys, 0o644); err != nil {
+		return err
+	}
+	argv := debootstrapCommand(f, root, keyFile, script)
+	if err := (run.Cmd{Log: log}).Run(ctx, argv[0], argv[1:]...); err != nil {
+		return b.debootstrapFailed(err, root)
+	}
+	if err := b.writeSources(root, keys); err != nil {
+		return err
+	}
+	return packages.AptInstall(ctx, root, sortedUnique(f.Include), log)
+}
+
 // debootstrapCommand makes a minimal system from the profile's suite and
-// mirror. The profile's base packages are installed afterwards with apt,
-// which resolves virtual packages that debootstrap's --include cannot.
-func debootstrapCommand(f profiles.Bootstrap, root string) []string {
-	return []string{"debootstrap", "--variant=minbase", "--components=main", f.Suite, root, f.Mirror}
+// mirror, checked with keyFile. The profile's base packages are installed
+// afterwards with apt, which resolves virtual packages that debootstrap's
+// --include cannot.
+func debootstrapCommand(f profiles.Bootstrap, root, keyFile, script string) []string {
+	return []string{"debootstrap", "--variant=minbase", "--components=" + join(f.Components),
+		"--keyring=" + keyFile, f.Suite, root, f.Mirror, script}
+}
+
+// debootstrapFailed says in the profile's terms why debootstrap stopped.
+func (b *bootstrap) debootstrapFailed(err error, root string) error {
+	f := b.facts.Bootstrap
+	tail := DebootstrapLogTail(root)
+	text := err.Error() + tail
+	switch {
+	case strings.Contains(text, "Release signed by unknown key") || strings.Contains(text, "Invalid Release signature") ||
+		strings.Contains(text, "Invalid Release file"):
+		return fmt.Errorf("profile %s: key bootstrap.keyring.fingerprints: the Release file of %s at %s is not signed by the pinned %s: %w%s",
+			b.facts.Name, f.Suite, f.Mirror, join(f.Keyring.Fingerprints), err, tail)
+	case strings.Contains(text, "Failed getting release file") || strings.Contains(text, "Couldn't download"):
+		return fmt.Errorf("profile %s: key bootstrap.mirror: %s does not answer for %s: %w%s", b.facts.Name, f.Mirror, f.Suite, err, tail)
+	}
+	return fmt.Errorf("%w%s", err, tail)
+}
+
+// archiveKeys is the profile's archive keyring cut down to its pinned keys.
+func (b *bootstrap) archiveKeys(ctx context.Context, scratch string) ([]byte, error) {
+	k := b.facts.Bootstrap.Keyring
+	var data []byte
+	var from string
+	var err error
+	if k.HostFile != "" {
+		from = k.HostFile
+		data, err = os.ReadFile(k.HostFile)
+	} else {
+		from = b.facts.Bootstrap.Mirror + "/" + k.Package
+		data, err = keyringFromPackage(ctx, from, k.File, scratch)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: key bootstrap.keyring: %s: %w", b.facts.Name, from, err)
+	}
+	keys, err := keyring.Pinned(ctx, data, k.Fingerprints)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: key bootstrap.keyring.fingerprints: %s: %w", b.facts.Name, from, err)
+	}
+	return keys, nil
+}
+
+// keyringFromPackage downloads a keyring package and reads file from it.
+// The package itself is not trusted: only the keys pinned by fingerprint
+// are taken from what it holds.
+func keyringFromPackage(ctx context.Context, url, file, scratch string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET: %s", resp.Status)
+	}
+	deb := filepath.Join(scratch, path.Base(url))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(deb, data, 0o644); err != nil {
+		return nil, err
+	}
+	unpacked := filepath.Join(scratch, "keyring-package")
+	if _, err := (run.Cmd{Clean: true}).Output(ctx, "dpkg-deb", "-x", deb, unpacked); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(filepath.Join(unpacked, filepath.FromSlash(file)))
+}
+
+// writeSources stores the pinned keys in the image and makes the profile's
+// sources the image's only apt sources, each verified with those keys.
+func (b *bootstrap) writeSources(root string, keys []byte) error {
+	f := b.facts.Bootstrap
+	var lines strings.Builder
+	lines.WriteString("# Generated by xroad-image: the distribution's archive, verified with the pinned keys.\n")
+	for _, s := range f.Sources {
+		for _, suite := range s.Suites {
+			fmt.Fprintf(&lines, "deb [signed-by=%s] %s %s %s\n", f.Keyring.Path, s.URI, suite, strings.Join(f.Components, " "))
+		}
+	}
+	if err := packages.WriteImageFile(root, f.Keyring.Path, keys, 0o644); err != nil {
+		return err
+	}
+	return packages.WriteImageFile(root, "/etc/apt/sources.list", []byte(lines.String()), 0o644)
 }
 
 // dnfCommand installs the profile's base packages into an empty root from

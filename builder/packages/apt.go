@@ -84,7 +84,7 @@ func (a apt) configure(root string, spec *Spec) error {
 		{aptPreferences, []byte(a.pin(spec.Version))},
 	}
 	for _, f := range files {
-		if err := writeImageFile(root, f.path, f.data, 0o644); err != nil {
+		if err := WriteImageFile(root, f.path, f.data, 0o644); err != nil {
 			return err
 		}
 	}
@@ -130,9 +130,9 @@ func (a apt) manifest(ctx context.Context, s *session) ([]Package, error) {
 	return pkgs, nil
 }
 
-// writeImageFile writes a file at its image path under root, through the
+// WriteImageFile writes a file at its image path under root, through the
 // image's own symlinks.
-func writeImageFile(root, path string, data []byte, mode os.FileMode) error {
+func WriteImageFile(root, path string, data []byte, mode os.FileMode) error {
 	p, err := rootfs.Resolve(root, path)
 	if err != nil {
 		return err

@@ -7,9 +7,10 @@ import (
 	"slices"
 )
 
-// AptInstall installs pkgs into root from the sources root already has (a
-// fresh debootstrap's mirror), with the same chroot session as the package
-// layer, then drops the downloaded packages. Bootstrapping resolves
+// AptInstall brings root up to date with the sources it already has (a
+// fresh debootstrap's release with its update and security pockets) and
+// installs pkgs, with the same chroot session as the package layer, then
+// drops the downloaded packages. Bootstrapping resolves
 // dependencies with apt rather than debootstrap's --include, which cannot
 // pick a provider of a virtual package.
 func AptInstall(ctx context.Context, root string, pkgs []string, log io.Writer) (err error) {
@@ -20,6 +21,9 @@ func AptInstall(ctx context.Context, root string, pkgs []string, log io.Writer) 
 	defer func() { err = errors.Join(err, s.close()) }()
 	opts := []string{"-q", "-o", "Dpkg::Use-Pty=0"}
 	if _, err := s.run(ctx, slices.Concat([]string{"apt-get"}, opts, []string{"update", "--error-on=any"})...); err != nil {
+		return err
+	}
+	if _, err := s.run(ctx, slices.Concat([]string{"apt-get"}, opts, []string{"dist-upgrade", "-y"})...); err != nil {
 		return err
 	}
 	if _, err := s.run(ctx, slices.Concat([]string{"apt-get"}, opts, []string{"install", "-y", "--no-install-recommends"}, pkgs)...); err != nil {

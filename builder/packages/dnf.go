@@ -113,13 +113,13 @@ func (dnf) manifestCommand(root string) []string {
 // file the image keeps.
 func (d dnf) configure(root string, spec *Spec) error {
 	repo := spec.Facts.XRoad.Repository
-	if err := writeImageFile(root, repo.Keyring, spec.Repo.Keyring, 0o644); err != nil {
+	if err := WriteImageFile(root, repo.Keyring, spec.Repo.Keyring, 0o644); err != nil {
 		return err
 	}
 	if spec.Repo.Override {
 		return nil
 	}
-	return writeImageFile(root, repo.ListFile, []byte(d.repoFile(spec, d.baseURL(spec, ""), repo.Keyring)), 0o644)
+	return WriteImageFile(root, repo.ListFile, []byte(d.repoFile(spec, d.baseURL(spec, ""), repo.Keyring)), 0o644)
 }
 
 // install runs dnf from the host. The chroot session still provides proc,

@@ -1,7 +1,6 @@
 package packages
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,11 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"xroad-appliance/builder/definition"
-	"xroad-appliance/builder/run"
+	"xroad-appliance/builder/keyring"
 	"xroad-appliance/profiles"
 )
 
@@ -111,15 +111,12 @@ func fetchKey(ctx context.Context, url string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 }
 
-var armorHeader = []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")
-
 // keyringFor puts a key into the format the image's keyring path wants
 // (apt's signed-by reads binary keys from *.gpg files) and checks the
 // fingerprint the profile pins, if any.
 func keyringFor(ctx context.Context, repo profiles.Repository, key []byte) ([]byte, error) {
-	armored := bytes.Contains(key, armorHeader)
-	if armored && repo.Kind == "deb" && strings.HasSuffix(repo.Keyring, ".gpg") {
-		bin, err := (run.Cmd{Stdin: bytes.NewReader(key)}).Output(ctx, "gpg", "--batch", "--no-tty", "--dearmor")
+	if repo.Kind == "deb" && strings.HasSuffix(repo.Keyring, ".gpg") {
+		bin, err := keyring.Dearmor(ctx, key)
 		if err != nil {
 			return nil, fmt.Errorf("signing key: %w", err)
 		}
@@ -128,44 +125,15 @@ func keyringFor(ctx context.Context, repo profiles.Repository, key []byte) ([]by
 	if repo.SigningKeyFingerprint == "" {
 		return key, nil
 	}
-	fprs, err := fingerprints(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	want := strings.ToUpper(strings.ReplaceAll(repo.SigningKeyFingerprint, " ", ""))
-	for _, f := range fprs {
-		if f == want {
-			return key, nil
-		}
-	}
-	return nil, fmt.Errorf("signing key fingerprints %s do not include the pinned %s", strings.Join(fprs, ", "), want)
-}
-
-// fingerprints lists the primary key fingerprints in a keyring.
-func fingerprints(ctx context.Context, key []byte) ([]string, error) {
-	tmp, err := os.MkdirTemp("", "xroad-image-gpg-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	out, err := (run.Cmd{Stdin: bytes.NewReader(key), Env: []string{"GNUPGHOME=" + tmp}}).
-		Output(ctx, "gpg", "--batch", "--no-tty", "--with-colons", "--show-keys")
+	fprs, err := keyring.Fingerprints(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	var fprs []string
-	pub := false
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Split(line, ":")
-		switch {
-		case f[0] == "pub":
-			pub = true
-		case f[0] == "fpr" && pub && len(f) > 9:
-			fprs = append(fprs, f[9])
-			pub = false
-		}
+	want := keyring.Normalize(repo.SigningKeyFingerprint)
+	if !slices.Contains(fprs, want) {
+		return nil, fmt.Errorf("signing key fingerprints %s do not include the pinned %s", strings.Join(fprs, ", "), want)
 	}
-	return fprs, nil
+	return key, nil
 }
 
 // indexFiles are the files whose content changes whenever a repository's

@@ -1,5 +1,5 @@
 // Command demo boots the demo cluster of `make demo`: it builds the default
-// image (images/securityserver.yaml on the debian-12 profile, with the
+// image (images/securityserver.yaml on the default profile, ubuntu-24.04, with the
 // fixture X-Road packages, since the X-Road repository is out of reach here),
 // writes the kit for test/demo/cluster.yaml, boots one systemd-nspawn node per
 // kit node on a private bridge, waits until both secondaries stream and have
@@ -68,7 +68,7 @@ func up(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", specFile, err)
 	}
 
-	fmt.Printf("== image: %s, profile %s (fixture X-Road %s)\n", nodeimage.Definition(), nodeimage.Profile, nodeimage.Version)
+	fmt.Printf("== image: %s, profile %s (fixture X-Road %s)\n", nodeimage.Definition(), nodeimage.DefaultProfile, nodeimage.Version)
 	img, err := nodeimage.Build(ctx, dir, nodeimage.Options{Progress: func(line string) { fmt.Println("   " + line) }})
 	if err != nil {
 		return err

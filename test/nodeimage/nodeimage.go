@@ -23,11 +23,11 @@ import (
 	"xroad-appliance/test/fixtures"
 )
 
-// Profile is the profile the image is built for; Version the fixture X-Road
-// version it carries unless Options say otherwise.
+// DefaultProfile is the profile the image is built for and Version the
+// fixture X-Road version it carries, unless Options say otherwise.
 const (
-	Profile = "debian-12"
-	Version = "7.5.1-1"
+	DefaultProfile = "ubuntu-24.04"
+	Version        = "7.5.1-1"
 )
 
 // Options tune Build; the zero value is the tests' choice.
@@ -38,6 +38,8 @@ type Options struct {
 	// Version is the fixture X-Road version the image carries ("" for
 	// Version).
 	Version string
+	// Profile is the OS profile ("" for DefaultProfile).
+	Profile string
 	// Image names the definition in images/ ("" for securityserver), or
 	// is the path of one.
 	Image    string
@@ -71,6 +73,9 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 	if o.Version == "" {
 		o.Version = Version
 	}
+	if o.Profile == "" {
+		o.Profile = DefaultProfile
+	}
 	repo, err := fixtures.BuildRepo(ctx, root, o.Version)
 	if err != nil {
 		return nil, err
@@ -82,7 +87,7 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.Apply(definition.Overrides{Profile: Profile,
+	if err := d.Apply(definition.Overrides{Profile: o.Profile,
 		Outputs: []string{"rootfs-tar"}, RepoDir: repo.Dir, RepoKeyring: repo.Keyring,
 		Suite: fixtures.Suite}); err != nil {
 		return nil, err
@@ -111,12 +116,4 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 		return nil, fmt.Errorf("unpack %s: %v\n%s", tarball, err, out)
 	}
 	return &Image{Rootfs: rootfs, Build: res}, nil
-}
-
-// CentralServerTest is a test definition: the central server on the test
-// profile, which X-Road's packages do not support, through the fixture
-// central server installed as an extra package.
-func CentralServerTest() string {
-	_, self, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(self), "testdata/centralserver-test.yaml")
 }

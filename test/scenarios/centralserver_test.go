@@ -16,7 +16,7 @@ import (
 // profile, and the fixture central server's test image.
 var (
 	csDatabaseImage = &builtImage{opts: nodeimage.Options{Image: "cs-database"}}
-	csNodeImage     = &builtImage{opts: nodeimage.Options{Image: nodeimage.CentralServerTest()}}
+	csNodeImage     = &builtImage{opts: nodeimage.Options{Image: "centralserver"}}
 )
 
 func csDatabaseLayers(t testing.TB) []string { return csDatabaseImage.layers(t) }
@@ -31,7 +31,7 @@ func csNodeLayers(t testing.TB) []string     { return csNodeImage.layers(t) }
 // new primary; the old primary, booted again, is fenced until it rejoins.
 func TestCentralServerHA(t *testing.T) {
 	c := cluster.New(t, csDatabaseLayers(t)...)
-	spec := kit.Spec{Cluster: "cs", Profile: nodeimage.Profile, CentralServer: kit.DefaultCentralServer()}
+	spec := kit.Spec{Cluster: "cs", Profile: nodeimage.DefaultProfile, CentralServer: kit.DefaultCentralServer()}
 	spec.CentralServer.Database.Primary = kit.Node{Name: "db1", Address: c.Addr(21)}
 	spec.CentralServer.Database.Standbys = []kit.Node{{Name: "db2", Address: c.Addr(22)}, {Name: "db3", Address: c.Addr(23)}}
 	spec.CentralServer.Nodes = []kit.CSNode{

@@ -93,7 +93,7 @@ func generateKit(t testing.TB, c *cluster.Cluster, secondaries int) *kit.Result 
 		Cluster: "test",
 		Primary: kit.Node{Name: "ss1", Address: c.Addr(11)},
 		Options: kit.DefaultOptions(),
-		Profile: nodeimage.Profile,
+		Profile: nodeimage.DefaultProfile,
 	}
 	for i := 0; i < secondaries; i++ {
 		spec.Secondaries = append(spec.Secondaries, kit.Node{Name: "ss" + strconv.Itoa(2+i), Address: c.Addr(12 + i)})

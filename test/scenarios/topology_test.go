@@ -171,7 +171,7 @@ func (tc *testCluster) createFrom(t testing.TB, layers []string, seeds *kit.Resu
 // after a promotion.
 func (tc *testCluster) rekit(t testing.TB, primary string) *kit.Result {
 	t.Helper()
-	spec := kit.Spec{Cluster: "test", Options: kit.DefaultOptions(), Profile: nodeimage.Profile}
+	spec := kit.Spec{Cluster: "test", Options: kit.DefaultOptions(), Profile: nodeimage.DefaultProfile}
 	for _, n := range tc.kit.Nodes {
 		node := kit.Node{Name: n.Name, Address: n.Address}
 		if n.Name == primary {
