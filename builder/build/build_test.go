@@ -35,6 +35,7 @@ import (
 	"xroad-appliance/builder/layer"
 	"xroad-appliance/builder/packages"
 	"xroad-appliance/builder/progress"
+	"xroad-appliance/profiles"
 	"xroad-appliance/test/base"
 	"xroad-appliance/test/cache"
 	"xroad-appliance/test/fixtures"
@@ -125,6 +126,9 @@ func (f *fixture) resolve(t testing.TB, o definition.Overrides) *definition.Reso
 	d, err := definition.Load(definitionFile())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.Profile == "" {
+		o.Profile = "debian-12" // the profile of the test's base
 	}
 	if o.Base == "" {
 		o.Base = "rootfs:" + f.baseRootfs
@@ -547,6 +551,62 @@ func TestBadRepositoryFails(t *testing.T) {
 				t.Errorf("output left behind: %v", left)
 			}
 			after, _ := filepath.Glob(filepath.Join(f.cacheRoot, "packages", "*"))
+			for _, p := range after {
+				if !slices.Contains(before, p) && !strings.HasSuffix(p, ".lock") {
+					t.Errorf("cache entry left behind: %s", p)
+				}
+			}
+		})
+	}
+}
+
+// TestBootstrapRefusesUntrustedArchive bootstraps ubuntu-24.04 with
+// profile facts an archive must not pass: a pinned key the keyring lacks, a
+// Release signed by none of the pinned keys, a mirror that does not answer,
+// a suite debootstrap has no script for. Each build fails naming the
+// profile key (and for keys the fingerprints found) with no output, no base
+// in the cache and no mount left.
+func TestBootstrapRefusesUntrustedArchive(t *testing.T) {
+	f := setup(t)
+	const ubuntuKey = "F6ECB3762474EDA9D21B7022871920D1991BC93C"
+	cases := []struct {
+		name  string
+		edit  func(b *profiles.Bootstrap)
+		wants []string
+	}{
+		{"wrong pinned fingerprint", func(b *profiles.Bootstrap) {
+			b.Keyring.Fingerprints = []string{"0123456789ABCDEF0123456789ABCDEF01234567"}
+		}, []string{"key bootstrap.keyring.fingerprints", "pinned 0123456789ABCDEF0123456789ABCDEF01234567 not in the keyring", ubuntuKey}},
+		{"release signed by another key", func(b *profiles.Bootstrap) {
+			b.Keyring = &profiles.ArchiveKeyring{HostFile: "/usr/share/keyrings/debian-archive-keyring.gpg",
+				Fingerprints: []string{"B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8"}, Path: b.Keyring.Path}
+		}, []string{"key bootstrap.keyring.fingerprints", "is not signed by the pinned B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8"}},
+		{"mirror does not answer", func(b *profiles.Bootstrap) {
+			b.Mirror = "http://127.0.0.1:9/ubuntu"
+		}, []string{"key bootstrap.keyring", "http://127.0.0.1:9/ubuntu/pool/", "unreachable"}},
+		{"no debootstrap script", func(b *profiles.Bootstrap) { b.Script = "no-such-suite" },
+			[]string{"key bootstrap.script", `no script "no-such-suite"`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := f.resolve(t, definition.Overrides{Profile: "ubuntu-24.04", Base: "bootstrap"})
+			c.edit(&r.Facts.Bootstrap)
+			before, _ := filepath.Glob(filepath.Join(f.cacheRoot, "base", "*"))
+			parent := t.TempDir()
+			_, err := f.build(t, r, filepath.Join(parent, "out"), "")
+			if err == nil {
+				t.Fatal("build succeeded")
+			}
+			t.Logf("refused: %v", err)
+			for _, want := range c.wants {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not say %q:\n%v", want, err)
+				}
+			}
+			if left, _ := os.ReadDir(parent); len(left) > 0 {
+				t.Errorf("output left behind: %v", left)
+			}
+			after, _ := filepath.Glob(filepath.Join(f.cacheRoot, "base", "*"))
 			for _, p := range after {
 				if !slices.Contains(before, p) && !strings.HasSuffix(p, ".lock") {
 					t.Errorf("cache entry left behind: %s", p)

@@ -23,10 +23,10 @@ func TestShippedDefinitionResolves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Facts.Name != "debian-12" || r.Version != "7.5.1" || r.Tag() != "xroad-securityserver:7.5.1-debian-12" {
+	if r.Facts.Name != "ubuntu-24.04" || r.Version != "7.5.1" || r.Tag() != "xroad-securityserver:7.5.1-ubuntu-24.04" {
 		t.Fatalf("resolved %s %s %s", r.Facts.Name, r.Version, r.Tag())
 	}
-	for _, want := range []string{"xroad-securityserver", "postgresql-15", "systemd", "cloud-init", "linux-image-amd64", "systemd-boot"} {
+	for _, want := range []string{"xroad-securityserver", "postgresql-16", "systemd", "cloud-init", "linux-image-generic", "systemd-boot"} {
 		found := false
 		for _, p := range r.Packages {
 			found = found || p == want
@@ -91,9 +91,9 @@ func TestResolveNamesTheKey(t *testing.T) {
 	cases := []struct {
 		name, old, new, want string
 	}{
-		{"unknown profile", "profile: debian-12", "profile: debian-13", `key profile: unknown profile "debian-13"`},
-		{"unknown postgresql", "profile: debian-12", "profile: debian-12\npostgresql: '9.6'", "key postgresql: profile debian-12 offers no PostgreSQL"},
-		{"unknown package set", "  - securityserver-secondary", "  - securityserver-tertiary", `key xroad.packageSets[1]: profile debian-12 has no package set "securityserver-tertiary"`},
+		{"unknown profile", "profile: ubuntu-24.04", "profile: debian-13", `key profile: unknown profile "debian-13"`},
+		{"unknown postgresql", "profile: ubuntu-24.04", "profile: ubuntu-24.04\npostgresql: '9.6'", "key postgresql: profile ubuntu-24.04 offers no PostgreSQL"},
+		{"unknown package set", "  - securityserver-secondary", "  - securityserver-tertiary", `key xroad.packageSets[1]: profile ubuntu-24.04 has no package set "securityserver-tertiary"`},
 		{"unserved version", "version: 7.5.1", "version: 7.6.0", "key xroad.version: 7.6.0 is not served"},
 	}
 	for _, c := range cases {
@@ -225,7 +225,7 @@ func TestCentralServerDefinitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(strings.Join(r.Packages, " "), "xroad") || !strings.Contains(strings.Join(r.Packages, " "), "postgresql-15") {
+	if strings.Contains(strings.Join(r.Packages, " "), "xroad") || !strings.Contains(strings.Join(r.Packages, " "), "postgresql-16") {
 		t.Errorf("cs-database packages: %v", r.Packages)
 	}
 }

@@ -77,7 +77,7 @@ func TestCentralServerHA(t *testing.T) {
 		return got == "from db1", got
 	})
 	for _, want := range []string{"password_encryption = 'scram-sha-256'", "primary_slot_name = 'standby_db2'", "recovery_target_timeline = 'latest'"} {
-		if conf := db2.MustExec(ctx, "cat", "/etc/postgresql/15/main/postgresql.conf"); !strings.Contains(conf, want) {
+		if conf := db2.MustExec(ctx, "cat", pgOf(t, db2).Default.ConfigDir+"/postgresql.conf"); !strings.Contains(conf, want) {
 			t.Errorf("db2 postgresql.conf lacks %q", want)
 		}
 	}
@@ -87,7 +87,8 @@ func TestCentralServerHA(t *testing.T) {
 	// The password is in the passfile only: not in the conninfo, the
 	// auto.conf or any process's arguments.
 	for _, n := range all(db1, db2, db3) {
-		out := n.MustExec(ctx, "sh", "-c", "cat /var/lib/postgresql/15/main/postgresql.auto.conf /etc/postgresql/15/main/postgresql.conf; ps -eo args")
+		main := pgOf(t, n).Default
+		out := n.MustExec(ctx, "sh", "-c", "cat "+main.DataDir+"/postgresql.auto.conf "+main.ConfigDir+"/postgresql.conf; ps -eo args")
 		if strings.Contains(out, "password=") {
 			t.Errorf("%s: a password in configuration or arguments", n.Name)
 		}
@@ -134,9 +135,10 @@ func TestCentralServerHA(t *testing.T) {
 	})
 
 	// The standby provisioned again changes nothing.
-	before := db2.MustExec(ctx, "sh", "-c", "md5sum /etc/postgresql/15/main/*.conf /var/lib/postgresql/.xroad-replication.pgpass")
+	confFiles := "md5sum " + pgOf(t, db2).Default.ConfigDir + "/*.conf /var/lib/postgresql/.xroad-replication.pgpass"
+	before := db2.MustExec(ctx, "sh", "-c", confFiles)
 	mustXroadNode(t, ctx, db2, "provision")
-	if after := db2.MustExec(ctx, "sh", "-c", "md5sum /etc/postgresql/15/main/*.conf /var/lib/postgresql/.xroad-replication.pgpass"); after != before {
+	if after := db2.MustExec(ctx, "sh", "-c", confFiles); after != before {
 		t.Errorf("a second provision changed db2:\n%s\n%s", before, after)
 	}
 
@@ -184,7 +186,7 @@ func TestCentralServerHA(t *testing.T) {
 		if out, err := db1.WaitBooted(ctx); err != nil {
 			t.Fatalf("db1 boot: %v\n%s", err, out)
 		}
-		unit := "postgresql@15-main.service"
+		unit := pgOf(t, db1).Default.Unit + ".service"
 		eventually(t, ctx, 2*time.Minute, "db1's PostgreSQL refused by the fence", func() (bool, string) {
 			state, _ := db1.Exec(ctx, "systemctl", "is-active", unit)
 			_, err := db1.Exec(ctx, "test", "-f", "/var/lib/xroad-node/fenced.json")
@@ -210,7 +212,7 @@ func TestCentralServerHA(t *testing.T) {
 		if _, err := db1.Exec(ctx, "test", "-e", "/var/lib/xroad-node/fenced.json"); err == nil {
 			t.Error("the fence stays after rejoin")
 		}
-		if aside := db1.MustExec(ctx, "sh", "-c", "ls -d /var/lib/postgresql/15/main.* | grep -v xroad-basebackup$ | wc -l"); strings.TrimSpace(aside) == "0" {
+		if aside := db1.MustExec(ctx, "sh", "-c", "ls -d "+pgOf(t, db1).Default.DataDir+".* | grep -v xroad-basebackup$ | wc -l"); strings.TrimSpace(aside) == "0" {
 			t.Error("the old primary's data directory was not kept aside")
 		}
 		dbSQL(t, ctx, db2, "centerui", "INSERT INTO replication_probe VALUES ('from db2')")

@@ -10,14 +10,21 @@ import (
 	"time"
 
 	"xroad-appliance/test/cluster"
+	"xroad-appliance/test/nodeimage"
 )
 
 // TestSecurityServerCluster boots the built image as a secondary 30 s before
 // its primary, then the primary and a second secondary, and checks the
 // cluster the guide describes: a clean boot, streaming replication, configuration sync, node-local files,
 // modes and owners, idempotent re-runs and refusal of foreign data.
-func TestSecurityServerCluster(t *testing.T) {
-	tc := newCluster(t, 2)
+func TestSecurityServerCluster(t *testing.T) { securityServerCluster(t, nodeimage.DefaultProfile) }
+
+// TestSecurityServerClusterUbuntu2204 is the same on Ubuntu 22.04, X-Road's
+// other Ubuntu platform.
+func TestSecurityServerClusterUbuntu2204(t *testing.T) { securityServerCluster(t, "ubuntu-22.04") }
+
+func securityServerCluster(t *testing.T, profile string) {
+	tc := newClusterOn(t, profile, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
@@ -31,7 +38,7 @@ func TestSecurityServerCluster(t *testing.T) {
 	t.Run("booted from the built image", func(t *testing.T) {
 		for _, f := range []string{"usr/bin/xroad-node", "usr/lib/systemd/system/xroad-provision.service",
 			"etc/systemd/system/multi-user.target.wants/xroad-provision.service", "usr/share/xroad-appliance/profile.yaml"} {
-			if _, err := os.Lstat(filepath.Join(imageLayers(t)[0], f)); err != nil {
+			if _, err := os.Lstat(filepath.Join(tc.layers[0], f)); err != nil {
 				t.Errorf("built rootfs lacks %s", f)
 			}
 		}
@@ -40,7 +47,7 @@ func TestSecurityServerCluster(t *testing.T) {
 				out, _ := n.Exec(ctx, "systemctl", "--failed", "--no-legend")
 				t.Errorf("%s booted %q (%v): %s", n.Name, state, err, out)
 			}
-			if st := strings.TrimSpace(n.MustExec(ctx, "systemctl", "is-active", "postgresql@15-serverconf")); st != "active" {
+			if st := strings.TrimSpace(n.MustExec(ctx, "systemctl", "is-active", pgOf(t, n).Serverconf.Unit)); st != "active" {
 				t.Errorf("%s: serverconf instance %s", n.Name, st)
 			}
 		}
@@ -154,7 +161,7 @@ func TestSecurityServerCluster(t *testing.T) {
 			{all(ss2, ss3), "/var/lib/xroad/.ssh", "700 xroad:xroad"},
 			{all(ss2, ss3), "/var/lib/xroad/.ssh/id_ed25519", "600 xroad:xroad"},
 			{all(ss2, ss3), "/var/lib/xroad/.ssh/known_hosts", "600 xroad:xroad"},
-			{all(ss2, ss3), serverconfData + "/standby.signal", "600 postgres:postgres"},
+			{all(ss2, ss3), pgOf(t, ss2).Serverconf.DataDir + "/standby.signal", "600 postgres:postgres"},
 			{all(ss1, ss2, ss3), "/etc/xroad-node/role.yaml", "600 root:root"},
 		}
 		for _, row := range table {
@@ -190,19 +197,21 @@ func TestSecurityServerCluster(t *testing.T) {
 
 	t.Run("live or foreign data directory refused", func(t *testing.T) {
 		const created = "/var/lib/xroad-node/serverconf-created.sysid"
+		pg := pgOf(t, ss3)
+		serverconfData := pg.Serverconf.DataDir
 		pgctl := func(action string) string {
-			return ss3.MustExec(ctx, "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl", "-D", serverconfData,
+			return ss3.MustExec(ctx, "runuser", "-u", "postgres", "--", pg.BinDir+"/pg_ctl", "-D", serverconfData,
 				"-l", "/tmp/e2e-pgctl.log", "-o", "-p 5499 -c listen_addresses=''", "-w", action)
 		}
 		ownCreated := ss3.MustExec(ctx, "cat", created)
-		ss3.MustExec(ctx, "systemctl", "stop", "postgresql@15-serverconf")
+		ss3.MustExec(ctx, "systemctl", "stop", pg.Serverconf.Unit)
 		ss3.MustExec(ctx, "mv", serverconfData, serverconfData+".e2e-own")
-		ss3.MustExec(ctx, "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/initdb", "-D", serverconfData)
+		ss3.MustExec(ctx, "runuser", "-u", "postgres", "--", pg.BinDir+"/initdb", "-D", serverconfData)
 
 		// As at first boot: the instance is one this node created, but a
 		// postmaster someone started by hand is running on it.
 		sysid := strings.TrimSpace(ss3.MustExec(ctx, "sh", "-c",
-			"/usr/lib/postgresql/15/bin/pg_controldata "+serverconfData+" | sed -n 's/^Database system identifier: *//p'"))
+			pg.BinDir+"/pg_controldata "+serverconfData+" | sed -n 's/^Database system identifier: *//p'"))
 		ss3.MustExec(ctx, "sh", "-c", "echo "+sysid+" > "+created)
 		pgctl("start")
 		refused(t, ctx, ss3, "postmaster")
@@ -214,7 +223,7 @@ func TestSecurityServerCluster(t *testing.T) {
 
 		ss3.MustExec(ctx, "rm", "-rf", serverconfData) // the test's own initdb
 		ss3.MustExec(ctx, "mv", serverconfData+".e2e-own", serverconfData)
-		ss3.MustExec(ctx, "systemctl", "start", "postgresql@15-serverconf")
+		ss3.MustExec(ctx, "systemctl", "start", pg.Serverconf.Unit)
 		eventually(t, ctx, 60*time.Second, "ss3 streams again", func() (bool, string) {
 			out, err := ss1.Exec(ctx, "runuser", "-u", "postgres", "--", "psql", "-X", "-qtA", "-p", serverconfPort, "-c",
 				"SELECT state FROM pg_stat_replication WHERE application_name = 'ss3'")
@@ -289,5 +298,22 @@ func refused(t *testing.T, ctx context.Context, n *cluster.Node, reason string) 
 	}
 	if after := treeState(t, ctx, n); after != before {
 		t.Errorf("refused basebackup (%s) changed the node", reason)
+	}
+}
+
+// TestDebianClusterConverges keeps Debian 12, the platform the appliance was
+// first built on, booting: a primary and two secondaries provision, stream
+// and report healthy.
+func TestDebianClusterConverges(t *testing.T) {
+	tc := newClusterOn(t, "debian-12", 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	ss1, ss2, ss3 := tc.boot(t, "ss1"), tc.boot(t, "ss2"), tc.boot(t, "ss3")
+	for _, n := range all(ss1, ss2, ss3) {
+		waitProvisioned(t, ctx, n)
+	}
+	expectStreaming(t, ctx, ss1, "ss2", "ss3")
+	for _, n := range all(ss1, ss2, ss3) {
+		expectHealthy(t, ctx, n)
 	}
 }

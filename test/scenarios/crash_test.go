@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"xroad-appliance/test/cluster"
+	"xroad-appliance/test/nodeimage"
 )
 
 // crashEnvFile feeds XROAD_NODE_CRASH_AFTER to xroad-provision.service
@@ -42,7 +43,7 @@ func TestProvisionKilledAtPhaseBoundaries(t *testing.T) {
 
 	expectStreaming(t, ctx, nodes[0], "ss2")
 	for _, n := range nodes {
-		if left := n.MustExec(ctx, "sh", "-c", "ls -d "+serverconfData+".xroad-basebackup* 2>/dev/null || true"); left != "" {
+		if left := n.MustExec(ctx, "sh", "-c", "ls -d "+pgOf(t, n).Serverconf.DataDir+".xroad-basebackup* 2>/dev/null || true"); left != "" {
 			t.Errorf("%s: an interrupted backup was left in place: %s", n.Name, left)
 		}
 		expectHealthy(t, ctx, n)
@@ -174,7 +175,7 @@ func phaseOrNone(phases []string, i int) string {
 // it is read from the seed).
 func planPhases(n *cluster.Node) ([]string, error) {
 	out, err := exec.Command(filepath.Join(n.Root(), "usr/bin/xroad-node"), "plan",
-		filepath.Join(n.Root(), "var/lib/cloud/seed/nocloud/user-data"), "--profile", "debian-12").CombinedOutput()
+		filepath.Join(n.Root(), "var/lib/cloud/seed/nocloud/user-data"), "--profile", nodeimage.DefaultProfile).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s: xroad-node plan: %v\n%s", n.Name, err, out)
 	}

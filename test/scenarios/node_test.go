@@ -3,21 +3,40 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/status"
 	"xroad-appliance/test/cluster"
 	"xroad-appliance/test/clusterstatus"
+	"xroad-appliance/units"
 )
 
-// Paths and ports of the debian-12 profile the test image is built for.
+// Ports of the serverconf and the default instance (guide 4.2).
 const (
 	serverconfPort = "5433"
-	serverconfData = "/var/lib/postgresql/15/serverconf"
 	defaultPort    = "5432"
 )
+
+// pgOf returns the PostgreSQL facts baked into the node's image: units,
+// data and configuration directories and binaries of its profile.
+func pgOf(t testing.TB, n *cluster.Node) *profiles.PostgreSQL {
+	t.Helper()
+	path := filepath.Join(n.Root(), units.FactsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := profiles.ParseFacts(path, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &f.PG
+}
 
 // sql runs a query on the node's serverconf instance as postgres.
 func sql(t *testing.T, ctx context.Context, n *cluster.Node, db, query string) string {
@@ -69,7 +88,7 @@ func treeState(t *testing.T, ctx context.Context, n *cluster.Node) string {
 done | sort | sha256sum`
 	tree := strings.TrimSpace(n.MustExec(ctx, "sh", "-c", script))
 	sysid := strings.TrimSpace(n.MustExec(ctx, "sh", "-c",
-		"/usr/lib/postgresql/15/bin/pg_controldata "+serverconfData+" | sed -n 's/^Database system identifier: *//p'"))
+		pgOf(t, n).BinDir+"/pg_controldata "+pgOf(t, n).Serverconf.DataDir+" | sed -n 's/^Database system identifier: *//p'"))
 	return fmt.Sprintf("tree %s sysid %s", tree, sysid)
 }
 

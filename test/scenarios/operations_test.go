@@ -13,14 +13,20 @@ import (
 
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/test/cluster"
+	"xroad-appliance/test/nodeimage"
 )
 
 // TestDayTwoOperations runs xroad-node's day-2 commands on a booted
 // cluster: replay and sync paused and resumed, maintenance mode, the rolling
 // upgrade's prepare and finish in guide 7.2's order, and every command run in
 // the wrong state refused without a change.
-func TestDayTwoOperations(t *testing.T) {
-	tc := newCluster(t, 2)
+func TestDayTwoOperations(t *testing.T) { dayTwoOperations(t, nodeimage.DefaultProfile) }
+
+// TestDayTwoOperationsUbuntu2204 is the same on Ubuntu 22.04.
+func TestDayTwoOperationsUbuntu2204(t *testing.T) { dayTwoOperations(t, "ubuntu-22.04") }
+
+func dayTwoOperations(t *testing.T, profile string) {
+	tc := newClusterOn(t, profile, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	ss1, ss2, ss3 := tc.boot(t, "ss1"), tc.boot(t, "ss2"), tc.boot(t, "ss3")

@@ -49,11 +49,16 @@ func (b *builtImage) layers(t testing.TB) []string {
 	return []string{b.image.Rootfs}
 }
 
-// images are the security-server images by fixture X-Road version.
-var images = map[string]*builtImage{
-	nodeimage.Version: {opts: nodeimage.Options{Version: nodeimage.Version}},
-	UpgradeVersion:    {opts: nodeimage.Options{Version: UpgradeVersion}},
-}
+// imageKey names a security-server image: its profile and fixture X-Road
+// version.
+type imageKey struct{ profile, version string }
+
+// images are the security-server images the scenarios booted, each built
+// on first use.
+var (
+	imagesMu sync.Mutex
+	images   = map[imageKey]*builtImage{}
+)
 
 // TestMain removes the images the scenarios booted.
 func TestMain(m *testing.M) {
@@ -67,33 +72,53 @@ func TestMain(m *testing.M) {
 }
 
 // imageLayers returns the built image's root file system (xroad-image's
-// builder with this checkout's xroad-node), made once per test binary.
-func imageLayers(t testing.TB) []string { return imageOf(t, nodeimage.Version) }
+// builder with this checkout's xroad-node) on the default profile, made once
+// per test binary.
+func imageLayers(t testing.TB) []string { return imageOf(t, nodeimage.DefaultProfile, nodeimage.Version) }
 
-// imageOf returns the root file system of the image carrying fixture X-Road
-// version.
-func imageOf(t testing.TB, version string) []string { return images[version].layers(t) }
+// imageOf returns the root file system of the image for profile carrying
+// fixture X-Road version.
+func imageOf(t testing.TB, profile, version string) []string {
+	k := imageKey{profile, version}
+	imagesMu.Lock()
+	b := images[k]
+	if b == nil {
+		b = &builtImage{opts: nodeimage.Options{Profile: profile, Version: version}}
+		images[k] = b
+	}
+	imagesMu.Unlock()
+	return b.layers(t)
+}
 
-// testCluster is a booted-cluster fixture: the bridge and the kit.
+// testCluster is a booted-cluster fixture: the bridge, the kit and the
+// image's profile.
 type testCluster struct {
 	*cluster.Cluster
-	kit *kit.Result
+	kit     *kit.Result
+	profile string
+	layers  []string
 }
 
 // newCluster makes the bridge and a kit for a primary and n secondaries named
-// ss1, ss2, ... at .11, .12, ...
+// ss1, ss2, ... at .11, .12, ... on the default profile.
 func newCluster(t testing.TB, secondaries int) *testCluster {
-	c := cluster.New(t, imageLayers(t)...)
-	return &testCluster{Cluster: c, kit: generateKit(t, c, secondaries)}
+	return newClusterOn(t, nodeimage.DefaultProfile, secondaries)
+}
+
+// newClusterOn is newCluster booting the image of profile.
+func newClusterOn(t testing.TB, profile string, secondaries int) *testCluster {
+	layers := imageOf(t, profile, nodeimage.Version)
+	c := cluster.New(t, layers...)
+	return &testCluster{Cluster: c, kit: generateKit(t, c, profile, secondaries), profile: profile, layers: layers}
 }
 
 // generateKit writes the kit for a primary and n secondaries on c's bridge.
-func generateKit(t testing.TB, c *cluster.Cluster, secondaries int) *kit.Result {
+func generateKit(t testing.TB, c *cluster.Cluster, profile string, secondaries int) *kit.Result {
 	spec := kit.Spec{
 		Cluster: "test",
 		Primary: kit.Node{Name: "ss1", Address: c.Addr(11)},
 		Options: kit.DefaultOptions(),
-		Profile: nodeimage.DefaultProfile,
+		Profile: profile,
 	}
 	for i := 0; i < secondaries; i++ {
 		spec.Secondaries = append(spec.Secondaries, kit.Node{Name: "ss" + strconv.Itoa(2+i), Address: c.Addr(12 + i)})

@@ -23,7 +23,7 @@ import (
 // repointed to it.
 func TestRollingReplacementAndFailover(t *testing.T) {
 	tc := newCluster(t, 2)
-	v2 := imageOf(t, UpgradeVersion)
+	v2 := imageOf(t, tc.profile, UpgradeVersion)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	nodes := map[string]*cluster.Node{}
