@@ -74,7 +74,9 @@ func TestMain(m *testing.M) {
 // imageLayers returns the built image's root file system (xroad-image's
 // builder with this checkout's xroad-node) on the default profile, made once
 // per test binary.
-func imageLayers(t testing.TB) []string { return imageOf(t, nodeimage.DefaultProfile, nodeimage.Version) }
+func imageLayers(t testing.TB) []string {
+	return imageOf(t, nodeimage.DefaultProfile, nodeimage.Version)
+}
 
 // imageOf returns the root file system of the image for profile carrying
 // fixture X-Road version.
