@@ -145,6 +145,9 @@ func (p *Profile) validate() error {
 	if !slices.Contains(p.SyncUser.Command, p.SyncUser.Home) {
 		return fmt.Errorf("key syncUser.command: must create the account with home %s (syncUser.home)", p.SyncUser.Home)
 	}
+	if err := p.Disk.validate(); err != nil {
+		return err
+	}
 	if p.Bootstrap.Tool == "debootstrap" {
 		if err := p.Bootstrap.validateDebootstrap(); err != nil {
 			return err
@@ -198,6 +201,33 @@ func (pg *PostgreSQL) validate(at string) error {
 		}
 		if pg.Serverconf.UnitFile == "" {
 			return fmt.Errorf("key %s.serverconf.unitFile: missing; method %s writes a unit", at, pg.Serverconf.Method)
+		}
+	}
+	return nil
+}
+
+// validate checks that a platform either makes disks, with every boot fact,
+// or says why it cannot.
+func (d *Disk) validate() error {
+	if d.Unavailable != "" {
+		if len(d.Packages) > 0 || d.Kernel != "" || len(d.Initrd) > 0 || d.Bootloader != "" {
+			return fmt.Errorf("key disk: unavailable and boot facts together")
+		}
+		return nil
+	}
+	switch {
+	case len(d.Packages) == 0:
+		return fmt.Errorf("key disk.packages: missing (or disk.unavailable with the reason)")
+	case !strings.Contains(d.Kernel, "{version}") || !path.IsAbs(d.Kernel):
+		return fmt.Errorf("key disk.kernel: %q must be an absolute path with {version}", d.Kernel)
+	case len(d.Initrd) == 0:
+		return fmt.Errorf("key disk.initrd: missing")
+	case !path.IsAbs(d.Bootloader):
+		return fmt.Errorf("key disk.bootloader: %q is not an absolute path", d.Bootloader)
+	}
+	for i, p := range d.Initrd {
+		if !strings.Contains(p, "{version}") || !path.IsAbs(p) {
+			return fmt.Errorf("key disk.initrd[%d]: %q must be an absolute path with {version}", i, p)
 		}
 	}
 	return nil

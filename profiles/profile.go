@@ -13,6 +13,8 @@ type Profile struct {
 	// PackageManager is apt, yum or dnf.
 	PackageManager string    `yaml:"packageManager"`
 	Bootstrap      Bootstrap `yaml:"bootstrap"`
+	// Disk is how a bootable disk of this platform is made.
+	Disk Disk `yaml:"disk"`
 	XRoad          XRoad     `yaml:"xroad"`
 	SSH            SSH       `yaml:"ssh"`
 	SELinux        SELinux   `yaml:"selinux"`
@@ -52,8 +54,24 @@ type Bootstrap struct {
 	Sources []AptSource `yaml:"sources,omitempty" fact:"optional"`
 	// Keyring is the archive's signing keyring, trusted only for the pinned keys.
 	Keyring *ArchiveKeyring `yaml:"keyring,omitempty" fact:"optional"`
-	// DiskPackages are added when a bootable disk output is asked for.
-	DiskPackages []string `yaml:"diskPackages"`
+}
+
+// Disk says what a bootable disk of the platform carries and where its
+// packages put what the disk boots with. Paths are inside the image;
+// {version} stands for the kernel version.
+type Disk struct {
+	// Unavailable is why this platform's disks cannot be made; the other
+	// facts are then absent.
+	Unavailable string `yaml:"unavailable,omitempty" fact:"optional"`
+	// Packages are added when a disk output is asked for: the kernel, the
+	// boot loader and the initrd generator.
+	Packages []string `yaml:"packages,omitempty" fact:"optional"`
+	// Kernel is the kernel image, e.g. /boot/vmlinuz-{version}.
+	Kernel string `yaml:"kernel,omitempty" fact:"optional"`
+	// Initrd lists where the kernel's initrd may be, first found wins.
+	Initrd []string `yaml:"initrd,omitempty" fact:"optional"`
+	// Bootloader is the systemd-boot UEFI binary the ESP boots.
+	Bootloader string `yaml:"bootloader,omitempty" fact:"optional"`
 }
 
 // AptSource is one archive address and the suites the image reads from it.

@@ -662,7 +662,7 @@ func TestDiskOutputs(t *testing.T) {
 		Outputs: []string{definition.OutputPackageManifest, "raw", "qcow2"},
 		RepoDir: f.repo.Dir, RepoKeyring: f.repo.Keyring, Suite: fixtures.Suite, // online: the kernel comes from the mirror
 	})
-	for _, p := range r.Facts.Bootstrap.DiskPackages {
+	for _, p := range r.Facts.Disk.Packages {
 		if !slices.Contains(r.Packages, p) {
 			t.Fatalf("disk outputs asked for, but %s is not installed", p)
 		}

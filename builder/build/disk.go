@@ -22,7 +22,9 @@ func writeDisks(ctx context.Context, d *definition.Resolved, rootView, stageDir,
 		Size:            disk.Size{Fixed: d.Disk.SizeMiB << 20},
 		SourceDateEpoch: d.Epoch.Unix(),
 		KernelArgs:      d.Disk.KernelArgs,
-		Progress:        func(line string) { p.Printf("%s", line) },
+		Boot: disk.Boot{Kernel: d.Facts.Disk.Kernel, Initrd: d.Facts.Disk.Initrd,
+			Bootloader: d.Facts.Disk.Bootloader, Packages: d.Facts.Disk.Packages},
+		Progress: func(line string) { p.Printf("%s", line) },
 	}
 	for _, f := range wanted {
 		opts.Formats = append(opts.Formats, disk.Format(f))

@@ -116,7 +116,7 @@ const (
 )
 
 // DiskOutputs are the outputs builder/disk writes; asking for one adds the
-// profile's kernel and bootloader packages (bootstrap.diskPackages).
+// profile's kernel and bootloader packages (disk.packages).
 var DiskOutputs = []string{"raw", "qcow2", "vmdk", "vhd"}
 
 // Outputs lists the outputs a definition may ask for.

@@ -26,7 +26,7 @@ func TestShippedDefinitionResolves(t *testing.T) {
 	if r.Facts.Name != "ubuntu-24.04" || r.Version != "7.5.1" || r.Tag() != "xroad-securityserver:7.5.1-ubuntu-24.04" {
 		t.Fatalf("resolved %s %s %s", r.Facts.Name, r.Version, r.Tag())
 	}
-	for _, want := range []string{"xroad-securityserver", "postgresql-16", "systemd", "cloud-init", "linux-image-generic", "systemd-boot"} {
+	for _, want := range []string{"xroad-securityserver", "postgresql-16", "systemd", "cloud-init", "linux-image-virtual", "systemd-boot"} {
 		found := false
 		for _, p := range r.Packages {
 			found = found || p == want
@@ -227,5 +227,26 @@ func TestCentralServerDefinitions(t *testing.T) {
 	}
 	if strings.Contains(strings.Join(r.Packages, " "), "xroad") || !strings.Contains(strings.Join(r.Packages, " "), "postgresql-16") {
 		t.Errorf("cs-database packages: %v", r.Packages)
+	}
+}
+
+// TestDiskRefusedWithoutBootFacts: a profile that makes no disks refuses a
+// disk output at resolve time, before any work, with its reason.
+func TestDiskRefusedWithoutBootFacts(t *testing.T) {
+	d, err := Load(shipped(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(Overrides{Profile: "rhel-9"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Resolve(); err == nil || !strings.Contains(err.Error(), "key outputs: profile rhel-9 makes no raw disk: RHEL boots shim and GRUB") {
+		t.Fatalf("rhel-9 with disk outputs: %v", err)
+	}
+	if err := d.Apply(Overrides{Profile: "rhel-9", Outputs: []string{"rootfs-tar"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Resolve(); err != nil {
+		t.Fatalf("rhel-9 without disks: %v", err)
 	}
 }

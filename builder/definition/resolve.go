@@ -65,9 +65,12 @@ func (d *Definition) Resolve() (*Resolved, error) {
 	}
 	r.XRoadPackages = sortedUnique(r.XRoadPackages)
 	all := slices.Concat(facts.Bootstrap.Include, facts.PG.Packages, r.XRoadPackages, d.ExtraPackages)
-	if len(d.WantedDisks()) > 0 {
+	if disks := d.WantedDisks(); len(disks) > 0 {
+		if why := facts.Disk.Unavailable; why != "" {
+			return nil, d.keyErr("outputs", "profile %s makes no %s disk: %s", p.Name, disks[0], why)
+		}
 		// A disk boots the image's own kernel with its own bootloader.
-		all = append(all, facts.Bootstrap.DiskPackages...)
+		all = append(all, facts.Disk.Packages...)
 	}
 	r.Packages = sortedUnique(all)
 

@@ -10,18 +10,27 @@ import (
 	"strings"
 )
 
-// Where the image's own packages put what the disk boots with: the kernel
-// (Debian's linux-image-*), its initrd (initramfs-tools; dracut's name as
-// the fallback) and systemd-boot.
-const (
-	kernelGlob     = "/boot/vmlinuz-*"
-	bootloaderPath = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
-)
-
-// initrdFor returns the paths an initrd for kernel version v may have.
-func initrdFor(v string) []string {
-	return []string{"/boot/initrd.img-" + v, "/boot/initramfs-" + v + ".img"}
+// Boot says where the image's packages put what the disk boots with: the
+// profile's disk facts. Paths are inside the image; {version} stands for
+// the kernel version.
+type Boot struct {
+	Kernel     string   // /boot/vmlinuz-{version}
+	Initrd     []string // where its initrd may be, first found wins
+	Bootloader string   // systemd-boot's UEFI binary
+	// Packages are what provides them, named in errors.
+	Packages []string
 }
+
+// check refuses boot facts the writer cannot use, before any work.
+func (b Boot) check() error {
+	if !strings.Contains(b.Kernel, "{version}") || len(b.Initrd) == 0 || b.Bootloader == "" {
+		return fmt.Errorf("disk: no boot facts (kernel %q with {version}, initrd %q, boot loader %q): the profile makes no disks",
+			b.Kernel, b.Initrd, b.Bootloader)
+	}
+	return nil
+}
+
+func (b Boot) withVersion(p, v string) string { return strings.ReplaceAll(p, "{version}", v) }
 
 // bootFiles are the host paths of the kernel, initrd and boot loader inside
 // the rootfs, and what the loader entry says about them.
@@ -47,42 +56,47 @@ func (b *bootFiles) size() (int64, error) {
 	return n, nil
 }
 
-// findBootFiles picks the newest kernel in /boot with its initrd, and the
-// systemd-boot EFI binary. It names everything missing at once.
-func findBootFiles(root string) (*bootFiles, error) {
-	b := &bootFiles{Loader: filepath.Join(root, bootloaderPath)}
+// findBootFiles picks the newest kernel the boot facts match, with its
+// initrd, and the boot loader. It names everything missing at once.
+func findBootFiles(root string, facts Boot) (*bootFiles, error) {
+	b := &bootFiles{Loader: filepath.Join(root, facts.Bootloader)}
 	var missing []string
+	install := "install " + strings.Join(facts.Packages, ", ")
 
-	kernels, err := filepath.Glob(filepath.Join(root, kernelGlob))
+	glob := facts.withVersion(facts.Kernel, "*")
+	prefix, suffix, _ := strings.Cut(facts.Kernel, "{version}")
+	kernels, err := filepath.Glob(filepath.Join(root, glob))
 	if err != nil {
 		return nil, err
 	}
 	var versions []string
 	for _, k := range kernels {
 		if regular(k) {
-			versions = append(versions, strings.TrimPrefix(filepath.Base(k), "vmlinuz-"))
+			v := strings.TrimSuffix(strings.TrimPrefix(k, filepath.Join(root, prefix)), suffix)
+			versions = append(versions, v)
 		}
 	}
 	if len(versions) == 0 {
-		missing = append(missing, "no kernel "+kernelGlob+" (install linux-image-amd64)")
+		missing = append(missing, fmt.Sprintf("no kernel %s (%s)", glob, install))
 	} else {
 		slices.SortFunc(versions, compareVersions)
 		b.KernelVersion = versions[len(versions)-1]
-		b.Kernel = filepath.Join(root, "boot", "vmlinuz-"+b.KernelVersion)
-		candidates := initrdFor(b.KernelVersion)
-		for _, p := range candidates {
-			if regular(filepath.Join(root, p)) {
+		b.Kernel = filepath.Join(root, facts.withVersion(facts.Kernel, b.KernelVersion))
+		var candidates []string
+		for _, p := range facts.Initrd {
+			p = facts.withVersion(p, b.KernelVersion)
+			candidates = append(candidates, p)
+			if b.Initrd == "" && regular(filepath.Join(root, p)) {
 				b.Initrd = filepath.Join(root, p)
-				break
 			}
 		}
 		if b.Initrd == "" {
-			missing = append(missing, fmt.Sprintf("no initrd %s for kernel %s (install initramfs-tools)",
-				strings.Join(candidates, " or "), b.KernelVersion))
+			missing = append(missing, fmt.Sprintf("no initrd %s for kernel %s (%s)",
+				strings.Join(candidates, " or "), b.KernelVersion, install))
 		}
 	}
 	if !regular(b.Loader) {
-		missing = append(missing, "no UEFI boot loader "+bootloaderPath+" (install systemd-boot)")
+		missing = append(missing, fmt.Sprintf("no UEFI boot loader %s (%s)", facts.Bootloader, install))
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("disk: rootfs %s cannot boot: %s", root, strings.Join(missing, "; "))

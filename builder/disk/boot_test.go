@@ -78,7 +78,7 @@ func TestESPFilesAndFstab(t *testing.T) {
 
 func TestFindBootFilesDracutInitrd(t *testing.T) {
 	root := t.TempDir()
-	for _, p := range []string{"boot/vmlinuz-5.14.0-427.el9.x86_64", "boot/initramfs-5.14.0-427.el9.x86_64.img", bootloaderPath[1:]} {
+	for _, p := range []string{"boot/vmlinuz-5.14.0-427.el9.x86_64", "boot/initramfs-5.14.0-427.el9.x86_64.img", testBoot.Bootloader[1:]} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,9 @@ func TestFindBootFilesDracutInitrd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, err := findBootFiles(root)
+	dracut := testBoot
+	dracut.Initrd = []string{"/boot/initrd.img-{version}", "/boot/initramfs-{version}.img"}
+	b, err := findBootFiles(root, dracut)
 	if err != nil {
 		t.Fatal(err)
 	}

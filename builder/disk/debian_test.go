@@ -31,6 +31,7 @@ func TestDebianDisk(t *testing.T) {
 		Name:            "securityserver",
 		SourceDateEpoch: testEpoch,
 		Size:            Size{Headroom: 512 * mib},
+		Boot:            testBoot,
 		Progress:        func(s string) { t.Log(s) },
 	}
 	start := time.Now()
@@ -57,7 +58,7 @@ func TestDebianDisk(t *testing.T) {
 	fsck(t, raw, table)
 	checkConverted(t, res)
 
-	boot, err := findBootFiles(rootfs)
+	boot, err := findBootFiles(rootfs, testBoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,11 +117,11 @@ func TestDebianBaseIsNotBootable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	_, err = Write(context.Background(), baseDir, out, Options{Formats: []Format{Raw}, Name: "x", SourceDateEpoch: testEpoch})
+	_, err = Write(context.Background(), baseDir, out, Options{Formats: []Format{Raw}, Name: "x", SourceDateEpoch: testEpoch, Boot: testBoot})
 	if err == nil {
 		t.Fatal("no error for a rootfs without kernel and boot loader")
 	}
-	for _, want := range []string{"no kernel /boot/vmlinuz-*", "no UEFI boot loader " + bootloaderPath} {
+	for _, want := range []string{"no kernel /boot/vmlinuz-*", "no UEFI boot loader " + testBoot.Bootloader} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -136,7 +137,7 @@ func BenchmarkRawDisk(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(t.dataBytes)
-	opts := Options{Formats: []Format{Raw}, Name: "bench", SourceDateEpoch: testEpoch, Size: Size{Headroom: 512 * mib}}
+	opts := Options{Formats: []Format{Raw}, Name: "bench", SourceDateEpoch: testEpoch, Size: Size{Headroom: 512 * mib}, Boot: testBoot}
 	for b.Loop() {
 		out, err := os.MkdirTemp("", "disk-bench-")
 		if err != nil {

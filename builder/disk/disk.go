@@ -64,6 +64,8 @@ type Options struct {
 	SourceDateEpoch int64
 	// KernelArgs are appended to the kernel command line.
 	KernelArgs []string
+	// Boot is where the image keeps its kernel, initrd and boot loader.
+	Boot Boot
 	// VMDKSubformat is VMDKStreamOptimized (default) or VMDKMonolithicSparse.
 	VMDKSubformat string
 	// Progress, if set, receives a line at the start of each long step.
@@ -144,6 +146,9 @@ func (o Options) check() (Options, error) {
 	if err := checkKernelArgs(o.KernelArgs); err != nil {
 		return o, err
 	}
+	if err := o.Boot.check(); err != nil {
+		return o, err
+	}
 	if o.Progress == nil {
 		o.Progress = func(string) {}
 	}
@@ -173,7 +178,7 @@ func Write(ctx context.Context, rootfsDir, outDir string, opts Options) (*Result
 	if strings.Contains(outDir, "?") {
 		return nil, fmt.Errorf("disk: output directory %q: a '?' in the path is not supported", outDir)
 	}
-	boot, err := findBootFiles(rootfsDir)
+	boot, err := findBootFiles(rootfsDir, opts.Boot)
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ func snapshot(t *testing.T, root string) string {
 }
 
 func fastOptions(formats ...Format) Options {
-	return Options{Formats: formats, Name: "appliance", SourceDateEpoch: testEpoch, Size: Size{Headroom: 16 * mib}}
+	return Options{Formats: formats, Name: "appliance", SourceDateEpoch: testEpoch, Size: Size{Headroom: 16 * mib}, Boot: testBoot}
 }
 
 func TestWriteSmallRootfs(t *testing.T) {
@@ -129,7 +129,7 @@ func TestWriteSmallRootfs(t *testing.T) {
 		}
 		return data
 	}
-	if !bytes.Equal(espFileOf(t, raw, "/EFI/BOOT/BOOTX64.EFI"), read(bootloaderPath)) {
+	if !bytes.Equal(espFileOf(t, raw, "/EFI/BOOT/BOOTX64.EFI"), read(testBoot.Bootloader)) {
 		t.Error("BOOTX64.EFI is not systemd-boot from the rootfs")
 	}
 	if !bytes.Equal(espFileOf(t, raw, "/debian/"+fakeKernel+"/vmlinuz"), read("boot/vmlinuz-"+fakeKernel)) {
@@ -223,8 +223,8 @@ func TestWriteRefusesUnbootableRootfs(t *testing.T) {
 		want   []string
 	}{
 		{[]string{"boot"}, []string{"no kernel /boot/vmlinuz-*", "linux-image-amd64"}},
-		{[]string{"boot/initrd.img-" + fakeKernel}, []string{"no initrd /boot/initrd.img-" + fakeKernel + " or /boot/initramfs-" + fakeKernel + ".img"}},
-		{[]string{"usr/lib/systemd"}, []string{"no UEFI boot loader " + bootloaderPath, "systemd-boot"}},
+		{[]string{"boot/initrd.img-" + fakeKernel}, []string{"no initrd /boot/initrd.img-" + fakeKernel + " for kernel", "initramfs-tools"}},
+		{[]string{"usr/lib/systemd"}, []string{"no UEFI boot loader " + testBoot.Bootloader, "systemd-boot"}},
 		{[]string{"boot", "usr/lib/systemd"}, []string{"no kernel", "no UEFI boot loader"}},
 	} {
 		rootfs := fakeRootfs(t)

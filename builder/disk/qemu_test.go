@@ -43,6 +43,7 @@ func TestDebianDiskBootsUnderQEMU(t *testing.T) {
 	defer cancel()
 	tmp := t.TempDir()
 	res, err := Write(ctx, rootfs, tmp, Options{
+		Boot:            testBoot,
 		Formats:         []Format{QCOW2},
 		Name:            "boot",
 		SourceDateEpoch: testEpoch,

@@ -97,7 +97,7 @@ func installBootPackages(ctx context.Context, rootfs string) error {
 	if err := os.Remove(policy); err != nil {
 		return err
 	}
-	for _, p := range []string{"boot/vmlinuz-*", "boot/initrd.img-*", strings.TrimPrefix(bootloaderPath, "/")} {
+	for _, p := range []string{"boot/vmlinuz-*", "boot/initrd.img-*", strings.TrimPrefix(testBoot.Bootloader, "/")} {
 		if m, _ := filepath.Glob(filepath.Join(rootfs, p)); len(m) == 0 {
 			return fmt.Errorf("after installing %v the rootfs has no %s", bootPackages, p)
 		}
