@@ -14,10 +14,10 @@ type Profile struct {
 	PackageManager string    `yaml:"packageManager"`
 	Bootstrap      Bootstrap `yaml:"bootstrap"`
 	// Disk is how a bootable disk of this platform is made.
-	Disk Disk `yaml:"disk"`
-	XRoad          XRoad     `yaml:"xroad"`
-	SSH            SSH       `yaml:"ssh"`
-	SELinux        SELinux   `yaml:"selinux"`
+	Disk    Disk    `yaml:"disk"`
+	XRoad   XRoad   `yaml:"xroad"`
+	SSH     SSH     `yaml:"ssh"`
+	SELinux SELinux `yaml:"selinux"`
 	// SyncUser is how the xroad-slave system user is created on the primary (guide 5.1).
 	SyncUser SyncUser `yaml:"syncUser"`
 	// PostgreSQL is the default version offered; Versions holds every version
