@@ -25,7 +25,7 @@ lint:
 
 test: setup lint build
 	$(GO) test -count=1 -timeout 40m ./...
-	XROAD_TEST_QEMU=1 $(GO) test -count=1 -timeout 10m -run TestDebianDiskBootsUnderQEMU ./builder/disk/
+	XROAD_TEST_QEMU=1 $(GO) test -p 1 -count=1 -timeout 30m -run "TestDebianDiskBootsUnderQEMU|TestUbuntuDiskProvisionsUnderQEMU" ./builder/disk/ ./test/scenarios/
 
 test-short:
 	$(GO) test -short ./...

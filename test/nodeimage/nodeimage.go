@@ -40,6 +40,8 @@ type Options struct {
 	Version string
 	// Profile is the OS profile ("" for DefaultProfile).
 	Profile string
+	// Outputs are made besides the root file system tar (a disk, say).
+	Outputs []string
 	// Image names the definition in images/ ("" for securityserver), or
 	// is the path of one.
 	Image    string
@@ -50,6 +52,16 @@ type Options struct {
 type Image struct {
 	Rootfs string        // the unpacked root file system
 	Build  *build.Result // what the builder reported
+}
+
+// Output is the path of the output of kind, "" if none was made.
+func (i *Image) Output(kind string) string {
+	for _, o := range i.Build.Outputs {
+		if o.Kind == kind {
+			return o.Path
+		}
+	}
+	return ""
 }
 
 // Definition is the path of images/securityserver.yaml in this checkout.
@@ -88,7 +100,7 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 		return nil, err
 	}
 	if err := d.Apply(definition.Overrides{Profile: o.Profile,
-		Outputs: []string{"rootfs-tar"}, RepoDir: repo.Dir, RepoKeyring: repo.Keyring,
+		Outputs: append([]string{"rootfs-tar"}, o.Outputs...), RepoDir: repo.Dir, RepoKeyring: repo.Keyring,
 		Suite: fixtures.Suite}); err != nil {
 		return nil, err
 	}

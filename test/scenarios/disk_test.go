@@ -1,0 +1,69 @@
+package scenarios
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"xroad-appliance/builder/kit"
+	"xroad-appliance/test/cache"
+	"xroad-appliance/test/cluster"
+	"xroad-appliance/test/nodeimage"
+	"xroad-appliance/test/qemu"
+)
+
+// TestUbuntuDiskProvisionsUnderQEMU boots the raw disk xroad-image makes of
+// images/cs-database.yaml on the default profile (ubuntu-24.04) under QEMU
+// with OVMF, its seed on a NoCloud ISO from xroad-image kit, as a cloud
+// would boot it: UEFI starts systemd-boot, Ubuntu's kernel and initrd mount
+// the root, cloud-init reads the seed, and xroad-provision.service makes
+// the node the central servers' database primary. The guest's network is
+// QEMU's own, restricted: no route off it. It runs with XROAD_TEST_QEMU=1
+// (make test runs it alone after everything else).
+func TestUbuntuDiskProvisionsUnderQEMU(t *testing.T) {
+	qemu.Need(t)
+	cluster.Need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "xroad-test-disk-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cache.RemoveTree(dir) })
+	img, err := nodeimage.Build(ctx, dir, nodeimage.Options{Image: "cs-database", Outputs: []string{"raw"},
+		Progress: func(line string) { t.Log(line) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := img.Output("raw")
+	if raw == "" {
+		t.Fatal("the build made no raw disk")
+	}
+
+	// QEMU's user network gives the guest 10.0.2.15.
+	spec := kit.Spec{Cluster: "disk", Profile: nodeimage.DefaultProfile, CentralServer: kit.DefaultCentralServer()}
+	spec.CentralServer.Database.Primary = kit.Node{Name: "db1", Address: "10.0.2.15"}
+	spec.CentralServer.Nodes = []kit.CSNode{{Node: kit.Node{Name: "cs1", Address: "10.0.2.20"}}}
+	res, err := kit.Generate(spec, nil, filepath.Join(t.TempDir(), "kit"), kit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seed string
+	for _, n := range res.Nodes {
+		if n.Name == "db1" {
+			seed = n.SeedISO
+		}
+	}
+
+	args := append(qemu.UEFI(t, t.TempDir()), "-m", "2048", "-smp", "2",
+		"-nic", "user,restrict=on,model=virtio-net-pci",
+		"-drive", "if=virtio,format=raw,snapshot=on,file="+raw,
+		"-drive", "if=virtio,format=raw,readonly=on,file="+seed)
+	// Systemd's status lines are cut to the console's width.
+	qemu.BootUntil(t, ctx, []string{
+		"Finished xroad-provision.service",
+		" login: ",
+	}, []string{"Failed to start xroad-provision.service", "emergency mode", "Dependency failed"}, args...)
+}
