@@ -40,7 +40,8 @@ type Options struct {
 	Version string
 	// Profile is the OS profile ("" for DefaultProfile).
 	Profile string
-	// Outputs are made besides the root file system tar (a disk, say).
+	// Outputs are made besides the root file system tar and the package
+	// manifest (a disk, say).
 	Outputs []string
 	// Image names the definition in images/ ("" for securityserver), or
 	// is the path of one.
@@ -100,7 +101,7 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 		return nil, err
 	}
 	if err := d.Apply(definition.Overrides{Profile: o.Profile,
-		Outputs: append([]string{"rootfs-tar"}, o.Outputs...), RepoDir: repo.Dir, RepoKeyring: repo.Keyring,
+		Outputs: append([]string{"rootfs-tar", "package-manifest"}, o.Outputs...), RepoDir: repo.Dir, RepoKeyring: repo.Keyring,
 		Suite: fixtures.Suite}); err != nil {
 		return nil, err
 	}

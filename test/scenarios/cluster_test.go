@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"xroad-appliance/profiles"
 	"xroad-appliance/test/cluster"
 	"xroad-appliance/test/nodeimage"
 )
@@ -38,10 +39,11 @@ func securityServerCluster(t *testing.T, profile string) {
 	t.Run("booted from the built image", func(t *testing.T) {
 		for _, f := range []string{"usr/bin/xroad-node", "usr/lib/systemd/system/xroad-provision.service",
 			"etc/systemd/system/multi-user.target.wants/xroad-provision.service", "usr/share/xroad-appliance/profile.yaml"} {
-			if _, err := os.Lstat(filepath.Join(tc.layers[0], f)); err != nil {
+			if _, err := os.Lstat(filepath.Join(tc.image.Rootfs, f)); err != nil {
 				t.Errorf("built rootfs lacks %s", f)
 			}
 		}
+		expectDistribution(t, tc)
 		for _, n := range all(ss1, ss2, ss3) {
 			if state, err := n.WaitBooted(ctx); err != nil || state != "running" {
 				out, _ := n.Exec(ctx, "systemctl", "--failed", "--no-legend")
@@ -316,4 +318,41 @@ func TestDebianClusterConverges(t *testing.T) {
 	for _, n := range all(ss1, ss2, ss3) {
 		expectHealthy(t, ctx, n)
 	}
+}
+
+// expectDistribution checks that the image is the profile's distribution,
+// brought up to date from its update pockets: /etc/os-release names the
+// profile's release, and the PostgreSQL server package carries a version
+// from the -updates or -security pocket, which names the release it was
+// built for (16.15-0ubuntu0.24.04.1, 15.14-0+deb12u1).
+func expectDistribution(t *testing.T, tc *testCluster) {
+	t.Helper()
+	f, err := profiles.Resolve(tc.profile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	osRelease, err := os.ReadFile(filepath.Join(tc.image.Rootfs, "usr/lib/os-release"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ID=" + f.OS.ID + "\n", `VERSION_ID="` + f.OS.Version + `"`} {
+		if !strings.Contains(string(osRelease), want) {
+			t.Errorf("os-release lacks %q:\n%s", want, osRelease)
+		}
+	}
+	manifest, err := os.ReadFile(tc.image.Output("package-manifest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated := map[string]string{"ubuntu": "ubuntu0." + f.OS.Version, "debian": "deb" + f.OS.Version + "u"}[f.OS.ID]
+	server := f.PG.Packages[0]
+	for _, line := range strings.Split(string(manifest), "\n") {
+		if name, rest, _ := strings.Cut(line, " "); name == server {
+			if !strings.Contains(rest, updated) {
+				t.Errorf("packages.txt: %s, not from an update pocket (want a version with %q)", line, updated)
+			}
+			return
+		}
+	}
+	t.Errorf("packages.txt lists no %s", server)
 }

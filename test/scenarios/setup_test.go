@@ -31,8 +31,8 @@ type builtImage struct {
 	err   error
 }
 
-// layers returns the image's root file system, building it on first use.
-func (b *builtImage) layers(t testing.TB) []string {
+// built returns the image, building it on first use.
+func (b *builtImage) built(t testing.TB) *nodeimage.Image {
 	t.Helper()
 	cluster.Need(t)
 	b.once.Do(func() {
@@ -46,8 +46,11 @@ func (b *builtImage) layers(t testing.TB) []string {
 	if b.err != nil {
 		t.Fatal(b.err)
 	}
-	return []string{b.image.Rootfs}
+	return b.image
 }
+
+// layers returns the image's root file system, building it on first use.
+func (b *builtImage) layers(t testing.TB) []string { return []string{b.built(t).Rootfs} }
 
 // imageKey names a security-server image: its profile and fixture X-Road
 // version.
@@ -81,6 +84,11 @@ func imageLayers(t testing.TB) []string {
 // imageOf returns the root file system of the image for profile carrying
 // fixture X-Road version.
 func imageOf(t testing.TB, profile, version string) []string {
+	return []string{imageFor(t, profile, version).Rootfs}
+}
+
+// imageFor returns the image for profile carrying fixture X-Road version.
+func imageFor(t testing.TB, profile, version string) *nodeimage.Image {
 	k := imageKey{profile, version}
 	imagesMu.Lock()
 	b := images[k]
@@ -89,7 +97,7 @@ func imageOf(t testing.TB, profile, version string) []string {
 		images[k] = b
 	}
 	imagesMu.Unlock()
-	return b.layers(t)
+	return b.built(t)
 }
 
 // testCluster is a booted-cluster fixture: the bridge, the kit and the
@@ -98,7 +106,7 @@ type testCluster struct {
 	*cluster.Cluster
 	kit     *kit.Result
 	profile string
-	layers  []string
+	image   *nodeimage.Image
 }
 
 // newCluster makes the bridge and a kit for a primary and n secondaries named
@@ -109,9 +117,9 @@ func newCluster(t testing.TB, secondaries int) *testCluster {
 
 // newClusterOn is newCluster booting the image of profile.
 func newClusterOn(t testing.TB, profile string, secondaries int) *testCluster {
-	layers := imageOf(t, profile, nodeimage.Version)
-	c := cluster.New(t, layers...)
-	return &testCluster{Cluster: c, kit: generateKit(t, c, profile, secondaries), profile: profile, layers: layers}
+	img := imageFor(t, profile, nodeimage.Version)
+	c := cluster.New(t, img.Rootfs)
+	return &testCluster{Cluster: c, kit: generateKit(t, c, profile, secondaries), profile: profile, image: img}
 }
 
 // generateKit writes the kit for a primary and n secondaries on c's bridge.
