@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	"xroad-appliance/builder/cache"
 	"xroad-appliance/builder/keyring"
@@ -162,22 +160,8 @@ func (b *bootstrap) archiveKeys(ctx context.Context, scratch string) ([]byte, er
 // The package itself is not trusted: only the keys pinned by fingerprint
 // are taken from what it holds.
 func keyringFromPackage(ctx context.Context, url, file, scratch string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("unreachable: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET: %s", resp.Status)
-	}
 	deb := filepath.Join(scratch, path.Base(url))
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	data, err := keyring.Fetch(ctx, url, 16<<20)
 	if err != nil {
 		return nil, err
 	}

@@ -163,6 +163,21 @@ func (f *fixture) build(t testing.TB, r *definition.Resolved, out, nodeBinary st
 	return res, err
 }
 
+// checkNothingLeft fails the test if a failed build left output beside
+// its output directory in parent, or a cache entry of kind not in before.
+func (f *fixture) checkNothingLeft(t testing.TB, parent, kind string, before []string) {
+	t.Helper()
+	if left, _ := os.ReadDir(parent); len(left) > 0 {
+		t.Errorf("output left behind: %v", left)
+	}
+	after, _ := filepath.Glob(filepath.Join(f.cacheRoot, kind, "*"))
+	for _, p := range after {
+		if !slices.Contains(before, p) && !strings.HasSuffix(p, ".lock") {
+			t.Errorf("cache entry left behind: %s", p)
+		}
+	}
+}
+
 // checkNoMounts fails the test if a build left a mount or a work directory.
 func (f *fixture) checkNoMounts(t testing.TB) {
 	t.Helper()
@@ -547,15 +562,7 @@ func TestBadRepositoryFails(t *testing.T) {
 			if !errors.As(err, &repoErr) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v: want a repository error saying %q", err, c.want)
 			}
-			if left, _ := os.ReadDir(parent); len(left) > 0 {
-				t.Errorf("output left behind: %v", left)
-			}
-			after, _ := filepath.Glob(filepath.Join(f.cacheRoot, "packages", "*"))
-			for _, p := range after {
-				if !slices.Contains(before, p) && !strings.HasSuffix(p, ".lock") {
-					t.Errorf("cache entry left behind: %s", p)
-				}
-			}
+			f.checkNothingLeft(t, parent, "packages", before)
 		})
 	}
 }
@@ -603,15 +610,7 @@ func TestBootstrapRefusesUntrustedArchive(t *testing.T) {
 					t.Errorf("error does not say %q:\n%v", want, err)
 				}
 			}
-			if left, _ := os.ReadDir(parent); len(left) > 0 {
-				t.Errorf("output left behind: %v", left)
-			}
-			after, _ := filepath.Glob(filepath.Join(f.cacheRoot, "base", "*"))
-			for _, p := range after {
-				if !slices.Contains(before, p) && !strings.HasSuffix(p, ".lock") {
-					t.Errorf("cache entry left behind: %s", p)
-				}
-			}
+			f.checkNothingLeft(t, parent, "base", before)
 		})
 	}
 }

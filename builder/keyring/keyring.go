@@ -8,9 +8,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"xroad-appliance/builder/run"
 )
@@ -121,4 +124,25 @@ func Dearmor(ctx context.Context, key []byte) ([]byte, error) {
 		return key, nil
 	}
 	return once(ctx, key, "--dearmor")
+}
+
+// Fetch downloads key material (a published key, a keyring package) of at
+// most limit bytes. Nothing fetched is trusted by itself: callers keep only
+// keys pinned by fingerprint or configured by the operator.
+func Fetch(ctx context.Context, url string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
 }

@@ -6,14 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"xroad-appliance/builder/definition"
 	"xroad-appliance/builder/keyring"
@@ -79,7 +76,7 @@ func RepoFor(ctx context.Context, d *definition.Resolved) (*Repo, error) {
 		}
 	} else {
 		r.URL = strings.TrimSuffix(expand.Replace(pr.URL), "/")
-		if key, err = fetchKey(ctx, pr.SigningKeyURL); err != nil {
+		if key, err = keyring.Fetch(ctx, pr.SigningKeyURL, 1<<20); err != nil {
 			return nil, fmt.Errorf("X-Road repository %s: signing key: %w", r.URL, err)
 		}
 	}
@@ -90,25 +87,6 @@ func RepoFor(ctx context.Context, d *definition.Resolved) (*Repo, error) {
 		return nil, fmt.Errorf("X-Road repository %s: %w", r.Describe(), err)
 	}
 	return r, nil
-}
-
-// fetchKey downloads a published repository key.
-func fetchKey(ctx context.Context, url string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("unreachable: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 }
 
 // keyringFor puts a key into the format the image's keyring path wants
