@@ -8,8 +8,10 @@ import (
 
 // SyncExcludes are the paths guide 5.2.1 keeps node-local: db.properties and
 // node.ini differ per node, postgresql/ holds the node's own TLS key, globalconf
-// is fetched by each node's confclient, gpghome holds per-node keys.
-var SyncExcludes = []string{"db.properties", "/conf.d/node.ini", "*.tmp", "/postgresql", "/globalconf", "/gpghome"}
+// is fetched by each node's confclient, gpghome holds per-node keys. Beyond
+// the guide: X-Road 7.7 and later write the node's own proxy heap size into
+// services/local.properties, which a secondary must keep.
+var SyncExcludes = []string{"db.properties", "/conf.d/node.ini", "*.tmp", "/postgresql", "/globalconf", "/gpghome", "/services/local.properties"}
 
 // SyncCommand is the rsync command line of guide 5.2.1. `--delay-updates` and
 // `--delete-delay` make a sync all-or-nothing per run; the timeouts keep a dead

@@ -93,9 +93,12 @@ func securityServerCluster(t *testing.T, profile string) {
 	t.Run("configuration sync", func(t *testing.T) {
 		stamp := fmt.Sprintf("probe-%d", time.Now().UnixNano())
 		ss1.MustExec(ctx, "sh", "-c", "echo "+stamp+" > /etc/xroad/signer/e2e-probe && chown xroad:xroad /etc/xroad/signer/e2e-probe")
+		// X-Road 7.7+ writes each node's proxy heap here.
+		ss1.MustExec(ctx, "sh", "-c", "echo '# heap sized for ss1' >> /etc/xroad/services/local.properties")
+		nodeLocal := []string{"/etc/xroad/db.properties", "/etc/xroad/conf.d/node.ini", "/etc/xroad/postgresql/server.crt", "/etc/xroad/services/local.properties"}
 		local := map[string]string{}
 		for _, s := range []*cluster.Node{ss2, ss3} {
-			for _, f := range []string{"/etc/xroad/db.properties", "/etc/xroad/conf.d/node.ini", "/etc/xroad/postgresql/server.crt"} {
+			for _, f := range nodeLocal {
 				local[s.Name+f] = s.MustExec(ctx, "sha256sum", f)
 			}
 		}
@@ -105,7 +108,7 @@ func securityServerCluster(t *testing.T, profile string) {
 				out, err := s.Exec(ctx, "cat", "/etc/xroad/signer/e2e-probe")
 				return err == nil && strings.TrimSpace(out) == stamp, out
 			})
-			for _, f := range []string{"/etc/xroad/db.properties", "/etc/xroad/conf.d/node.ini", "/etc/xroad/postgresql/server.crt"} {
+			for _, f := range nodeLocal {
 				if got := s.MustExec(ctx, "sha256sum", f); got != local[s.Name+f] {
 					t.Errorf("%s: sync changed node-local %s", s.Name, f)
 				}
