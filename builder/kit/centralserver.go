@@ -105,12 +105,18 @@ func (c *CentralServer) validateDatabaseNodes(seen *nodeSet) error {
 	if c.Database.Primary == (Node{}) {
 		return fieldErr("centralServer.database.primary", "missing; the database needs a primary")
 	}
-	if err := seen.add("centralServer.database.primary", c.Database.Primary); err != nil {
-		return err
-	}
-	for i, s := range c.Database.Standbys {
-		if err := seen.add(fmt.Sprintf("centralServer.database.standbys[%d]", i), s); err != nil {
+	nodes := append([]Node{c.Database.Primary}, c.Database.Standbys...)
+	for i, n := range nodes {
+		at := "centralServer.database.primary"
+		if i > 0 {
+			at = fmt.Sprintf("centralServer.database.standbys[%d]", i-1)
+		}
+		if err := seen.add(at, n); err != nil {
 			return err
+		}
+		// A database node's name is also its replication slot's.
+		if msg := metadata.DatabaseNodeNameProblem(n.Name); msg != "" {
+			return fieldErr(at+".name", "%s", msg)
 		}
 	}
 	return nil

@@ -190,6 +190,8 @@ func TestCentralServerSpecRejected(t *testing.T) {
 		{"address with newline", "address: cs2.example.org", `address: "cs2.example.org\nhost=evil"`, "centralServer.nodes[1].address"},
 		{"hostile standby name", "name: db2", `name: 'db2"; DROP'`, "centralServer.database.standbys[0].name"},
 		{"reserved node name", "name: db1", "name: postgres", "centralServer.database.primary.name"},
+		// standby_<name> is the node's slot, which PostgreSQL would cut at 63 bytes.
+		{"standby name too long for its slot", "name: db2", "name: dbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "centralServer.database.standbys[0].name"},
 		{"duplicate HA node name", "haNodeName: site_b", "haNodeName: node_0", "centralServer.nodes[1].haNodeName"},
 		{"HA node name injection", "haNodeName: site_b", `haNodeName: "b\n[proxy]"`, "centralServer.nodes[1].haNodeName"},
 		{"port zero", "  nodes:", "    port: 0\n  nodes:", "centralServer.database.port"},

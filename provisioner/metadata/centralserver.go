@@ -100,9 +100,19 @@ func (c *checker) centralServer(d *Document) {
 		}
 		seen[h.Name] = field
 	}
-	host("centralServer.database.primary", db.Primary)
+	// Every database node may be a standby with a slot of its name, the
+	// primary after a fail-over too.
+	dbHost := func(field string, h Host) {
+		host(field, h)
+		if NameProblem(h.Name, true) == "" {
+			if msg := DatabaseNodeNameProblem(h.Name); msg != "" {
+				c.fail(field+".name", "%s", msg)
+			}
+		}
+	}
+	dbHost("centralServer.database.primary", db.Primary)
 	for i, s := range db.Standbys {
-		host(fmt.Sprintf("centralServer.database.standbys[%d]", i), s)
+		dbHost(fmt.Sprintf("centralServer.database.standbys[%d]", i), s)
 	}
 	if len(cs.Nodes) == 0 {
 		c.fail("centralServer.nodes", "list at least one central server node")

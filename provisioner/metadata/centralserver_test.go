@@ -73,7 +73,8 @@ func TestCentralServerRolesReject(t *testing.T) {
 		{"standby not listed", RoleCSDBStandby, "db1", nil, "field node"},
 		{"cs node not listed", RoleCSNode, "db1", nil, "field node"},
 		{"duplicate names across lists", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Database.Standbys[0].Name = "cs2" }, "duplicate of centralServer.database.standbys[0]"},
-		{"duplicate ha-node-name", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Nodes[1].HANodeName = "node_0" }, "field centralServer.nodes[1].haNodeName"},
+		{"standby name too long for its slot", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Database.Standbys[0].Name = "dbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" }, "field centralServer.database.standbys[0].name"},
+				{"duplicate ha-node-name", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Nodes[1].HANodeName = "node_0" }, "field centralServer.nodes[1].haNodeName"},
 		{"ha-node-name injection", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Nodes[0].HANodeName = "node_0\n[proxy]" }, "field centralServer.nodes[0].haNodeName"},
 		{"database name injection", RoleCSDBPrimary, "db1", func(d *Document) { d.CentralServer.Database.Name = `x"; DROP DATABASE y; --` }, "field centralServer.database.name"},
 		{"replication user is the owner", RoleCSDBPrimary, "db1", func(d *Document) { d.CentralServer.Database.ReplicationUser = "centerui" }, "field centralServer.database.replicationUser"},
@@ -132,5 +133,17 @@ func TestCentralServerRedacted(t *testing.T) {
 func TestSlotName(t *testing.T) {
 	if got := SlotName("db-2"); got != "standby_db_2" {
 		t.Errorf("SlotName = %q", got)
+	}
+}
+
+// TestDatabaseNodeNameFitsItsSlot: a database node name whose slot
+// standby_<name> fits PostgreSQL's 63 bytes is taken, one byte more is not.
+func TestDatabaseNodeNameFitsItsSlot(t *testing.T) {
+	fits := "d" + strings.Repeat("b", 54)
+	if msg := DatabaseNodeNameProblem(fits); msg != "" || len(SlotName(fits)) != 63 {
+		t.Errorf("%d characters: %q (slot %d bytes)", len(fits), msg, len(SlotName(fits)))
+	}
+	if msg := DatabaseNodeNameProblem(fits + "b"); !strings.Contains(msg, "at most 55 characters") {
+		t.Errorf("%d characters: %q", len(fits)+1, msg)
 	}
 }

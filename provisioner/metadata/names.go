@@ -1,6 +1,9 @@
 package metadata
 
-import "regexp"
+import (
+	"fmt"
+	"regexp"
+)
 
 // NameProblem says what is wrong with a cluster or node name ("" when it is
 // fine); node names must also avoid the reserved PostgreSQL and X-Road names.
@@ -13,6 +16,24 @@ func NameProblem(v string, node bool) string {
 		return "must be 1-63 lowercase letters, digits and '-', starting with a letter and not ending with '-'"
 	case node && reservedNames[v]:
 		return "is a reserved PostgreSQL or X-Road name"
+	}
+	return ""
+}
+
+// maxIdentifier is PostgreSQL's NAMEDATALEN - 1: longer role and slot
+// names are cut, so two nodes could end up with the same slot.
+const maxIdentifier = 63
+
+// DatabaseNodeNameProblem is NameProblem for a node of the central servers'
+// database cluster, whose name also becomes its replication slot
+// (SlotName), which must fit PostgreSQL's identifiers.
+func DatabaseNodeNameProblem(v string) string {
+	if msg := NameProblem(v, true); msg != "" {
+		return msg
+	}
+	if slot := SlotName(v); len(slot) > maxIdentifier {
+		return fmt.Sprintf("is too long: its replication slot %s would exceed PostgreSQL's %d-byte names (at most %d characters)",
+			slot, maxIdentifier, maxIdentifier-len(SlotName("")))
 	}
 	return ""
 }

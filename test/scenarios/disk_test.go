@@ -45,7 +45,7 @@ func TestUbuntuDiskProvisionsUnderQEMU(t *testing.T) {
 	// QEMU's user network gives the guest 10.0.2.15.
 	spec := kit.Spec{Cluster: "disk", Profile: nodeimage.DefaultProfile, CentralServer: kit.DefaultCentralServer()}
 	spec.CentralServer.Database.Primary = kit.Node{Name: "db1", Address: "10.0.2.15"}
-	spec.CentralServer.Nodes = []kit.CSNode{{Node: kit.Node{Name: "cs1", Address: "10.0.2.20"}}}
+	spec.CentralServer.Nodes = []kit.CSNode{{Node: kit.Node{Name: "cs1", Address: "10.0.2.20"}, HANodeName: "node_0"}}
 	res, err := kit.Generate(spec, nil, filepath.Join(t.TempDir(), "kit"), kit.Options{})
 	if err != nil {
 		t.Fatal(err)
