@@ -192,6 +192,9 @@ func (pg *PostgreSQL) validate(at string) error {
 	if pg.Major >= 12 && pg.Standby.Method != "standby.signal" {
 		return fmt.Errorf("key %s.standby.method: PostgreSQL %d needs standby.signal", at, pg.Major)
 	}
+	if pg.Standby.PromoteAs == "root" {
+		return fmt.Errorf("key %s.standby.promoteAs: pg_ctl cannot be run as root; name the PostgreSQL OS user", at)
+	}
 	if pg.Standby.Method == "recovery.conf" && pg.Standby.TriggerFile == "" {
 		return fmt.Errorf("key %s.standby.triggerFile: missing; recovery.conf needs a trigger_file", at)
 	}

@@ -79,6 +79,10 @@ func TestBrokenProfilesNameTheKey(t *testing.T) {
 		{"wal_keep_size below 13", strings.Replace(src, "  major: 15", "  major: 12", 1), "walRetentionKey"},
 		{"default not offered", strings.Replace(src, "  default: '15'", "  default: '16'", 1), "postgresql.default"},
 		{"name mismatch", strings.Replace(src, "name: debian-12", "name: debian-13", 1), "name"},
+		{"promote as root", strings.Replace(src, "      promoteAs: postgres", "      promoteAs: root", 1), "postgresqlVersions.15.standby.promoteAs: pg_ctl cannot be run as root"},
+		{"keyring not pinned", strings.Replace(src, "    fingerprints:\n", "    fingerprints: []\n    old:\n", 1), "bootstrap.keyring"},
+		{"debootstrap without script", strings.Replace(src, "  script: bookworm\n", "", 1), "bootstrap.script"},
+		{"disk without kernel", strings.Replace(src, "  kernel: /boot/vmlinuz-{version}\n", "", 1), "disk.kernel"},
 		{"empty", "", "empty profile"},
 	}
 	for _, c := range cases {
@@ -105,5 +109,22 @@ func TestUnknownProfile(t *testing.T) {
 	_, err = Resolve("rhel-8", "11")
 	if err == nil || !strings.Contains(err.Error(), "10, 12, 13") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestPromoteRunsAsPostgres: every profile and version promotes as the
+// PostgreSQL OS user, never root, which pg_ctl refuses (rhel-8 with
+// PostgreSQL 10 creates its instance as root).
+func TestPromoteRunsAsPostgres(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all {
+		for _, v := range p.VersionNames() {
+			if as := p.Versions[v].Standby.PromoteAs; as != "postgres" {
+				t.Errorf("%s PostgreSQL %s promotes as %q", p.Name, v, as)
+			}
+		}
 	}
 }

@@ -223,8 +223,11 @@ type Standby struct {
 	Method string `yaml:"method"`
 	// TriggerFile is the recovery.conf trigger_file; empty with standby.signal.
 	TriggerFile string `yaml:"triggerFile" fact:"optional"`
-	// PromoteCommand promotes a standby.
+	// PromoteCommand promotes a standby; PromoteAs is the OS user it runs
+	// as: pg_ctl refuses to run as root, also where the instance is
+	// created by root.
 	PromoteCommand []string `yaml:"promoteCommand"`
+	PromoteAs      string   `yaml:"promoteAs"`
 	// ConninfoReload is true when primary_conninfo changes take effect on
 	// reload (PostgreSQL >= 13); otherwise a restart is needed.
 	ConninfoReload bool `yaml:"conninfoReload"`

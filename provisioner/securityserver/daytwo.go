@@ -50,7 +50,6 @@ func (n *Node) inRecovery(ctx context.Context) (bool, error) {
 
 // promoteServerconf ends recovery with the profile's promote command.
 func (n *Node) promoteServerconf() engine.Phase {
-	sc := n.Facts.PG.Serverconf
 	cmd := n.Facts.PG.Standby.PromoteCommand
 	notInRecovery := func(ctx context.Context) (bool, error) {
 		in, err := n.inRecovery(ctx)
@@ -58,10 +57,10 @@ func (n *Node) promoteServerconf() engine.Phase {
 	}
 	return engine.Phase{
 		Name: "promote", Summary: "serverconf instance promoted out of recovery",
-		Actions: []string{strings.Join(cmd, " ") + " (as " + sc.RunAs + ")"},
+		Actions: []string{strings.Join(cmd, " ") + " (as " + n.Facts.PG.Standby.PromoteAs + ")"},
 		Check:   notInRecovery,
 		Apply: func(ctx context.Context) error {
-			if _, err := system.Run(ctx, system.Cmd{Args: cmd, User: steps.RunAs(sc.RunAs)}); err != nil {
+			if _, err := system.Run(ctx, system.Cmd{Args: cmd, User: steps.RunAs(n.Facts.PG.Standby.PromoteAs)}); err != nil {
 				return err
 			}
 			return steps.WaitFor(ctx, time.Minute, "the end of recovery", notInRecovery)
