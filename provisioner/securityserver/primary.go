@@ -25,14 +25,21 @@ func (n *Node) primarySettings() string {
 		"ssl_key_file  = " + confedit.PGString(TLS.Key),
 		"listen_addresses = '*'",
 		"wal_level = " + p.WalLevel,
-		// ~ the number of secondaries plus a small number (guide 4.3); the
-		// spare slots let a replaced secondary connect while its old walsender
-		// is still timing out.
-		fmt.Sprintf("max_wal_senders = %d", len(n.Doc.Secondaries)+2),
+		fmt.Sprintf("max_wal_senders = %d", n.walSenders()),
 		p.WalRetentionKey + " = " + confedit.PGString(p.WalRetentionValue),
 		"password_encryption = " + confedit.PGString(p.PasswordEncryption),
 	}, "\n")
 }
+
+// walSenders is max_wal_senders on every node of the cluster. Guide 4.3
+// asks for about the number of secondaries plus a small number, but a
+// secondary's first base backup (-X stream) takes two walsenders, and all
+// of them may take theirs at once; two spare let a replaced secondary
+// connect while its old walsender is still timing out. A standby must
+// hold at least its primary's value (PostgreSQL 12 and later refuse hot
+// standby below it), so secondaries set the same: every node's document
+// lists the whole cluster.
+func (n *Node) walSenders() int { return 2*len(n.Doc.Secondaries) + 2 }
 
 func (n *Node) primaryReplicationSettings() engine.Phase {
 	return steps.Edits("replication", "primary replication settings in postgresql.conf", []steps.Edit{{

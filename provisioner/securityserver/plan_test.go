@@ -1,0 +1,76 @@
+package securityserver
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/metadata"
+)
+
+// clusterDoc is node's document in a cluster of ss1 and n secondaries.
+func clusterDoc(role metadata.Role, node string, n int) *metadata.Document {
+	d := &metadata.Document{Version: metadata.Version, Cluster: "test", Role: role, Node: node,
+		Primary:            metadata.Primary{Name: "ss1", Address: "10.0.0.11", HostKey: "ssh-ed25519 AAAA"},
+		ServerconfPassword: "serverconf-Secret-0123456789",
+		TLS:                metadata.TLS{CA: "CA PEM", Cert: "CERT PEM", Key: "KEY-SECRET"},
+	}
+	for i := 0; i < n; i++ {
+		d.Secondaries = append(d.Secondaries, metadata.Member{Name: fmt.Sprintf("ss%d", i+2), Address: fmt.Sprintf("10.0.0.%d", 12+i)})
+	}
+	return d
+}
+
+func node(t *testing.T, profile string, d *metadata.Document) *Node {
+	t.Helper()
+	f, err := profiles.Resolve(profile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Node{Doc: d, Facts: f, StateDir: t.TempDir()}
+}
+
+func phaseNames(phases []engine.Phase) []string {
+	var names []string
+	for _, p := range phases {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// TestPlanPhases: each role runs the guide's steps in the guide's order.
+func TestPlanPhases(t *testing.T) {
+	primary := phaseNames(Plan(node(t, "ubuntu-24.04", clusterDoc(metadata.RolePrimary, "ss1", 2))))
+	want := []string{"stop-services", "tls", "serverconf-instance", "local-access", "replication", "serverconf-start", "roles",
+		"serverconf-database", "db-properties", "sync-user", "ssh-host-key", "node-ini", "local-ini", "verify", "services"}
+	if !slices.Equal(primary, want) {
+		t.Errorf("primary phases %v\nwant %v", primary, want)
+	}
+	secondary := phaseNames(Plan(node(t, "ubuntu-24.04", clusterDoc(metadata.RoleSecondary, "ss2", 2))))
+	for _, order := range [][2]string{{"wait-primary", "basebackup"}, {"basebackup", "standby"}, {"standby", "serverconf-start"},
+		{"serverconf-start", "initial-sync"}, {"initial-sync", "sync"}, {"node-ini", "ui-groups"}, {"verify", "services"}} {
+		if i, j := slices.Index(secondary, order[0]), slices.Index(secondary, order[1]); i < 0 || j < 0 || i > j {
+			t.Errorf("secondary phases %v: want %s before %s", secondary, order[0], order[1])
+		}
+	}
+}
+
+// TestWalSendersMatchAcrossTheCluster: a cluster with many secondaries
+// gives the primary enough walsenders for every secondary's base backup
+// (two each with -X stream) at once, and every standby the same value:
+// PostgreSQL 12 and later refuse hot standby below the primary's.
+func TestWalSendersMatchAcrossTheCluster(t *testing.T) {
+	for _, profile := range profiles.Names() {
+		for _, n := range []int{1, 2, 9, 10} {
+			primary := node(t, profile, clusterDoc(metadata.RolePrimary, "ss1", n)).primarySettings()
+			standby := node(t, profile, clusterDoc(metadata.RoleSecondary, "ss2", n)).standbySettings()
+			want := fmt.Sprintf("max_wal_senders = %d\n", 2*n+2)
+			if !strings.Contains(primary+"\n", want) || !strings.Contains(standby+"\n", want) {
+				t.Errorf("%s with %d secondaries: want %q on both\nprimary:\n%s\nstandby:\n%s", profile, n, want, primary, standby)
+			}
+		}
+	}
+}
