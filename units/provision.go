@@ -6,10 +6,11 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 )
 
-// ProvisionService is the first-boot unit. It runs after cloud-init has
-// written the role file (write_files runs in cloud-init's network stage; being
-// after cloud-config too lets the user's own cloud-config apply first) and
-// before the X-Road services.
+// ProvisionService is the first-boot unit. It runs once cloud-init has
+// written the role file (write_files, in cloud-init's network stage) and the
+// network is up, and before the X-Road services. It uses nothing of
+// cloud-init's later stages (config: locale, apt, ntp, runcmd's module;
+// final), so it does not wait for them: they run beside it.
 //
 // It is wanted by multi-user.target but ordered only after cloud-init's early
 // services, never after cloud-final.service or cloud-init.target: both are
@@ -23,7 +24,7 @@ func ProvisionService(xroadServices []string) []*unit.UnitOption {
 		opt("Unit", "After", "network-online.target"),
 		// cloud-init-network.service is cloud-init.service's name from 24.3 on;
 		// an After= on a unit that does not exist is ignored.
-		opt("Unit", "After", "cloud-init.service cloud-init-network.service cloud-config.service"),
+		opt("Unit", "After", "cloud-init.service cloud-init-network.service"),
 		opt("Unit", "Before", strings.Join(append(append([]string{}, serviceNames(xroadServices)...), "xroad-sync.service"), " ")),
 		opt("Unit", "ConditionPathExists", "!"+ProvisionedStamp),
 		opt("Service", "Type", "oneshot"),
