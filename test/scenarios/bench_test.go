@@ -115,10 +115,14 @@ func bootBreakdown(ctx context.Context, n *cluster.Node) string {
 			fmt.Fprintf(&out, "    chain %s\n", strings.TrimSpace(line))
 		}
 	}
+	// Monotonic timestamps are the host kernel's: the node's own systemd
+	// started at UserspaceTimestampMonotonic.
+	manager, _ := n.Exec(ctx, "systemctl", "show", "-p", "UserspaceTimestampMonotonic")
 	if run, err := n.Exec(ctx, "systemctl", "show", "-p", "ExecMainStartTimestampMonotonic", "-p", "ExecMainExitTimestampMonotonic", "xroad-provision.service"); err == nil {
+		boot, _ := strconv.ParseInt(property(manager, "UserspaceTimestampMonotonic"), 10, 64)
 		s, _ := strconv.ParseInt(property(run, "ExecMainStartTimestampMonotonic"), 10, 64)
 		e, _ := strconv.ParseInt(property(run, "ExecMainExitTimestampMonotonic"), 10, 64)
-		fmt.Fprintf(&out, "    provisioning from %.1fs to %.1fs after boot\n", float64(s)/1e6, float64(e)/1e6)
+		fmt.Fprintf(&out, "    provisioning from %.1fs to %.1fs after boot\n", float64(s-boot)/1e6, float64(e-boot)/1e6)
 	}
 	journal, _ := n.Exec(ctx, "journalctl", "-b", "-u", "xroad-provision.service", "-o", "cat", "--no-pager")
 	for _, line := range strings.Split(journal, "\n") {
