@@ -2,6 +2,7 @@ package base
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -145,6 +146,10 @@ func (b *bootstrap) archiveKeys(ctx context.Context, scratch string) ([]byte, er
 	} else {
 		from = b.facts.Bootstrap.Mirror + "/" + k.Package
 		data, err = keyringFromPackage(ctx, from, k.File, scratch)
+	}
+	if errors.Is(err, keyring.ErrUnreachable) {
+		return nil, fmt.Errorf("profile %s: key bootstrap.mirror: %s does not answer (fetching the keyring package %s): %w",
+			b.facts.Name, b.facts.Bootstrap.Mirror, k.Package, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: key bootstrap.keyring: %s: %w", b.facts.Name, from, err)

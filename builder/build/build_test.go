@@ -590,7 +590,7 @@ func TestBootstrapRefusesUntrustedArchive(t *testing.T) {
 		}, []string{"key bootstrap.keyring.fingerprints", "is not signed by the pinned B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8"}},
 		{"mirror does not answer", func(b *profiles.Bootstrap) {
 			b.Mirror = "http://127.0.0.1:9/ubuntu"
-		}, []string{"key bootstrap.keyring", "http://127.0.0.1:9/ubuntu/pool/", "unreachable"}},
+		}, []string{"key bootstrap.mirror: http://127.0.0.1:9/ubuntu does not answer", "ubuntu-keyring", "unreachable"}},
 		{"no debootstrap script", func(b *profiles.Bootstrap) { b.Script = "no-such-suite" },
 			[]string{"key bootstrap.script", `no script "no-such-suite"`}},
 	}

@@ -7,6 +7,7 @@ package keyring
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -126,6 +127,9 @@ func Dearmor(ctx context.Context, key []byte) ([]byte, error) {
 	return once(ctx, key, "--dearmor")
 }
 
+// ErrUnreachable is a server that did not answer a Fetch.
+var ErrUnreachable = errors.New("unreachable")
+
 // Fetch downloads key material (a published key, a keyring package) of at
 // most limit bytes. Nothing fetched is trusted by itself: callers keep only
 // keys pinned by fingerprint or configured by the operator.
@@ -138,7 +142,7 @@ func Fetch(ctx context.Context, url string, limit int64) ([]byte, error) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("unreachable: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
