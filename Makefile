@@ -39,8 +39,8 @@ bench: setup build
 golden:
 	$(GO) test ./units -update
 
-# The demo boots the debian-12 image (the profile this host can build) as
-# three nodes and leaves them running until demo-down.
+# The demo boots the default image (ubuntu-24.04) as three nodes and leaves
+# them running until demo-down.
 demo: setup
 	$(GO) run ./test/demo up
 

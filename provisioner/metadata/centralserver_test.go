@@ -73,8 +73,10 @@ func TestCentralServerRolesReject(t *testing.T) {
 		{"standby not listed", RoleCSDBStandby, "db1", nil, "field node"},
 		{"cs node not listed", RoleCSNode, "db1", nil, "field node"},
 		{"duplicate names across lists", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Database.Standbys[0].Name = "cs2" }, "duplicate of centralServer.database.standbys[0]"},
-		{"standby name too long for its slot", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Database.Standbys[0].Name = "dbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" }, "field centralServer.database.standbys[0].name"},
-				{"duplicate ha-node-name", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Nodes[1].HANodeName = "node_0" }, "field centralServer.nodes[1].haNodeName"},
+		{"standby name too long for its slot", RoleCSNode, "cs1", func(d *Document) {
+			d.CentralServer.Database.Standbys[0].Name = "dbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+		}, "field centralServer.database.standbys[0].name"},
+		{"duplicate ha-node-name", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Nodes[1].HANodeName = "node_0" }, "field centralServer.nodes[1].haNodeName"},
 		{"ha-node-name injection", RoleCSNode, "cs1", func(d *Document) { d.CentralServer.Nodes[0].HANodeName = "node_0\n[proxy]" }, "field centralServer.nodes[0].haNodeName"},
 		{"database name injection", RoleCSDBPrimary, "db1", func(d *Document) { d.CentralServer.Database.Name = `x"; DROP DATABASE y; --` }, "field centralServer.database.name"},
 		{"replication user is the owner", RoleCSDBPrimary, "db1", func(d *Document) { d.CentralServer.Database.ReplicationUser = "centerui" }, "field centralServer.database.replicationUser"},
