@@ -104,11 +104,21 @@ func applyEdit(e Edit) error {
 	return system.WriteFileIDs(e.Path, e.Fn(old), st.Mode().Perm(), int(sys.Uid), int(sys.Gid), owner)
 }
 
+// Polls of WaitFor start after firstPoll and back off to maxPoll: what is
+// waited for is another node reaching a step (the primary ready, a standby
+// streaming), which every node of a booting cluster waits on, so a long
+// sleep after it happened delays the whole cluster; a poll costs one
+// connection.
+const (
+	firstPoll = 250 * time.Millisecond
+	maxPoll   = 2 * time.Second
+)
+
 // WaitFor polls cond until it holds or the timeout passes, keeping systemd's
 // start timeout extended meanwhile.
 func WaitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
 	deadline := time.Now().Add(timeout)
-	delay := time.Second
+	delay := firstPoll
 	var last error
 	for {
 		ok, err := cond(ctx)
@@ -129,9 +139,7 @@ func WaitFor(ctx context.Context, timeout time.Duration, what string, cond func(
 			return ctx.Err()
 		case <-time.After(jitter(delay)):
 		}
-		if delay < 15*time.Second {
-			delay *= 2
-		}
+		delay = min(2*delay, maxPoll)
 	}
 }
 
