@@ -101,8 +101,13 @@ func TestCentralServerHA(t *testing.T) {
 			t.Errorf("%s: local.ini lacks ha-node-name:\n%s", n.Name, ini)
 		}
 	}
+	// The central servers make their table when they first write: until
+	// then the query fails, and the wait goes on.
 	writers := func(db *cluster.Node, since string) (bool, string) {
-		got := dbSQL(t, ctx, db, "centerui", "SELECT coalesce(string_agg(DISTINCT node_name, ',' ORDER BY node_name), '') FROM ha_probe WHERE written > '"+since+"'")
+		got, err := querySQL(ctx, db, defaultPort, "centerui", "SELECT coalesce(string_agg(DISTINCT node_name, ',' ORDER BY node_name), '') FROM ha_probe WHERE written > '"+since+"'")
+		if err != nil {
+			return false, err.Error()
+		}
 		return got == "node_0,node_1", got
 	}
 	for _, n := range append([]*cluster.Node{db1, db2, db3}, csNodes...) {

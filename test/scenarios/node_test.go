@@ -47,8 +47,19 @@ func sql(t *testing.T, ctx context.Context, n *cluster.Node, db, query string) s
 // sqlOn runs a query as postgres on the node's instance on port.
 func sqlOn(t *testing.T, ctx context.Context, n *cluster.Node, port, db, query string) string {
 	t.Helper()
-	return strings.TrimSpace(n.MustExec(ctx, "runuser", "-u", "postgres", "--",
-		"psql", "-X", "-qtA", "-v", "ON_ERROR_STOP=1", "-p", port, "-d", db, "-c", query))
+	out, err := querySQL(ctx, n, port, db, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// querySQL runs a query as postgres on the node's instance on port, for
+// callers that wait until it succeeds.
+func querySQL(ctx context.Context, n *cluster.Node, port, db, query string) (string, error) {
+	out, err := n.Exec(ctx, "runuser", "-u", "postgres", "--",
+		"psql", "-X", "-qtA", "-v", "ON_ERROR_STOP=1", "-p", port, "-d", db, "-c", query)
+	return strings.TrimSpace(out), err
 }
 
 // eventually retries cond until it holds or the timeout passes.
