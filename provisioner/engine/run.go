@@ -75,7 +75,13 @@ func (r *Runner) Run(ctx context.Context, phases []Phase) error {
 		return err
 	}
 	r.notify("provisioned")
-	return r.writeResult(Result{Status: "provisioned", Done: r.Done(phases)})
+	if err := r.writeResult(Result{Status: "provisioned", Done: r.Done(phases)}); err != nil {
+		return err
+	}
+	// The journal and the console (a disk's serial port, read when the
+	// node cannot be entered) say when the node is done.
+	r.Log.Info("node provisioned", "phases", len(phases))
+	return nil
 }
 
 // RunPhase runs one phase by name regardless of its stamp: the repair path.

@@ -61,9 +61,10 @@ func TestUbuntuDiskProvisionsUnderQEMU(t *testing.T) {
 		"-nic", "user,restrict=on,model=virtio-net-pci",
 		"-drive", "if=virtio,format=raw,snapshot=on,file="+raw,
 		"-drive", "if=virtio,format=raw,readonly=on,file="+seed)
-	// Systemd's status lines are cut to the console's width.
+	// The provisioner logs to the console too (StandardOutput=journal+console);
+	// systemd's own "Finished" line may not show once the login prompt is up.
 	qemu.BootUntil(t, ctx, []string{
-		"Finished xroad-provision.service",
+		`msg="node provisioned"`,
 		" login: ",
-	}, []string{"Failed to start xroad-provision.service", "emergency mode", "Dependency failed"}, args...)
+	}, []string{"Failed to start xroad-provision.service", `msg="phase failed"`, "emergency mode", "Dependency failed"}, args...)
 }
