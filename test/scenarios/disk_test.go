@@ -25,7 +25,7 @@ import (
 func TestUbuntuDiskProvisionsUnderQEMU(t *testing.T) {
 	qemu.Need(t)
 	cluster.Need(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "xroad-test-disk-")
 	if err != nil {
@@ -63,7 +63,11 @@ func TestUbuntuDiskProvisionsUnderQEMU(t *testing.T) {
 		"-drive", "if=virtio,format=raw,readonly=on,file="+seed)
 	// The provisioner logs to the console too (StandardOutput=journal+console);
 	// systemd's own "Finished" line may not show once the login prompt is up.
-	qemu.BootUntil(t, ctx, []string{
+	// A boot that stalls must fail with its console well inside go test's
+	// own timeout, not be killed by it with nothing to show.
+	boot, cancelBoot := context.WithTimeout(ctx, 12*time.Minute)
+	defer cancelBoot()
+	qemu.BootUntil(t, boot, []string{
 		`msg="node provisioned"`,
 		" login: ",
 	}, []string{"Failed to start xroad-provision.service", `msg="phase failed"`, "emergency mode", "Dependency failed"}, args...)
