@@ -27,7 +27,7 @@ func (m *material) csDocument(cluster string, cs *CentralServer, n Node, role me
 	if carriesAdmin(role) {
 		section.Admin = metadata.Credentials{User: cs.Admin, Password: m.passwords.admin}
 	}
-	return &metadata.Document{
+	d := &metadata.Document{
 		Version:       metadata.Version,
 		Cluster:       cluster,
 		Role:          role,
@@ -35,6 +35,11 @@ func (m *material) csDocument(cluster string, cs *CentralServer, n Node, role me
 		TLS:           m.tls(n.Name),
 		CentralServer: section,
 	}
+	// The database nodes run no X-Road package, so they have no admin user.
+	if role == metadata.RoleCSNode {
+		d.AdminUser = m.admin
+	}
+	return d
 }
 
 // carriesAdmin tells which roles get the admin credentials: the database

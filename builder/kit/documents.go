@@ -17,6 +17,10 @@ import (
 type material struct {
 	ca        *certKey
 	passwords passwords
+	// admin is the X-Road admin user; adminPassword its password when this
+	// run drew it, else "".
+	admin         *metadata.AdminUser
+	adminPassword string
 	hostKeys  map[string]*sshKey  // every security server's SSH host key
 	userKeys  map[string]*sshKey  // every security server's xroad user key
 	certs     map[string]*certKey // every node's PostgreSQL certificate
@@ -38,11 +42,18 @@ func makeMaterial(spec *Spec, facts *profiles.Facts, prev *previousKit, now time
 
 // clusterSecrets are the CA and the passwords, shared by every node.
 func (m *material) clusterSecrets(spec *Spec, prev *previousKit, now time.Time) error {
+	var err error
+	var prevAdmin *metadata.AdminUser
+	if prev != nil {
+		prevAdmin = prev.admin
+	}
+	if m.admin, m.adminPassword, err = adminUser(spec.AdminUser, prevAdmin); err != nil {
+		return err
+	}
 	if prev != nil {
 		m.ca, m.passwords = prev.ca, prev.passwords
 		return nil
 	}
-	var err error
 	if m.ca, err = newCA(spec.Cluster, now); err != nil {
 		return fmt.Errorf("cluster CA: %w", err)
 	}
@@ -143,6 +154,8 @@ func (m *material) document(spec *Spec, n Node, role metadata.Role) *metadata.Do
 		TLS:                m.tls(n.Name),
 		SSH:                metadata.SSH{HostKey: string(host.Private), PrivateKey: string(user.Private), PublicKey: user.Public},
 		Options:            spec.Options,
+		PublicName:         spec.PublicName,
+		AdminUser:          m.admin,
 	}
 }
 

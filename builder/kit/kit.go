@@ -40,6 +40,9 @@ type Result struct {
 	Generation    int
 	CAFingerprint string
 	Nodes         []NodeResult
+	// AdminUser is the X-Road admin user's name; AdminPassword its password
+	// when this run made it (shown once: the kit keeps only the hash), else "".
+	AdminUser, AdminPassword string
 }
 
 // NodeResult is one node's part of the kit.
@@ -160,7 +163,8 @@ func checkKeyType(f *profiles.Facts) error {
 }
 
 func (k *kitPlan) result(outDir, previousDir string) *Result {
-	r := &Result{Dir: outDir, PreviousDir: previousDir, Generation: k.generation, CAFingerprint: k.material.ca.fingerprint()}
+	r := &Result{Dir: outDir, PreviousDir: previousDir, Generation: k.generation, CAFingerprint: k.material.ca.fingerprint(),
+		AdminUser: k.material.admin.Name, AdminPassword: k.material.adminPassword}
 	for _, n := range k.nodes {
 		dir := filepath.Join(outDir, "nodes", n.node.Name)
 		r.Nodes = append(r.Nodes, NodeResult{

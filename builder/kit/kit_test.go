@@ -479,6 +479,11 @@ func TestSpecRejected(t *testing.T) {
 		{"bad interface", ok + "options: {healthCheckInterface: 'eth0; rm'}\n", "options.healthCheckInterface"},
 		{"empty", "", "empty"},
 		{"two documents", ok + "---\n" + ok, "more than one"},
+		{"clear-text admin password", ok + "adminUser: {name: admin, password: Secret123456}\n", "adminUser.password"},
+		{"admin hash not a hash", ok + "adminUser: {name: admin, passwordHash: Secret123456}\n", "adminUser.passwordHash"},
+		{"admin user reserved", ok + "adminUser: {name: postgres}\n", "adminUser.name"},
+		{"admin user bad name", ok + "adminUser: {name: 'Ad min'}\n", "adminUser.name"},
+		{"bad public name", ok + "publicName: 'ss example'\n", "publicName"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseSpec([]byte(tc.spec))

@@ -19,6 +19,8 @@ type previousKit struct {
 	ca        *certKey
 	passwords passwords
 	nodes     map[string]*prevNode
+	// admin is the admin user the previous kit's documents carry.
+	admin *metadata.AdminUser
 }
 
 // prevNode is one node of the previous kit. A kit made before every node had
@@ -164,6 +166,9 @@ func (p *previousKit) addNode(dir string, ns nodeState, facts *profiles.Facts) e
 	}
 	if err := p.passwords.keepFrom(doc); err != nil {
 		return err
+	}
+	if doc.AdminUser != nil {
+		p.admin = doc.AdminUser
 	}
 	p.nodes[ns.Name] = n
 	return nil

@@ -36,6 +36,13 @@ type Spec struct {
 	// Options go into every security server's document. ParseSpec starts from
 	// DefaultOptions; a Spec built in Go must set them itself.
 	Options metadata.Options `yaml:"options,omitempty"`
+	// PublicName is the security-server cluster's name for clients (the load
+	// balancer's): the subject of the TLS certificates the primary makes.
+	// Optional; the primary's name when absent.
+	PublicName string `yaml:"publicName,omitempty"`
+	// AdminUser is the X-Road admin user of every X-Road node; DefaultAdminUser
+	// with a password the kit makes when absent.
+	AdminUser *AdminUser `yaml:"adminUser,omitempty"`
 }
 
 // Node is one cluster member: its name (the PostgreSQL certificate CN, the
@@ -144,6 +151,9 @@ func (s *Spec) Validate() error {
 			return fieldErr("profile", "%v", err)
 		}
 	}
+	if err := s.AdminUser.validate(); err != nil {
+		return err
+	}
 	if s.CentralServer != nil {
 		if err := s.noSecurityServerFields(); err != nil {
 			return err
@@ -165,6 +175,11 @@ func (s *Spec) Validate() error {
 			return err
 		}
 	}
+	if s.PublicName != "" {
+		if err := checkAddress("publicName", s.PublicName); err != nil {
+			return err
+		}
+	}
 	return s.validateOptions()
 }
 
@@ -178,6 +193,8 @@ func (s *Spec) noSecurityServerFields() error {
 		return fieldErr("secondaries", why)
 	case s.Options != (metadata.Options{}):
 		return fieldErr("options", why)
+	case s.PublicName != "":
+		return fieldErr("publicName", why)
 	}
 	return nil
 }

@@ -48,6 +48,10 @@ func kitCommand() *cli.Command {
 			for _, n := range res.Nodes {
 				fmt.Printf("%-14s %-10s %-16s %s\n", n.Role, n.Name, n.Address, n.SeedISO)
 			}
+			if res.AdminPassword != "" {
+				// Shown this once: the kit holds only the hash.
+				fmt.Printf("X-Road admin user %s, password %s (not stored; note it now)\n", res.AdminUser, res.AdminPassword)
+			}
 			return nil
 		},
 	}

@@ -40,6 +40,20 @@ type Document struct {
 	Options            Options `yaml:"options,omitempty"`
 	// CentralServer is the central-server HA part, on those roles only.
 	CentralServer *CentralServer `yaml:"centralServer,omitempty"`
+	// PublicName is the name clients reach a security-server cluster by (the
+	// load balancer's): the subject of the TLS certificates the primary makes
+	// at first boot. Optional; the primary's name when absent.
+	PublicName string `yaml:"publicName,omitempty"`
+	// AdminUser is the X-Road admin user each node creates. Optional.
+	AdminUser *AdminUser `yaml:"adminUser,omitempty"`
+}
+
+// ClusterName is the public name of a security-server cluster.
+func (d *Document) ClusterName() string {
+	if d.PublicName != "" {
+		return d.PublicName
+	}
+	return d.Primary.Name
 }
 
 // Primary identifies the primary node.

@@ -20,7 +20,7 @@ func redact(s string) string {
 }
 
 // Redacted returns a deep copy with every secret (serverconfPassword, tls.key,
-// ssh.hostKey, ssh.privateKey, the central server's database and admin
+// ssh.hostKey, ssh.privateKey, adminUser.passwordHash, the central server's database and admin
 // passwords) replaced by "<redacted>".
 func (d *Document) Redacted() Document {
 	r := *d
@@ -29,6 +29,11 @@ func (d *Document) Redacted() Document {
 	r.TLS.Key = redact(d.TLS.Key)
 	r.SSH.HostKey = redact(d.SSH.HostKey)
 	r.SSH.PrivateKey = redact(d.SSH.PrivateKey)
+	if d.AdminUser != nil {
+		a := *d.AdminUser
+		a.PasswordHash = redact(a.PasswordHash)
+		r.AdminUser = &a
+	}
 	if d.CentralServer != nil {
 		cs := *d.CentralServer
 		cs.Database.Standbys = append([]Host(nil), cs.Database.Standbys...)

@@ -58,9 +58,14 @@ func (d *Document) validate(opts validateOpts) error {
 			c.fail("options", "not allowed on role %s (security-server options)", d.Role)
 		}
 		c.tls(d)
+		if d.PublicName != "" {
+			c.fail("publicName", "not allowed on role %s (a security-server cluster's name)", d.Role)
+		}
 	} else {
 		c.securityServer(d)
+		c.address("publicName", d.PublicName, false)
 	}
+	c.adminUser("adminUser", d.AdminUser)
 	if len(c.errs) > 0 {
 		return &ValidationError{Fields: c.errs}
 	}
