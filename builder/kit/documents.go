@@ -21,9 +21,9 @@ type material struct {
 	// run drew it, else "".
 	admin         *metadata.AdminUser
 	adminPassword string
-	hostKeys  map[string]*sshKey  // every security server's SSH host key
-	userKeys  map[string]*sshKey  // every security server's xroad user key
-	certs     map[string]*certKey // every node's PostgreSQL certificate
+	hostKeys      map[string]*sshKey  // every security server's SSH host key
+	userKeys      map[string]*sshKey  // every security server's xroad user key
+	certs         map[string]*certKey // every node's PostgreSQL certificate
 }
 
 // makeMaterial generates what is missing; with prev it keeps what still fits.
