@@ -114,6 +114,41 @@ type XRoad struct {
 	// (guide 3.3 step 9); UIGroupsKept must survive.
 	UIGroupsRemovedOnSecondary []string `yaml:"uiGroupsRemovedOnSecondary"`
 	UIGroupsKept               []string `yaml:"uiGroupsKept"`
+	// FirstBoot is how a node makes, with the packages' own scripts, what an
+	// image leaves out: TLS identities, databases, the admin user.
+	FirstBoot FirstBoot `yaml:"firstBoot"`
+}
+
+// FirstBoot are the packages' scripts a node runs at first boot.
+type FirstBoot struct {
+	// CertificateScript makes /etc/xroad/ssl/NAME.crt, .key and .p12
+	// (generate_certificate.sh -n NAME -s SUBJECT -a ALTNAMES -p).
+	CertificateScript string `yaml:"certificateScript"`
+	// ProxyCertificates are the TLS identities a security-server primary
+	// makes; the sync gives them to its secondaries.
+	ProxyCertificates []string `yaml:"proxyCertificates"`
+	// CentralServerCertificates are the ones a central server's package
+	// makes when it is configured.
+	CentralServerCertificates []string `yaml:"centralServerCertificates" fact:"optional"`
+	// DatabaseSetup is each X-Road database's setup script, by its prefix in
+	// db.properties (serverconf, messagelog, op-monitor).
+	DatabaseSetup map[string]string `yaml:"databaseSetup"`
+	// AdminUser is how the packages give the admin user its groups.
+	AdminUser AdminUserRule `yaml:"adminUser"`
+}
+
+// AdminUserRule is the packages' rule for the X-Road admin user.
+type AdminUserRule struct {
+	// DebconfQuestion names the admin user to the packages; absent where
+	// there is no debconf.
+	DebconfQuestion string `yaml:"debconfQuestion" fact:"optional"`
+	// Apply runs the packages' rule; {package} and {user} are replaced.
+	Apply []string `yaml:"apply"`
+	// SecurityServerPackage and CentralServerPackage own the rule.
+	SecurityServerPackage string `yaml:"securityServerPackage"`
+	CentralServerPackage  string `yaml:"centralServerPackage" fact:"optional"`
+	// CentralServerGroups are the groups a central server's admin gets.
+	CentralServerGroups []string `yaml:"centralServerGroups" fact:"optional"`
 }
 
 // Repository is a signed X-Road package repository.

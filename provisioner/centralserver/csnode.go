@@ -3,13 +3,13 @@ package centralserver
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
+	"xroad-appliance/provisioner/xroadsetup"
 )
 
 // Files a central server node's packages read.
@@ -108,6 +108,40 @@ func (n *Node) adminProperties() engine.Phase {
 	}, nil)
 }
 
+// packageSetup configures xroad-center again now that db.properties names
+// the shared database and the admin user exists: its postinst makes the
+// node's TLS identities, sets up or migrates the database and gives the
+// admin user the central server's groups.
+func (n *Node) packageSetup() engine.Phase {
+	fb := n.Facts.XRoad.FirstBoot
+	rule, pkg := fb.AdminUser, fb.AdminUser.CentralServerPackage
+	have := func(context.Context) (bool, error) {
+		return xroadsetup.HaveCertificates(fb.CentralServerCertificates), nil
+	}
+	if a := n.Doc.AdminUser; a != nil {
+		p := xroadsetup.AdminUser(a, rule, pkg, rule.CentralServerGroups, nil)
+		p.Name, p.Summary = "package-setup", pkg+" configured: TLS identities, database, admin user "+a.Name
+		user := p.Check
+		p.Check = func(ctx context.Context) (bool, error) {
+			if ok, err := have(ctx); err != nil || !ok {
+				return false, err
+			}
+			return user(ctx)
+		}
+		return p
+	}
+	cmd := xroadsetup.RuleCommand(rule, pkg, "")
+	return engine.Phase{
+		Name: "package-setup", Summary: pkg + " configured: TLS identities and database",
+		Actions: []string{strings.Join(cmd, " ")},
+		Check:   have,
+		Apply: func(ctx context.Context) error {
+			_, err := system.Run(ctx, system.Cmd{Args: cmd})
+			return err
+		},
+	}
+}
+
 // startServices starts the central server's services once provisioning
 // ends: they read db.properties and local.ini when they start.
 func (n *Node) startServices() engine.Phase {
@@ -117,21 +151,5 @@ func (n *Node) startServices() engine.Phase {
 // ensureEdited edits a file a package ships, creating it (xroad:xroad 0640)
 // when the package has not.
 func (n *Node) ensureEdited(name, describe, path string, fn func([]byte) []byte) engine.Phase {
-	p := steps.Edits(name, describe, []steps.Edit{{Path: path, Describe: describe + "\n", Fn: fn}}, nil)
-	check, apply := p.Check, p.Apply
-	p.Check = func(ctx context.Context) (bool, error) {
-		if _, err := os.Stat(path); os.IsNotExist(err) {
-			return false, nil
-		}
-		return check(ctx)
-	}
-	p.Apply = func(ctx context.Context) error {
-		if _, err := os.Stat(path); os.IsNotExist(err) {
-			if err := system.WriteFile(path, nil, 0o640, "xroad:xroad"); err != nil {
-				return err
-			}
-		}
-		return apply(ctx)
-	}
-	return p
+	return steps.Edits(name, describe, []steps.Edit{{Path: path, Describe: describe + "\n", Fn: fn, Create: "xroad:xroad", CreateMode: 0o640}}, nil)
 }

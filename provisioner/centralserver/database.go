@@ -124,7 +124,7 @@ func (n *Node) roles() engine.Phase {
 		Name: "roles", Summary: "replication user " + db.ReplicationUser + ", database owner " + db.Owner + ", admin " + admin.User, Actions: actions,
 		Check: func(ctx context.Context) (bool, error) {
 			for _, u := range users {
-				if !pg.PasswordWorks(ctx, port, u.name, u.password) {
+				if !pg.PasswordWorks(ctx, port, u.name, u.password, "postgres") {
 					return false, nil
 				}
 			}

@@ -109,12 +109,12 @@ func IsUnavailable(err error) bool {
 
 // PasswordWorks reports whether role logs in with password over TCP on
 // localhost: the only honest check of a stored password.
-func PasswordWorks(ctx context.Context, port int, role, password string) bool {
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=127.0.0.1 port=%d dbname=postgres sslmode=prefer", port))
+func PasswordWorks(ctx context.Context, port int, role, password, database string) bool {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=127.0.0.1 port=%d sslmode=prefer", port))
 	if err != nil {
 		return false
 	}
-	cfg.User, cfg.Password = role, password
+	cfg.User, cfg.Password, cfg.Database = role, password, database
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false

@@ -175,18 +175,27 @@ func (n *Node) settingsApplied(ctx context.Context) (bool, error) {
 }
 
 // dbProperties points serverconf at the separate instance (guide 3.2 step 4,
-// 3.3 step 4) with the cluster's serverconf password.
+// 3.3 step 4) with the cluster's serverconf password. An image keeps no
+// db.properties (each node's passwords are its own), so the file and the
+// URL are made where missing.
 func (n *Node) dbProperties() engine.Phase {
-	const urlKey, pwKey = "serverconf.hibernate.connection.url", "serverconf.hibernate.connection.password"
+	const prefix = "serverconf.hibernate.connection."
 	port := fmt.Sprint(n.Facts.PG.Serverconf.Port)
 	fn := func(b []byte) []byte {
-		if url, ok := confedit.GetProperty(b, urlKey); ok {
-			b = confedit.SetProperty(b, urlKey, repointPort(url, port))
+		if url, ok := confedit.GetProperty(b, prefix+"url"); ok {
+			b = confedit.SetProperty(b, prefix+"url", repointPort(url, port))
+		} else {
+			b = confedit.SetProperty(b, prefix+"url", "jdbc:postgresql://127.0.0.1:"+port+"/serverconf")
 		}
-		return confedit.SetProperty(b, pwKey, n.Doc.ServerconfPassword)
+		if _, ok := confedit.GetProperty(b, prefix+"username"); !ok {
+			b = confedit.SetProperty(b, prefix+"username", "serverconf")
+		}
+		return confedit.SetProperty(b, prefix+"password", n.Doc.ServerconfPassword)
 	}
-	return steps.Edits("db-properties", "db.properties uses the serverconf instance on port "+port,
-		[]steps.Edit{{Path: DBProperties, Fn: fn, Describe: urlKey + " port -> " + port + "\n" + pwKey + " = <the cluster's serverconf password>\n"}}, nil)
+	return steps.Edits("db-properties", "db.properties uses the serverconf instance on port "+port, []steps.Edit{{
+		Path: DBProperties, Fn: fn, Create: "xroad:xroad", CreateMode: 0o640,
+		Describe: prefix + "url port -> " + port + "\n" + prefix + "password = <the cluster's serverconf password>\n",
+	}}, nil)
 }
 
 // repointPort changes the port of a jdbc:postgresql://host:port/db URL.

@@ -39,20 +39,28 @@ type Node struct {
 // Plan returns the phases for the node's role, in order.
 func Plan(n *Node) []engine.Phase {
 	if n.Doc.Role == metadata.RolePrimary {
-		return []engine.Phase{
-			n.stopServices(), n.tlsFiles(), n.serverconfInstance(), n.localAccess(), n.primaryReplicationSettings(),
-			n.startServerconf(), n.roles(), n.serverconfDatabase(), n.dbProperties(), n.syncUser(), n.hostKey(),
-			n.nodeINI("master"), n.localINI(), n.verifyPrimary(), n.startServices(),
+		// The TLS identities come first: a secondary syncs them once it
+		// can reach the primary's database.
+		phases := []engine.Phase{
+			n.stopServices(), n.certificates(), n.tlsFiles(), n.serverconfInstance(), n.localAccess(), n.primaryReplicationSettings(),
+			n.startServerconf(), n.roles(), n.dbProperties(), n.serverconfDatabase(),
 		}
+		phases = append(phases, n.localDatabases()...)
+		phases = append(phases, n.syncUser(), n.hostKey(), n.nodeINI("master"), n.localINI())
+		phases = append(phases, n.adminUser()...)
+		return append(phases, n.verifyPrimary(), n.startServices())
 	}
 	phases := []engine.Phase{n.stopServices(), n.tlsFiles(), n.serverconfInstance(), n.sshClient()}
 	if n.Doc.SSH.HostKey != "" {
 		// Pinned by the others from the kit's list once this node is promoted.
 		phases = append(phases, n.hostKey())
 	}
-	return append(phases,
-		n.waitPrimary(), n.baseBackup(), n.localAccess(), n.standby(), n.startServerconf(), n.dbProperties(),
-		n.initialSync(), n.syncTimer(), n.nodeINI("slave"), n.uiGroups(), n.verifySecondary(), n.startServices())
+	phases = append(phases,
+		n.waitPrimary(), n.baseBackup(), n.localAccess(), n.standby(), n.startServerconf(), n.dbProperties())
+	phases = append(phases, n.localDatabases()...)
+	phases = append(phases, n.initialSync(), n.syncTimer(), n.nodeINI("slave"), n.uiGroups())
+	phases = append(phases, n.adminUser()...)
+	return append(phases, n.verifySecondary(), n.startServices())
 }
 
 func (n *Node) pgConf() string { return n.Facts.PG.Serverconf.ConfigDir + "/postgresql.conf" }

@@ -43,15 +43,29 @@ func phaseNames(phases []engine.Phase) []string {
 
 // TestPlanPhases: each role runs the guide's steps in the guide's order.
 func TestPlanPhases(t *testing.T) {
-	primary := phaseNames(Plan(node(t, "ubuntu-24.04", clusterDoc(metadata.RolePrimary, "ss1", 2))))
-	want := []string{"stop-services", "tls", "serverconf-instance", "local-access", "replication", "serverconf-start", "roles",
-		"serverconf-database", "db-properties", "sync-user", "ssh-host-key", "node-ini", "local-ini", "verify", "services"}
+	admin := &metadata.AdminUser{Name: "xadmin", PasswordHash: "$6$salt$hash"}
+	doc := clusterDoc(metadata.RolePrimary, "ss1", 2)
+	doc.AdminUser = admin
+	primary := phaseNames(Plan(node(t, "ubuntu-24.04", doc)))
+	// The TLS identities exist before any secondary can sync; db.properties
+	// names the serverconf instance before the package's setup runs there.
+	want := []string{"stop-services", "certificates", "tls", "serverconf-instance", "local-access", "replication", "serverconf-start", "roles",
+		"db-properties", "serverconf-database", "messagelog-database", "op-monitor-database", "sync-user", "ssh-host-key", "node-ini", "local-ini",
+		"admin-user", "verify", "services"}
 	if !slices.Equal(primary, want) {
 		t.Errorf("primary phases %v\nwant %v", primary, want)
 	}
-	secondary := phaseNames(Plan(node(t, "ubuntu-24.04", clusterDoc(metadata.RoleSecondary, "ss2", 2))))
+	doc = clusterDoc(metadata.RoleSecondary, "ss2", 2)
+	doc.AdminUser = admin
+	secondary := phaseNames(Plan(node(t, "ubuntu-24.04", doc)))
+	if slices.Contains(secondary, "certificates") || slices.Contains(secondary, "serverconf-database") {
+		t.Errorf("secondary phases %v: a secondary makes neither the TLS identities nor serverconf", secondary)
+	}
+	// The package gives the admin user a secondary's groups only once
+	// node.ini says slave.
 	for _, order := range [][2]string{{"wait-primary", "basebackup"}, {"basebackup", "standby"}, {"standby", "serverconf-start"},
-		{"serverconf-start", "initial-sync"}, {"initial-sync", "sync"}, {"node-ini", "ui-groups"}, {"verify", "services"}} {
+		{"serverconf-start", "initial-sync"}, {"initial-sync", "sync"}, {"node-ini", "ui-groups"}, {"db-properties", "messagelog-database"},
+		{"ui-groups", "admin-user"}, {"admin-user", "verify"}, {"verify", "services"}} {
 		if i, j := slices.Index(secondary, order[0]), slices.Index(secondary, order[1]); i < 0 || j < 0 || i > j {
 			t.Errorf("secondary phases %v: want %s before %s", secondary, order[0], order[1])
 		}

@@ -3,7 +3,6 @@ package securityserver
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
+	"xroad-appliance/provisioner/xroadsetup"
 	"xroad-appliance/units"
 )
 
@@ -77,7 +77,7 @@ func (n *Node) roles() engine.Phase {
 				}
 			}
 			// The password is right when it logs in.
-			return pg.PasswordWorks(ctx, port, "serverconf", n.Doc.ServerconfPassword), nil
+			return pg.PasswordWorks(ctx, port, "serverconf", n.Doc.ServerconfPassword, "postgres"), nil
 		},
 		Apply: func(ctx context.Context) error {
 			conn, err := pg.Local(ctx, port, "postgres")
@@ -121,8 +121,9 @@ func (n *Node) roles() engine.Phase {
 }
 
 // serverconfDatabase copies serverconf from the default instance and renames
-// the old one (guide 4.3). An appliance booted before X-Road made the
-// database gets an empty one owned by serverconf.
+// the old one (guide 4.3). Where the default instance has none, as in an
+// image built without database setup, the package's setup script makes it
+// on the serverconf instance.
 func (n *Node) serverconfDatabase() engine.Phase {
 	sc, def := n.Facts.PG.Serverconf, n.Facts.PG.Default
 	return engine.Phase{
@@ -147,13 +148,10 @@ func (n *Node) serverconfDatabase() engine.Phase {
 				return fmt.Errorf("default instance on port %d: %w", def.Port, err)
 			}
 			if hasOld == "0" {
-				conn, err := pg.Local(ctx, sc.Port, "postgres")
-				if err != nil {
-					return err
-				}
-				defer conn.Close(ctx)
-				_, err = conn.Exec(ctx, "CREATE DATABASE serverconf OWNER serverconf ENCODING 'UTF8'")
-				return err
+				// An image built with XROAD_IGNORE_DATABASE_SETUP: the
+				// package's own setup makes it, here, with db.properties'
+				// user and password.
+				return xroadsetup.Database(n.Facts.XRoad.FirstBoot, "serverconf", sc.Port).Apply(ctx)
 			}
 			dump, err := system.Run(ctx, system.Cmd{User: "postgres", Args: []string{"pg_dump", "-h", pg.SocketDir, "-p", fmt.Sprint(def.Port), "-C", "serverconf"}})
 			if err != nil {
@@ -228,8 +226,8 @@ func (n *Node) localINI() engine.Phase {
 	for _, s := range set {
 		fmt.Fprintf(&desc, "[%s] %s=%s\n", s[0], s[1], s[2])
 	}
-	p := steps.Edits("local-ini", "pooled connections and health check in local.ini", []steps.Edit{{
-		Path: LocalINI, Describe: desc.String(),
+	return steps.Edits("local-ini", "pooled connections and health check in local.ini", []steps.Edit{{
+		Path: LocalINI, Describe: desc.String(), Create: "xroad:xroad", CreateMode: 0o644,
 		Fn: func(b []byte) []byte {
 			for _, s := range set {
 				b = confedit.SetINI(b, s[0], s[1], s[2])
@@ -237,22 +235,6 @@ func (n *Node) localINI() engine.Phase {
 			return b
 		},
 	}}, nil)
-	check, apply := p.Check, p.Apply
-	p.Check = func(ctx context.Context) (bool, error) {
-		if _, err := os.Stat(LocalINI); os.IsNotExist(err) {
-			return false, nil
-		}
-		return check(ctx)
-	}
-	p.Apply = func(ctx context.Context) error {
-		if _, err := os.Stat(LocalINI); os.IsNotExist(err) {
-			if err := system.WriteFile(LocalINI, nil, 0o644, "xroad:xroad"); err != nil {
-				return err
-			}
-		}
-		return apply(ctx)
-	}
-	return p
 }
 
 // verifyPrimary waits until every secondary streams (guide 6.2), named by

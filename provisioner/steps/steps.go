@@ -55,6 +55,10 @@ type Edit struct {
 	Fn   func([]byte) []byte
 	// Describe is what plan prints instead of the whole file.
 	Describe string
+	// Create, if set, is the owner (user:group) of the file made empty with
+	// CreateMode when no package has made it.
+	Create     string
+	CreateMode os.FileMode
 }
 
 func Edits(name, summary string, edits []Edit, after func(context.Context) error) engine.Phase {
@@ -63,6 +67,9 @@ func Edits(name, summary string, edits []Edit, after func(context.Context) error
 		Check: func(context.Context) (bool, error) {
 			for _, e := range edits {
 				old, err := os.ReadFile(e.Path)
+				if os.IsNotExist(err) && e.Create != "" {
+					return false, nil
+				}
 				if err != nil {
 					return false, err
 				}
@@ -92,6 +99,12 @@ func Edits(name, summary string, edits []Edit, after func(context.Context) error
 
 func applyEdit(e Edit) error {
 	old, err := os.ReadFile(e.Path)
+	if os.IsNotExist(err) && e.Create != "" {
+		if err := system.WriteFile(e.Path, nil, e.CreateMode, e.Create); err != nil {
+			return err
+		}
+		old, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}

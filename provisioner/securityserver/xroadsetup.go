@@ -1,0 +1,47 @@
+package securityserver
+
+import (
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/xroadsetup"
+)
+
+// certificates makes the primary's TLS identities for the cluster's public
+// name and its nodes; secondaries receive them with /etc/xroad (guide 5).
+func (n *Node) certificates() engine.Phase {
+	var alt []string
+	for _, m := range append([]metadata.Member{{Name: n.Doc.Primary.Name, Address: n.Doc.Primary.Address}}, n.Doc.Secondaries...) {
+		alt = append(alt, m.Name, m.Address)
+	}
+	fb := n.Facts.XRoad.FirstBoot
+	return xroadsetup.Certificates(fb, fb.ProxyCertificates, n.Doc.ClusterName(), alt)
+}
+
+// localDatabases are the node's own message log and operational monitoring
+// databases, on the default instance: never replicated, never synced.
+func (n *Node) localDatabases() []engine.Phase {
+	fb := n.Facts.XRoad.FirstBoot
+	var phases []engine.Phase
+	for _, prefix := range []string{"messagelog", "op-monitor"} {
+		if fb.DatabaseSetup[prefix] != "" {
+			phases = append(phases, xroadsetup.Database(fb, prefix, n.Facts.PG.Default.Port))
+		}
+	}
+	return phases
+}
+
+// adminUser gives the node the X-Road admin user; the package's rule picks
+// the groups from node.ini, so it runs after node-ini. The databases are
+// set up by their own phases, hence XROAD_IGNORE_DATABASE_SETUP here.
+func (n *Node) adminUser() []engine.Phase {
+	if n.Doc.AdminUser == nil {
+		return nil
+	}
+	x := n.Facts.XRoad
+	groups := x.UIGroupsKept
+	if n.Doc.Role == metadata.RolePrimary {
+		groups = append(append([]string(nil), x.UIGroupsKept...), x.UIGroupsRemovedOnSecondary...)
+	}
+	return []engine.Phase{xroadsetup.AdminUser(n.Doc.AdminUser, x.FirstBoot.AdminUser, x.FirstBoot.AdminUser.SecurityServerPackage,
+		groups, []string{"XROAD_IGNORE_DATABASE_SETUP=1"})}
+}
