@@ -155,7 +155,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	pkgs, err := packages.Build(ctx, cacheRoot, &packages.Spec{
 		Facts: d.Facts, Packages: d.Packages, XRoadPackages: d.XRoadPackages, Version: d.Version,
-		Repo: repo, BaseRootfs: b.Rootfs, BaseKey: b.Key,
+		Repo: repo, BaseRootfs: b.Rootfs, BaseKey: b.Key, Remove: d.Remove,
 	}, p)
 	if err != nil {
 		return nil, err
