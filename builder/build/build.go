@@ -145,7 +145,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		}
 	}
 
-	b, err := base.Get(ctx, cacheRoot, base.SourceOf(d.Base), d.Facts, p)
+	b, err := base.Get(ctx, cacheRoot, base.SourceOf(d.Base), d.Facts, d.Remove, p)
 	if err != nil {
 		return nil, err
 	}
