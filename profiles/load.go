@@ -456,6 +456,11 @@ func (fb *FirstBoot) validate(in *Install) error {
 	if len(s.Command) == 0 || !path.IsAbs(s.Command[0]) {
 		return fmt.Errorf("key %s.command: needs an absolute program path first", at)
 	}
+	for i, a := range s.Command {
+		if a == "" || strings.ContainsAny(a, " \t\n\"'\\%$") {
+			return fmt.Errorf("key %s.command[%d]: %q: one word without blanks, quotes, %% or $ (it becomes a unit's ExecStart)", at, i, a)
+		}
+	}
 	if len(s.Files) == 0 {
 		return fmt.Errorf("key %s.files: missing; what the command makes", at)
 	}
