@@ -166,6 +166,9 @@ func inspect(host, image string, buf []byte) ([]string, error) {
 	if n == 0 {
 		return nil, nil
 	}
+	if gnupgPrivateKey(image) {
+		return []string{"GnuPG private key"}, nil
+	}
 	properties := isXRoadProperties(image)
 	pemLike := bytes.Contains(head, []byte("-----BEGIN "))
 	p12 := isPKCS12(head)
@@ -286,6 +289,14 @@ func enterSequence(b []byte, p int) (int, bool) {
 // store's password, which is no protection in an image).
 func hasPKCS12KeyBag(b []byte) bool {
 	return bytes.Contains(b, oidShroudedKeyBag) || bytes.Contains(b, oidKeyBag)
+}
+
+// gnupgPrivateKey: GnuPG keeps secret keys in private-keys-v1.d (2.1 and
+// later) or secring.gpg (before), in formats of its own; X-Road's backup
+// key lives in such a home (/etc/xroad/gpghome).
+func gnupgPrivateKey(image string) bool {
+	return path.Base(path.Dir(image)) == "private-keys-v1.d" && strings.HasSuffix(image, ".key") ||
+		path.Base(image) == "secring.gpg"
 }
 
 // isXRoadProperties: X-Road's property files, where database and admin

@@ -114,6 +114,7 @@ func TestScanFindsSecretsAndNothingElse(t *testing.T) {
 	write(t, root, "etc/machine-id", []byte("0123456789abcdef\n"))
 	write(t, root, "etc/ssh/ssh_host_ed25519_key.pub", k.sshPublic)
 	write(t, root, "home/u/key.ppk", []byte("PuTTY-User-Key-File-3: ssh-ed25519\n"))
+	write(t, root, "etc/xroad/gpghome/private-keys-v1.d/0123ABCD.key", []byte("Created: 20240101T000000\nKey: (private-key (rsa (n #00#)))\n"))
 	// Not findings.
 	write(t, root, "etc/ssl/certs/ca.pem", k.certPEM)
 	write(t, root, "etc/ssl/certs/pub.pem", k.publicPEM)
@@ -124,6 +125,7 @@ func TestScanFindsSecretsAndNothingElse(t *testing.T) {
 	write(t, root, "etc/xroad/conf.d/local.properties", []byte("proxy.password.file = \nadmin-password=\n#db.password = commented\n"))
 	write(t, root, "etc/app/app.properties", []byte("db.password = outside /etc/xroad\n"))
 	write(t, root, "var/lib/dbus/empty", nil)
+	write(t, root, "etc/xroad/gpghome/pubring.kbx", []byte("public keys"))
 	// The kernel's file systems are never read.
 	write(t, root, "proc/1/key.pem", k.rsaPEM)
 	// A link to a key is not a second finding; a fifo is not read.
@@ -142,19 +144,20 @@ func TestScanFindsSecretsAndNothingElse(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"/etc/app/bundle.pem":                    "PEM private key (EC PRIVATE KEY)",
-		"/etc/machine-id":                        "not emptied",
-		"/etc/ssh/ssh_host_ed25519_key.pub":      "per-install file",
-		"/etc/ssl/private/ssl-cert-snakeoil.key": "PEM private key (RSA PRIVATE KEY)",
-		"/etc/xroad.properties":                  "postgres.connection.password",
-		"/etc/xroad/conf.d/extra.properties":     `db\ password`,
-		"/etc/xroad/db.properties":               "serverconf.hibernate.connection.password holds a password; per-install file",
-		"/etc/xroad/ssl/internal.key":            "PEM private key (EC PRIVATE KEY)",
-		"/etc/xroad/ssl/proxy-ui-api.p12":        "PKCS#12 key store",
-		"/home/u/key.ppk":                        "PuTTY private key",
-		"/opt/app/key.pem":                       "PEM private key (PRIVATE KEY)",
-		"/root/.ssh/id_ed25519":                  "PEM private key (OPENSSH PRIVATE KEY)",
-		"/var/lib/app/store":                     "PKCS#12 key store with a private key",
+		"/etc/app/bundle.pem":                               "PEM private key (EC PRIVATE KEY)",
+		"/etc/machine-id":                                   "not emptied",
+		"/etc/ssh/ssh_host_ed25519_key.pub":                 "per-install file",
+		"/etc/ssl/private/ssl-cert-snakeoil.key":            "PEM private key (RSA PRIVATE KEY)",
+		"/etc/xroad.properties":                             "postgres.connection.password",
+		"/etc/xroad/conf.d/extra.properties":                `db\ password`,
+		"/etc/xroad/db.properties":                          "serverconf.hibernate.connection.password holds a password; per-install file",
+		"/etc/xroad/ssl/internal.key":                       "PEM private key (EC PRIVATE KEY)",
+		"/etc/xroad/ssl/proxy-ui-api.p12":                   "PKCS#12 key store",
+		"/home/u/key.ppk":                                   "PuTTY private key",
+		"/etc/xroad/gpghome/private-keys-v1.d/0123ABCD.key": "GnuPG private key",
+		"/opt/app/key.pem":                                  "PEM private key (PRIVATE KEY)",
+		"/root/.ssh/id_ed25519":                             "PEM private key (OPENSSH PRIVATE KEY)",
+		"/var/lib/app/store":                                "PKCS#12 key store with a private key",
 	}
 	seen := map[string]bool{}
 	for _, f := range got {
