@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"reflect"
 	"regexp"
@@ -152,6 +153,12 @@ func (p *Profile) validate() error {
 		if err := p.Bootstrap.validateDebootstrap(); err != nil {
 			return err
 		}
+	}
+	if err := p.Install.validate(p.PackageManager); err != nil {
+		return err
+	}
+	if err := p.FirstBoot.validate(&p.Install); err != nil {
+		return err
 	}
 	for _, v := range p.VersionNames() {
 		if err := p.Versions[v].validate("postgresqlVersions." + v); err != nil {
@@ -349,4 +356,126 @@ func ParseFacts(file string, data []byte) (*Facts, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &f, nil
+}
+
+// IgnoreDatabaseSetup is the variable X-Road's packages read to skip their
+// database setup, which needs a running PostgreSQL.
+const IgnoreDatabaseSetup = "XROAD_IGNORE_DATABASE_SETUP"
+
+var (
+	envName         = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	debconfOwner    = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
+	debconfQuestion = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*/[A-Za-z0-9._/-]+$`)
+	debconfTypes    = []string{"string", "boolean", "select", "multiselect", "note", "text", "title", "error"}
+)
+
+func (in *Install) validate(packageManager string) error {
+	for _, k := range slices.Sorted(maps.Keys(in.Env)) {
+		if !envName.MatchString(k) {
+			return fmt.Errorf("key install.env.%s: not an environment variable name", k)
+		}
+		if strings.ContainsAny(in.Env[k], "\x00\n") {
+			return fmt.Errorf("key install.env.%s: the value holds a NUL or a newline", k)
+		}
+	}
+	if in.Env[IgnoreDatabaseSetup] == "" {
+		return fmt.Errorf("key install.env.%s: missing; X-Road's packages would set up databases (and write passwords) in the image", IgnoreDatabaseSetup)
+	}
+	if len(in.Debconf) > 0 && packageManager != "apt" {
+		return fmt.Errorf("key install.debconf: packageManager %s has no debconf", packageManager)
+	}
+	for i, a := range in.Debconf {
+		at := fmt.Sprintf("install.debconf[%d]", i)
+		switch {
+		case !debconfOwner.MatchString(a.Owner):
+			return fmt.Errorf("key %s.owner: %q is not a package name", at, a.Owner)
+		case !debconfQuestion.MatchString(a.Question):
+			return fmt.Errorf("key %s.question: %q is not a debconf question (owner/name)", at, a.Question)
+		case a.Type == "password":
+			return fmt.Errorf("key %s.type: an image holds no password; the node sets %s at first boot", at, a.Question)
+		case !slices.Contains(debconfTypes, a.Type):
+			return fmt.Errorf("key %s.type: %q is not one of %s", at, a.Type, strings.Join(debconfTypes, ", "))
+		case strings.ContainsAny(a.Value, "\x00\n"):
+			return fmt.Errorf("key %s.value: holds a NUL or a newline", at)
+		}
+	}
+	for i, p := range in.Remove {
+		if err := CheckImagePattern(p); err != nil {
+			return fmt.Errorf("key install.remove[%d]: %w", i, err)
+		}
+	}
+	for i, p := range in.Empty {
+		if err := CheckImagePattern(p); err != nil {
+			return fmt.Errorf("key install.empty[%d]: %w", i, err)
+		}
+		if strings.ContainsAny(p, "*?[\\") {
+			return fmt.Errorf("key install.empty[%d]: %q: a path, not a pattern", i, p)
+		}
+		if j := slices.IndexFunc(in.Remove, func(r string) bool { ok, _ := path.Match(r, p); return ok }); j >= 0 {
+			return fmt.Errorf("key install.empty[%d]: %s is also removed by install.remove[%d]", i, p, j)
+		}
+	}
+	return nil
+}
+
+// CheckImagePattern checks a path or glob of per-install material: absolute,
+// clean, a valid path.Match pattern, and not the root or a kernel file
+// system. Image definitions use it too.
+func CheckImagePattern(p string) error {
+	switch {
+	case !path.IsAbs(p):
+		return fmt.Errorf("%q is not an absolute path", p)
+	case path.Clean(p) != p || p == "/":
+		return fmt.Errorf("%q is not a clean path below /", p)
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("%q: %w", p, err)
+	}
+	if strings.ContainsAny(path.Dir(p), "*?[\\") {
+		return fmt.Errorf("%q: a pattern in the last element only", p)
+	}
+	for _, k := range []string{"/proc", "/sys", "/dev"} {
+		if p == k || strings.HasPrefix(p, k+"/") {
+			return fmt.Errorf("%q is under %s, which is not in an image", p, k)
+		}
+	}
+	return nil
+}
+
+// Removed reports whether the image path p is matched by a pattern of remove.
+func Removed(remove []string, p string) bool {
+	return slices.ContainsFunc(remove, func(r string) bool { ok, _ := path.Match(r, p); return ok })
+}
+
+func (fb *FirstBoot) validate(in *Install) error {
+	s := fb.SelfSignedCertificate
+	if s == nil {
+		return nil
+	}
+	const at = "firstBoot.selfSignedCertificate"
+	if len(s.Command) == 0 || !path.IsAbs(s.Command[0]) {
+		return fmt.Errorf("key %s.command: needs an absolute program path first", at)
+	}
+	for i, a := range s.Command {
+		if a == "" || strings.ContainsAny(a, " \t\n\"'\\%$") {
+			return fmt.Errorf("key %s.command[%d]: %q: one word without blanks, quotes, %% or $ (it becomes a unit's ExecStart)", at, i, a)
+		}
+	}
+	if len(s.Files) == 0 {
+		return fmt.Errorf("key %s.files: missing; what the command makes", at)
+	}
+	for i, f := range s.Files {
+		if !path.IsAbs(f) || path.Clean(f) != f || strings.ContainsAny(f, "*?[\\") {
+			return fmt.Errorf("key %s.files[%d]: %q is not an absolute path", at, i, f)
+		}
+		if !Removed(in.Remove, f) {
+			return fmt.Errorf("key %s.files[%d]: %s is not in install.remove; the image would carry one node's key", at, i, f)
+		}
+	}
+	for i, u := range s.Before {
+		if u == "" || strings.ContainsAny(u, " /") || !strings.Contains(u, ".") {
+			return fmt.Errorf("key %s.before[%d]: %q is not a unit name", at, i, u)
+		}
+	}
+	return nil
 }

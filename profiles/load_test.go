@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -83,6 +84,17 @@ func TestBrokenProfilesNameTheKey(t *testing.T) {
 		{"keyring not pinned", strings.Replace(src, "    fingerprints:\n", "    fingerprints: []\n    old:\n", 1), "bootstrap.keyring"},
 		{"debootstrap without script", strings.Replace(src, "  script: bookworm\n", "", 1), "bootstrap.script"},
 		{"disk without kernel", strings.Replace(src, "  kernel: /boot/vmlinuz-{version}\n", "", 1), "disk.kernel"},
+		{"no database setup switch", strings.Replace(src, "    XROAD_IGNORE_DATABASE_SETUP: '1'\n", "", 1), "install.env.XROAD_IGNORE_DATABASE_SETUP"},
+		{"bad env name", strings.Replace(src, "    DEBIAN_FRONTEND:", "    DEBIAN-FRONTEND:", 1), "install.env.DEBIAN-FRONTEND"},
+		{"debconf password", strings.Replace(src, "    type: string\n    value: ''", "    type: password\n    value: ''", 1), "install.debconf[0].type: an image holds no password"},
+		{"debconf without apt", strings.Replace(src, "packageManager: apt", "packageManager: dnf", 1), "install.debconf: packageManager dnf has no debconf"},
+		{"relative removal", strings.Replace(src, "  - /etc/xroad/db.properties", "  - etc/xroad/db.properties", 1), "install.remove[0]"},
+		{"bad glob", strings.Replace(src, "  - /etc/xroad/ssl/*.crt", "  - /etc/xroad/ssl/[.crt", 1), "install.remove[2]"},
+		{"glob in a directory", strings.Replace(src, "  - /etc/xroad/ssl/*.crt", "  - /etc/*/ssl/x.crt", 1), "install.remove[2]"},
+		{"removal under /proc", strings.Replace(src, "  - /etc/xroad/ssl/*.crt", "  - /proc/1/environ", 1), "install.remove[2]"},
+		{"emptied and removed", strings.Replace(src, "  - /var/lib/dbus/machine-id", "  - /etc/machine-*", 1), "install.empty[0]"},
+		{"regenerated but kept", strings.Replace(src, "  - /etc/ssl/private/ssl-cert-snakeoil.key\n  - /etc/ssl/certs", "  - /etc/ssl/certs", 1), "firstBoot.selfSignedCertificate.files[0]: /etc/ssl/private/ssl-cert-snakeoil.key is not in install.remove"},
+		{"relative certificate command", strings.Replace(src, "    - /usr/sbin/make-ssl-cert", "    - make-ssl-cert", 1), "firstBoot.selfSignedCertificate.command"},
 		{"empty", "", "empty profile"},
 	}
 	for _, c := range cases {
@@ -124,6 +136,39 @@ func TestPromoteRunsAsPostgres(t *testing.T) {
 		for _, v := range p.VersionNames() {
 			if as := p.Versions[v].Standby.PromoteAs; as != "postgres" {
 				t.Errorf("%s PostgreSQL %s promotes as %q", p.Name, v, as)
+			}
+		}
+	}
+}
+
+// TestInstallFacts: every profile installs without the packages' database
+// setup and removes the X-Road keys and passwords; debconf answers only
+// where there is debconf, and the admin user is never preseeded.
+func TestInstallFacts(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all {
+		if p.Install.Env[IgnoreDatabaseSetup] != "1" {
+			t.Errorf("%s: install.env lacks %s=1", p.Name, IgnoreDatabaseSetup)
+		}
+		for _, want := range []string{"/etc/xroad/db.properties", "/etc/xroad.properties", "/etc/xroad/ssl/internal.key",
+			"/etc/xroad/ssl/proxy-ui-api.p12", "/etc/xroad/ssl/center-admin-service.crt", "/etc/ssh/ssh_host_ed25519_key", "/var/lib/dbus/machine-id"} {
+			if !Removed(p.Install.Remove, want) {
+				t.Errorf("%s: install.remove keeps %s", p.Name, want)
+			}
+		}
+		if Removed(p.Install.Remove, "/etc/machine-id") || !slices.Contains(p.Install.Empty, "/etc/machine-id") {
+			t.Errorf("%s: /etc/machine-id must be emptied, not removed", p.Name)
+		}
+		apt := p.PackageManager == "apt"
+		if apt != (len(p.Install.Debconf) > 0) || apt != (p.FirstBoot.SelfSignedCertificate != nil) {
+			t.Errorf("%s: debconf answers and the snakeoil pair belong to the apt family", p.Name)
+		}
+		for _, a := range p.Install.Debconf {
+			if a.Question == "xroad-common/username" && a.Value != "" {
+				t.Errorf("%s: the admin user %q is preseeded", p.Name, a.Value)
 			}
 		}
 	}

@@ -24,6 +24,64 @@ type Profile struct {
 	// the platform offers, keyed by major version ("9.2", "12", ...).
 	PostgreSQL PostgreSQLChoice       `yaml:"postgresql"`
 	Versions   map[string]*PostgreSQL `yaml:"postgresqlVersions"`
+	// Install is how the package layer installs and what it must not keep.
+	Install Install `yaml:"install"`
+	// FirstBoot is what a node makes for itself because the image must not
+	// carry it.
+	FirstBoot FirstBoot `yaml:"firstBoot"`
+}
+
+// Install is how the packages are installed into an image and which
+// per-install material (keys, passwords, machine identity) the packages
+// make that the image must not keep: every node makes its own.
+type Install struct {
+	// Env is added to the environment of every package-manager command of
+	// the package layer (XROAD_IGNORE_DATABASE_SETUP: no database setup
+	// without a running PostgreSQL).
+	Env map[string]string `yaml:"env"`
+	// Debconf answers are given to debconf-set-selections in the image
+	// before the install (apt family only).
+	Debconf []DebconfAnswer `yaml:"debconf,omitempty" fact:"optional"`
+	// Remove lists absolute paths and globs (path.Match) removed from the
+	// package layer after the install; the build's secret scan fails if one
+	// is left in the image.
+	Remove []string `yaml:"remove"`
+	// Empty lists files kept but emptied (/etc/machine-id: systemd makes
+	// the id at first boot when the file is empty).
+	Empty []string `yaml:"empty,omitempty" fact:"optional"`
+}
+
+// DebconfAnswer is one debconf-set-selections line: owner question type value.
+type DebconfAnswer struct {
+	Owner    string `yaml:"owner"`
+	Question string `yaml:"question"`
+	Type     string `yaml:"type"`
+	Value    string `yaml:"value"`
+}
+
+// Line is the answer as debconf-set-selections reads it.
+func (a DebconfAnswer) Line() string {
+	return a.Owner + " " + a.Question + " " + a.Type + " " + a.Value
+}
+
+// FirstBoot is what a node makes at first boot.
+type FirstBoot struct {
+	// SelfSignedCertificate regenerates the distribution's default
+	// self-signed TLS pair (ssl-cert's snakeoil, which PostgreSQL's
+	// clusters use) that the image does not carry; absent where the
+	// platform has none.
+	SelfSignedCertificate *SelfSignedCertificate `yaml:"selfSignedCertificate,omitempty" fact:"optional"`
+}
+
+// SelfSignedCertificate is a command run once, before the units in Before
+// and the PostgreSQL instances start, while one of Files is missing.
+type SelfSignedCertificate struct {
+	Command []string `yaml:"command"`
+	// Files are what Command makes; each must be in install.remove.
+	Files []string `yaml:"files"`
+	// Before are units that use the pair, besides the PostgreSQL instances
+	// and the provisioner.
+	Before []string `yaml:"before,omitempty"`
 }
 
 // OS names the distribution.

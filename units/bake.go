@@ -25,12 +25,15 @@ func Bake(f *profiles.Facts, readBase BaseUnitReader) ([]File, error) {
 		{Path: SyncTimerPath, Mode: 0o644, Content: withHeader(serialize(SyncTimer()), "guide 5.2.1")},
 		{Path: LogrotatePath, Mode: 0o644, Content: Logrotate()},
 		{Path: ProvisionUnitPath, Mode: 0o644, Content: withHeader(serialize(ProvisionService(gated(f))), "first-boot provisioning")},
-		{Path: PresetPath, Mode: 0o644, Content: Preset()},
+		{Path: PresetPath, Mode: 0o644, Content: Preset(f)},
 		{Path: FactsFile, Mode: 0o644, Content: append([]byte("# Resolved profile facts baked into this image\n"), facts...)},
 	}
 	files = append(files, File{Path: CloudInitConfig, Mode: 0o644, Content: CloudConfig(f)})
 	for _, s := range gated(f) {
 		files = append(files, ServiceGate(s))
+	}
+	if u := SSLCertUnit(f); u != nil {
+		files = append(files, *u)
 	}
 	var base []byte
 	if f.PG.Serverconf.Method == "copy-unit" {

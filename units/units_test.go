@@ -207,3 +207,43 @@ func contains(ss []string, s string) bool {
 	}
 	return false
 }
+
+// TestSSLCertUnit: apt profiles bake a preset-enabled unit making the
+// snakeoil pair while either file is missing, before PostgreSQL's instances
+// and the provisioner; RHEL profiles bake none.
+func TestSSLCertUnit(t *testing.T) {
+	eachProfileVersion(t, func(t *testing.T, name string, f *profiles.Facts) {
+		u := SSLCertUnit(f)
+		preset := string(Preset(f))
+		if f.FirstBoot.SelfSignedCertificate == nil {
+			if u != nil || strings.Contains(preset, "xroad-ssl-cert") {
+				t.Fatal("a unit without the fact")
+			}
+			return
+		}
+		if u == nil || !strings.Contains(preset, "enable xroad-ssl-cert.service\n") {
+			t.Fatalf("unit %v, preset %q", u, preset)
+		}
+		opts, err := unit.DeserializeOptions(bytes.NewReader(u.Content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]string{}
+		for _, o := range opts {
+			got[o.Section+"."+o.Name] = append(got[o.Section+"."+o.Name], o.Value)
+		}
+		before := strings.Join(got["Unit.Before"], " ")
+		for _, want := range []string{"postgresql.service", f.PG.Default.Unit + ".service", f.PG.Serverconf.Unit + ".service", "xroad-provision.service"} {
+			if !strings.Contains(" "+before+" ", " "+want+" ") {
+				t.Errorf("Before=%s lacks %s", before, want)
+			}
+		}
+		cond := strings.Join(got["Unit.ConditionPathExists"], " ")
+		if cond != "|!/etc/ssl/private/ssl-cert-snakeoil.key |!/etc/ssl/certs/ssl-cert-snakeoil.pem" {
+			t.Errorf("ConditionPathExists %s", cond)
+		}
+		if exec := strings.Join(got["Service.ExecStart"], ""); exec != "/usr/sbin/make-ssl-cert generate-default-snakeoil --force-overwrite" {
+			t.Errorf("ExecStart=%s", exec)
+		}
+	})
+}

@@ -32,7 +32,7 @@ func Install(root string, facts *profiles.Facts, nodeBinary string, readBase uni
 	if err := copyExecutable(nodeBinary, filepath.Join(root, units.NodeBinary)); err != nil {
 		return err
 	}
-	for _, name := range presetEnabled(units.Preset()) {
+	for _, name := range presetEnabled(units.Preset(facts)) {
 		if err := enable(root, files, name); err != nil {
 			return err
 		}

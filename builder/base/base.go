@@ -75,7 +75,11 @@ type fetcher interface {
 }
 
 // Get returns the base for src, building it under cacheRoot if needed.
-func Get(ctx context.Context, cacheRoot string, src Source, facts *profiles.Facts, p progress.Func) (*Base, error) {
+// remove is the per-install material removed from it (the profile's and the
+// definition's install.remove) and facts' install.empty files are emptied,
+// so that no layer of the image carries them, not even under a later
+// layer's whiteout; both are part of the key.
+func Get(ctx context.Context, cacheRoot string, src Source, facts *profiles.Facts, remove []string, p progress.Func) (*Base, error) {
 	var f fetcher
 	switch src.Kind {
 	case KindBootstrap:
@@ -93,11 +97,12 @@ func Get(ctx context.Context, cacheRoot string, src Source, facts *profiles.Fact
 	if err != nil {
 		return nil, fmt.Errorf("base %s: %w", src.Kind, err)
 	}
-	key = cache.NewHasher("base").AddString("recipe", recipe).AddString("source", key).Sum()
+	key = cache.NewHasher("base").AddString("recipe", recipe).AddString("source", key).
+		AddString("remove", join(remove)).AddString("empty", join(facts.Install.Empty)).Sum()
 	entry := filepath.Join(cacheRoot, "base", src.Kind+"-"+key)
 	dir, hit, err := cache.Get(ctx, entry, func(ctx context.Context, tmp string) error {
 		done := p.Step("base: %s", describe)
-		err := build(ctx, f, tmp, describe)
+		err := build(ctx, f, tmp, describe, remove, facts.Install.Empty)
 		done(err)
 		return err
 	})
@@ -110,7 +115,7 @@ func Get(ctx context.Context, cacheRoot string, src Source, facts *profiles.Fact
 	return &Base{Rootfs: filepath.Join(dir, "rootfs"), Key: key, Describe: describe, Hit: hit}, nil
 }
 
-func build(ctx context.Context, f fetcher, tmp, describe string) error {
+func build(ctx context.Context, f fetcher, tmp, describe string, remove, empty []string) error {
 	start := time.Now()
 	root := filepath.Join(tmp, "rootfs")
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -125,11 +130,16 @@ func build(ctx context.Context, f fetcher, tmp, describe string) error {
 	if err := rootfs.ResetIdentity(root); err != nil {
 		return err
 	}
+	removed, err := rootfs.RemovePerInstall(root, remove, empty)
+	if err != nil {
+		return err
+	}
 	info, err := json.MarshalIndent(map[string]any{
 		"source":  describe,
 		"recipe":  recipe,
 		"built":   time.Now().UTC(),
 		"seconds": time.Since(start).Seconds(),
+		"removed": removed,
 	}, "", "  ")
 	if err != nil {
 		return err

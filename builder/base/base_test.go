@@ -81,6 +81,13 @@ func testImage(t *testing.T) v1.Image {
 		{name: "opaque/hidden", body: "hidden above", mode: 0o644},
 		{name: "home/user/", typ: tar.TypeDir, mode: 0o750, uid: 1000},
 		{name: "usr/bin/tool", body: "#!/bin/sh\n", mode: 0o4755},
+		// ssl-cert's pair, made when a base's PostgreSQL was installed.
+		{name: "etc/ssl/", typ: tar.TypeDir, mode: 0o755},
+		{name: "etc/ssl/private/", typ: tar.TypeDir, mode: 0o710},
+		{name: "etc/ssl/private/ssl-cert-snakeoil.key", body: "key", mode: 0o640},
+		{name: "etc/ssl/certs/", typ: tar.TypeDir, mode: 0o755},
+		{name: "etc/ssl/certs/ssl-cert-snakeoil.pem", body: "certificate", mode: 0o644},
+		{name: "etc/ssl/certs/ca-certificates.crt", body: "kept", mode: 0o644},
 	})
 	upper := tarLayer(t, []entry{
 		{name: ".wh.gone", mode: 0o644},
@@ -128,7 +135,11 @@ func checkBase(t *testing.T, b *Base) {
 	if got := read("opaque/kept"); got != "from the upper layer" {
 		t.Errorf("opaque/kept %q", got)
 	}
-	for _, p := range []string{"gone", "opaque/hidden", "etc/ssh/ssh_host_ed25519_key", "var/lib/apt/lists/deb.debian.org_Packages"} {
+	if got := read("etc/ssl/certs/ca-certificates.crt"); got != "kept" {
+		t.Errorf("ca-certificates.crt %q", got)
+	}
+	for _, p := range []string{"gone", "opaque/hidden", "etc/ssh/ssh_host_ed25519_key", "var/lib/apt/lists/deb.debian.org_Packages",
+		"etc/ssl/private/ssl-cert-snakeoil.key", "etc/ssl/certs/ssl-cert-snakeoil.pem"} {
 		if _, err := os.Lstat(filepath.Join(b.Rootfs, p)); !os.IsNotExist(err) {
 			t.Errorf("%s is in the base: %v", p, err)
 		}
@@ -158,10 +169,10 @@ func TestOCILayoutBase(t *testing.T) {
 	}
 	cacheRoot := t.TempDir()
 	ctx := context.Background()
-	if _, err := Get(ctx, cacheRoot, Source{Kind: KindOCILayout, Dir: dir}, debian12, nil); err == nil || !strings.Contains(err.Error(), "2 images and no name given") {
+	if _, err := Get(ctx, cacheRoot, Source{Kind: KindOCILayout, Dir: dir}, debian12, debian12.Install.Remove, nil); err == nil || !strings.Contains(err.Error(), "2 images and no name given") {
 		t.Fatalf("ambiguous layout: %v", err)
 	}
-	b, err := Get(ctx, cacheRoot, Source{Kind: KindOCILayout, Dir: dir, Ref: "base:1"}, debian12, nil)
+	b, err := Get(ctx, cacheRoot, Source{Kind: KindOCILayout, Dir: dir, Ref: "base:1"}, debian12, debian12.Install.Remove, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +184,7 @@ func TestOCILayoutBase(t *testing.T) {
 	if !strings.HasSuffix(b.Describe, digest.String()) || strings.Contains(b.Describe, dir) {
 		t.Errorf("describe %q: want the digest and no host path", b.Describe)
 	}
-	again, err := Get(ctx, cacheRoot, Source{Kind: KindOCILayout, Dir: dir, Ref: "base:1"}, debian12, nil)
+	again, err := Get(ctx, cacheRoot, Source{Kind: KindOCILayout, Dir: dir, Ref: "base:1"}, debian12, debian12.Install.Remove, nil)
 	if err != nil || !again.Hit || again.Rootfs != b.Rootfs {
 		t.Fatalf("second Get: %+v %v", again, err)
 	}
@@ -192,7 +203,7 @@ func TestRegistryBase(t *testing.T) {
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatal(err)
 	}
-	b, err := Get(context.Background(), t.TempDir(), Source{Kind: KindImage, Ref: ref.String()}, debian12, nil)
+	b, err := Get(context.Background(), t.TempDir(), Source{Kind: KindImage, Ref: ref.String()}, debian12, debian12.Install.Remove, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +276,7 @@ func TestDebootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Get(context.Background(), root, Source{Kind: KindBootstrap}, debian12, func(l string) { t.Log(l) })
+	b, err := Get(context.Background(), root, Source{Kind: KindBootstrap}, debian12, debian12.Install.Remove, func(l string) { t.Log(l) })
 	if err != nil {
 		t.Fatal(err)
 	}

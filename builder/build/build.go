@@ -28,6 +28,7 @@ import (
 	"xroad-appliance/builder/packages"
 	"xroad-appliance/builder/progress"
 	"xroad-appliance/builder/rootfs"
+	"xroad-appliance/builder/secretscan"
 )
 
 // Options are one build's settings besides the definition.
@@ -47,6 +48,10 @@ type Options struct {
 	// an xroad-node built from the checkout.
 	Version  string
 	Progress progress.Func
+
+	// plant, set by tests only, adds files to the appliance layer's tree
+	// after its blob is made: what the secret scan must find.
+	plant func(appDir string) error
 }
 
 // Result is what a build made; --json prints it.
@@ -145,7 +150,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		}
 	}
 
-	b, err := base.Get(ctx, cacheRoot, base.SourceOf(d.Base), d.Facts, p)
+	b, err := base.Get(ctx, cacheRoot, base.SourceOf(d.Base), d.Facts, d.Remove, p)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +160,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	pkgs, err := packages.Build(ctx, cacheRoot, &packages.Spec{
 		Facts: d.Facts, Packages: d.Packages, XRoadPackages: d.XRoadPackages, Version: d.Version,
-		Repo: repo, BaseRootfs: b.Rootfs, BaseKey: b.Key,
+		Repo: repo, BaseRootfs: b.Rootfs, BaseKey: b.Key, Remove: d.Remove,
 	}, p)
 	if err != nil {
 		return nil, err
@@ -190,6 +195,11 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		return nil, err
 	}
 	blobs = append(blobs, namedBlob{"appliance", appBlob, "xroad-image: appliance layer (xroad-node, units, profile facts)"})
+	if o.plant != nil {
+		if err := o.plant(appDir); err != nil {
+			return nil, err
+		}
+	}
 
 	img, err := assemble(d, b, repo, pkgs, blobs, o.Version)
 	if err != nil {
@@ -211,6 +221,10 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err := mounts.Overlay(rootView, []string{appDir, pkgs.Upper, b.Rootfs}, "", ""); err != nil {
 		return nil, err
 	}
+	// Nothing is written while the image holds a secret.
+	if err := scanSecrets(ctx, d, rootView, p); err != nil {
+		return nil, err
+	}
 	staging, err := outdir.Stage(out, 0o755, func(stageDir string) error {
 		return writeOutputs(ctx, d, img, pkgs.Manifest, rootView, stageDir, out, res, p)
 	})
@@ -226,6 +240,34 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	p.Printf("image %s %s in %s", res.Image, res.ManifestDigest, out)
 	return res, nil
+}
+
+// SecretsError is a build refused because its root file system holds
+// per-install secrets; Findings are sorted by path.
+type SecretsError struct {
+	Findings []secretscan.Finding
+}
+
+func (e *SecretsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "secret scan: the image holds %d per-install secret(s); nothing was written "+
+		"(add generated files to install.remove of the image definition or the profile):", len(e.Findings))
+	for _, f := range e.Findings {
+		b.WriteString("\n  " + f.String())
+	}
+	return b.String()
+}
+
+// scanSecrets scans the image's whole root (every layer) for private keys,
+// passwords and the per-install files the build removes.
+func scanSecrets(ctx context.Context, d *definition.Resolved, root string, p progress.Func) error {
+	done := p.Step("secret scan")
+	findings, err := secretscan.Scan(ctx, root, secretscan.Options{PerInstall: d.Remove, Empty: d.Facts.Install.Empty})
+	if err == nil && len(findings) > 0 {
+		err = &SecretsError{Findings: findings}
+	}
+	done(err)
+	return err
 }
 
 type namedBlob struct {

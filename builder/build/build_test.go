@@ -4,6 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log"
@@ -229,9 +233,14 @@ func TestBuildImage(t *testing.T) {
 		t.Errorf("package manifest lacks xroad-securityserver %s: %v\n%s", FixtureVersion, err, manifest)
 	}
 	rootfs := tarEntries(t, mustOpen(t, filepath.Join(out, build.RootfsTar)))
-	for _, p := range []string{"usr/bin/xroad-node", "etc/xroad/db.properties", "usr/lib/systemd/systemd"} {
+	for _, p := range []string{"usr/bin/xroad-node", "usr/share/xroad/bin/xroad-proxy", "usr/lib/systemd/systemd"} {
 		if rootfs[p] == nil {
 			t.Errorf("rootfs tar lacks %s", p)
+		}
+	}
+	for p := range rootfs {
+		if profiles.Removed(r.Remove, "/"+p) {
+			t.Errorf("rootfs tar carries the per-install %s", p)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(out, build.SummaryFile)); err != nil {
@@ -328,7 +337,7 @@ func checkImage(t *testing.T, img v1.Image, r *definition.Resolved, res *build.R
 		{app, "usr/share/xroad-appliance/profile.yaml", 0o644, 0, 0, tar.TypeReg},
 		{app, "etc/systemd/system/multi-user.target.wants/systemd-networkd.service", 0o777, 0, 0, tar.TypeSymlink},
 		{app, "etc/systemd/system/sockets.target.wants/systemd-networkd.socket", 0o777, 0, 0, tar.TypeSymlink},
-		{pkgs, "etc/xroad/db.properties", 0o640, uid, gid, tar.TypeReg},
+		{pkgs, "etc/xroad/conf.d/local.ini", 0o640, uid, gid, tar.TypeReg},
 		{pkgs, "etc/xroad/", 0o751, uid, gid, tar.TypeDir},
 		{pkgs, "usr/share/keyrings/xroad.gpg", 0o644, 0, 0, tar.TypeReg},
 		{pkgs, "etc/apt/preferences.d/xroad.pref", 0o644, 0, 0, tar.TypeReg},
@@ -351,6 +360,17 @@ func checkImage(t *testing.T, img v1.Image, r *definition.Resolved, res *build.R
 	for p := range pkgs {
 		if strings.HasPrefix(p, "var/lib/apt/lists/") && !strings.HasSuffix(p, "/") {
 			t.Errorf("package layer carries the package list %s", p)
+		}
+	}
+
+	// No layer carries per-install material, not even under a later
+	// layer's whiteout: the packages' keys and passwords, ssl-cert's
+	// snakeoil pair (the test base's PostgreSQL made one), host keys.
+	for i, l := range layers {
+		for p, h := range layerEntries(t, l) {
+			if h.Typeflag != tar.TypeDir && !strings.Contains(p, ".wh.") && profiles.Removed(r.Remove, "/"+p) {
+				t.Errorf("layer %d carries the per-install %s", i, p)
+			}
 		}
 	}
 
@@ -700,5 +720,80 @@ func TestDiskOutputs(t *testing.T) {
 	}
 	if b := disks(second); b["raw"].SHA256 != a["raw"].SHA256 || second.ManifestDigest != first.ManifestDigest {
 		t.Errorf("same inputs, different disks or images: %s / %s", a["raw"].SHA256, b["raw"].SHA256)
+	}
+}
+
+// TestSecretScanRefusesTheBuild plants a private key and a database password
+// in the image's root after the removal: the build fails naming both paths
+// (sorted, and never the password), and the output directory, which holds
+// an earlier build, is left as it was, although --force was given.
+func TestSecretScanRefusesTheBuild(t *testing.T) {
+	f := setup(t)
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+	const password = "planted-s3cret"
+	plant := func(appDir string) error {
+		for p, data := range map[string][]byte{
+			"opt/vendor/id_rsa":       key,
+			"etc/xroad/db.properties": []byte("serverconf.hibernate.connection.password = " + password + "\n"),
+		} {
+			host := filepath.Join(appDir, p)
+			if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(host, data, 0o600); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	parent := t.TempDir()
+	out := filepath.Join(parent, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "earlier"), []byte("an earlier build"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	u, _ := url.Parse(reg.URL)
+	pushRef := u.Host + "/xroad/securityserver:planted"
+	r := f.resolve(t, definition.Overrides{Outputs: []string{definition.OutputOCILayout, definition.OutputRootfsTar}, Push: pushRef})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var lines []string
+	_, err = build.Run(ctx, build.WithPlant(build.Options{
+		Definition: r, OutDir: out, Force: true, CacheRoot: f.cacheRoot, NodeBinary: f.nodeBinary, Version: "test",
+		Progress: progress.Func(func(line string) { lines = append(lines, line); t.Logf("%s", line) }),
+	}, plant))
+	f.checkNoMounts(t)
+	var secrets *build.SecretsError
+	if !errors.As(err, &secrets) {
+		t.Fatalf("error %v: want the secret scan's", err)
+	}
+	t.Logf("refused: %v", err)
+	var paths []string
+	for _, fd := range secrets.Findings {
+		paths = append(paths, fd.Path)
+	}
+	if got := strings.Join(paths, " "); got != "/etc/xroad/db.properties /opt/vendor/id_rsa" {
+		t.Errorf("findings %s: want /etc/xroad/db.properties and /opt/vendor/id_rsa", got)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "/etc/xroad/db.properties") || !strings.Contains(msg, "/opt/vendor/id_rsa") || strings.Contains(msg, password) {
+		t.Errorf("error must name both paths and not the password:\n%s", msg)
+	}
+	if left, _ := os.ReadDir(parent); len(left) != 1 || left[0].Name() != "out" {
+		t.Errorf("beside the output directory: %v", left)
+	}
+	if left, _ := os.ReadDir(out); len(left) != 1 || left[0].Name() != "earlier" {
+		t.Errorf("output directory changed: %v", left)
+	}
+	if _, err := remote.Image(mustRef(t, pushRef)); err == nil {
+		t.Error("the image was pushed")
 	}
 }

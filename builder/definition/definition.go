@@ -46,6 +46,8 @@ type Definition struct {
 	Repository *Repository `yaml:"repository"`
 	// SourceDateEpoch fixes every timestamp of the image (seconds since 1970).
 	SourceDateEpoch int64 `yaml:"sourceDateEpoch"`
+	// Install adds to the profile's install facts.
+	Install Install `yaml:"install"`
 
 	file  string            // where it was read from
 	flags map[string]string // key → flag that overrode it
@@ -76,6 +78,14 @@ type Disk struct {
 	SizeMiB int64 `yaml:"sizeMiB"`
 	// KernelArgs are added to the kernel command line.
 	KernelArgs []string `yaml:"kernelArgs"`
+}
+
+// Install adds per-install material to the profile's install.remove.
+type Install struct {
+	// Remove lists absolute paths and globs (in the last element) removed
+	// from the package layer besides the profile's; the secret scan fails
+	// the build if one is left in the image.
+	Remove []string `yaml:"remove"`
 }
 
 // Base names exactly one base source.
@@ -228,6 +238,11 @@ func (d *Definition) Validate() error {
 	}
 	if d.SourceDateEpoch <= 0 {
 		return d.keyErr("sourceDateEpoch", "missing (seconds since 1970; every timestamp in the image)")
+	}
+	for i, p := range d.Install.Remove {
+		if err := profiles.CheckImagePattern(p); err != nil {
+			return d.keyErr(fmt.Sprintf("install.remove[%d]", i), "%v", err)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -73,6 +74,8 @@ func TestBrokenDefinitionsNameTheKey(t *testing.T) {
 		{"negative disk size", "sizeMiB: 0", "sizeMiB: -1", "key disk.sizeMiB"},
 		{"kernel argument with a blank", "kernelArgs: []", "kernelArgs: [\"console=ttyS0 quiet\"]", "key disk.kernelArgs[0]"},
 		{"unknown disk key", "sizeMiB: 0", "sizeGiB: 8", "key disk.sizeGiB"},
+		{"relative removal", "  remove: []", "  remove: [etc/xroad/extra.key]", "key install.remove[0]"},
+		{"removal glob in a directory", "  remove: []", "  remove: [/etc/xroad/ssl/x.key, /etc/*/x.key]", "key install.remove[1]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -84,6 +87,23 @@ func TestBrokenDefinitionsNameTheKey(t *testing.T) {
 				t.Fatalf("error %q: want the file and %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestRemovalListExtendsTheProfiles: the definition's install.remove is
+// added to the profile's, sorted and without duplicates.
+func TestRemovalListExtendsTheProfiles(t *testing.T) {
+	d, err := Parse("images/extra.yaml", edit(t, "  remove: []", "  remove: [/etc/xroad/extra.key, /etc/xroad/db.properties]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(r.Remove, "/etc/xroad/extra.key") || !slices.Contains(r.Remove, "/etc/ssl/private/ssl-cert-snakeoil.key") ||
+		!slices.IsSorted(r.Remove) || len(slices.Compact(slices.Clone(r.Remove))) != len(r.Remove) {
+		t.Errorf("remove = %v", r.Remove)
 	}
 }
 

@@ -25,6 +25,9 @@ type Resolved struct {
 	Version string
 	// Epoch is SOURCE_DATE_EPOCH: every timestamp in the image.
 	Epoch time.Time
+	// Remove is the per-install material removed from the package layer,
+	// sorted: the profile's install.remove and the definition's.
+	Remove []string
 }
 
 // variantMetapackages are the X-Road packages that exist per national
@@ -73,6 +76,7 @@ func (d *Definition) Resolve() (*Resolved, error) {
 		all = append(all, facts.Disk.Packages...)
 	}
 	r.Packages = sortedUnique(all)
+	r.Remove = sortedUnique(slices.Concat(facts.Install.Remove, d.Install.Remove))
 
 	repo := facts.XRoad.Repository
 	r.Version = d.XRoad.Version

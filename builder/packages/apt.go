@@ -61,6 +61,16 @@ func (a apt) installCommand(spec *Spec) []string {
 		[]string{"install", "-y", "--no-install-recommends"}, spec.Packages)
 }
 
+// selections are the profile's debconf answers as debconf-set-selections
+// reads them, one a line.
+func (apt) selections(spec *Spec) string {
+	var b strings.Builder
+	for _, a := range spec.Facts.Install.Debconf {
+		b.WriteString(a.Line() + "\n")
+	}
+	return b.String()
+}
+
 // binds are apt's caches, kept outside the image: downloaded packages
 // shared between builds, package lists fresh for each build (a list left
 // by another build of another repository at the same address would change
@@ -94,6 +104,11 @@ func (a apt) configure(root string, spec *Spec) error {
 func (a apt) install(ctx context.Context, s *session, spec *Spec, _ string) error {
 	if out, err := s.run(ctx, a.updateCommand(spec)...); err != nil {
 		return classifyApt(spec.Repo, string(out), err)
+	}
+	if sel := a.selections(spec); sel != "" {
+		if _, err := s.runWithInput(ctx, []byte(sel), "debconf-set-selections"); err != nil {
+			return fmt.Errorf("preseed debconf (profile key install.debconf): %w", err)
+		}
 	}
 	if _, err := s.run(ctx, a.installCommand(spec)...); err != nil {
 		return fmt.Errorf("install %s: %w", strings.Join(spec.Packages, " "), err)

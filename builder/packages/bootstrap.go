@@ -7,6 +7,10 @@ import (
 	"slices"
 )
 
+// aptBootstrapEnv keeps apt and debconf from asking while a base is made
+// (the package layer takes the profile's install.env instead).
+var aptBootstrapEnv = []string{"DEBIAN_FRONTEND=noninteractive", "DEBCONF_NONINTERACTIVE_SEEN=true"}
+
 // AptInstall brings root up to date with the sources it already has (a
 // fresh debootstrap's release with its update and security pockets) and
 // installs pkgs, with the same chroot session as the package layer, then
@@ -14,7 +18,7 @@ import (
 // dependencies with apt rather than debootstrap's --include, which cannot
 // pick a provider of a virtual package.
 func AptInstall(ctx context.Context, root string, pkgs []string, log io.Writer) (err error) {
-	s, err := openSession(root, nil, log)
+	s, err := openSession(root, nil, log, aptBootstrapEnv)
 	if err != nil {
 		return err
 	}

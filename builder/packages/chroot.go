@@ -1,11 +1,13 @@
 package packages
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"xroad-appliance/builder/rootfs"
 	"xroad-appliance/builder/run"
@@ -28,6 +30,7 @@ type session struct {
 	policy bool
 	saved  bool // the base's own policy-rc.d is aside
 	log    io.Writer
+	env    []string
 }
 
 const savedSuffix = ".xroad-image-saved"
@@ -38,8 +41,10 @@ type bind struct {
 	readOnly bool
 }
 
-func openSession(root string, binds []bind, log io.Writer) (s *session, err error) {
-	s = &session{root: root, log: log}
+// openSession prepares root; env is added to every command's environment
+// (the profile's install.env).
+func openSession(root string, binds []bind, log io.Writer, env []string) (s *session, err error) {
+	s = &session{root: root, log: log, env: append(slices.Clone(chrootEnv), env...)}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.close())
@@ -95,24 +100,28 @@ func openSession(root string, binds []bind, log io.Writer) (s *session, err erro
 	return s, nil
 }
 
-// chrootEnv is the environment of every command run in the chroot.
+// chrootEnv is the environment of every command run in the chroot, before
+// the profile's install.env (DEBIAN_FRONTEND, XROAD_IGNORE_DATABASE_SETUP).
 var chrootEnv = []string{
 	"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 	"LC_ALL=C.UTF-8",
 	"LANG=C.UTF-8",
 	"HOME=/root",
-	"DEBIAN_FRONTEND=noninteractive",
-	"DEBCONF_NONINTERACTIVE_SEEN=true",
 }
 
 // run runs argv inside the chroot and returns its combined output.
 func (s *session) run(ctx context.Context, argv ...string) ([]byte, error) {
-	return run.Cmd{Env: chrootEnv, Log: s.log}.Combined(ctx, "chroot", append([]string{s.root}, argv...)...)
+	return run.Cmd{Env: s.env, Log: s.log}.Combined(ctx, "chroot", append([]string{s.root}, argv...)...)
+}
+
+// runWithInput runs argv inside the chroot with stdin as its input.
+func (s *session) runWithInput(ctx context.Context, stdin []byte, argv ...string) ([]byte, error) {
+	return run.Cmd{Env: s.env, Log: s.log, Stdin: bytes.NewReader(stdin)}.Combined(ctx, "chroot", append([]string{s.root}, argv...)...)
 }
 
 // output runs argv inside the chroot and returns its standard output.
 func (s *session) output(ctx context.Context, argv ...string) ([]byte, error) {
-	return run.Cmd{Env: chrootEnv}.Output(ctx, "chroot", append([]string{s.root}, argv...)...)
+	return run.Cmd{Env: s.env}.Output(ctx, "chroot", append([]string{s.root}, argv...)...)
 }
 
 func (s *session) close() error {

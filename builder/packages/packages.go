@@ -28,7 +28,7 @@ import (
 
 // recipe changes whenever the steps below change in a way the hashed inputs
 // do not show, so that layers made by older steps are not reused.
-const recipe = "packages-1"
+const recipe = "packages-2"
 
 // Spec is everything the package layer is made from.
 type Spec struct {
@@ -39,6 +39,10 @@ type Spec struct {
 	Repo                    *Repo
 	// BaseRootfs is the cached base (read-only lower layer), BaseKey its cache key.
 	BaseRootfs, BaseKey string
+	// Remove is the per-install material removed from the layer after the
+	// install (the profile's install.remove and the definition's); the
+	// profile's install.empty files are emptied.
+	Remove []string
 }
 
 // Package is one installed package.
@@ -94,6 +98,7 @@ func (s *Spec) Key() (string, error) {
 		Add("facts", facts).
 		AddString("packages", strings.Join(s.Packages, ",")).
 		AddString("xroad-packages", strings.Join(s.XRoadPackages, ",")).
+		AddString("remove", strings.Join(s.Remove, ",")).
 		AddString("version", s.Version).
 		AddString("repo", s.Repo.Label()).
 		AddString("repo-content", content).
@@ -180,7 +185,7 @@ func build(ctx context.Context, cacheRoot, tmp string, spec *Spec, m manager) (e
 	if err := m.configure(merged, spec); err != nil {
 		return fmt.Errorf("configure X-Road repository: %w", err)
 	}
-	s, err := openSession(merged, binds, logFile)
+	s, err := openSession(merged, binds, logFile, installEnv(spec.Facts))
 	if err != nil {
 		return err
 	}
@@ -201,10 +206,16 @@ func build(ctx context.Context, cacheRoot, tmp string, spec *Spec, m manager) (e
 	if err := m.finish(merged, spec); err != nil {
 		return err
 	}
-	// Package scripts may have made host keys or a machine id.
+	// Package scripts may have made host keys or a machine id, keys,
+	// certificates and passwords: every node makes its own.
 	if err := rootfs.ResetIdentity(merged); err != nil {
 		return err
 	}
+	removed, err := rootfs.RemovePerInstall(merged, spec.Remove, spec.Facts.Install.Empty)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(logFile, "per-install material removed: %s\n", strings.Join(removed, " "))
 	if err := mounts.Close(); err != nil {
 		return err
 	}
@@ -214,6 +225,16 @@ func build(ctx context.Context, cacheRoot, tmp string, spec *Spec, m manager) (e
 		}
 	}
 	return writeManifest(filepath.Join(tmp, manifestFile), manifest)
+}
+
+// installEnv is the profile's install environment as NAME=VALUE, sorted.
+func installEnv(f *profiles.Facts) []string {
+	var env []string
+	for k, v := range f.Install.Env {
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	return env
 }
 
 func writeManifest(path string, pkgs []Package) error {

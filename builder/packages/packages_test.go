@@ -129,3 +129,43 @@ func TestManifestText(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+// TestInstallEnvironmentAndPreseed: every profile installs with
+// XROAD_IGNORE_DATABASE_SETUP; apt profiles also non-interactively, with the
+// admin user question answered empty.
+func TestInstallEnvironmentAndPreseed(t *testing.T) {
+	for _, name := range profiles.Names() {
+		s := spec(t, name, &Repo{})
+		env := installEnv(s.Facts)
+		if !slices.Contains(env, "XROAD_IGNORE_DATABASE_SETUP=1") || !slices.IsSorted(env) {
+			t.Errorf("%s: install environment %v", name, env)
+		}
+		sel := (apt{}).selections(s)
+		if s.Facts.PackageManager != "apt" {
+			if sel != "" {
+				t.Errorf("%s: debconf answers without debconf: %q", name, sel)
+			}
+			continue
+		}
+		if !slices.Contains(env, "DEBIAN_FRONTEND=noninteractive") {
+			t.Errorf("%s: install environment %v", name, env)
+		}
+		if sel != "xroad-proxy xroad-common/username string \n" {
+			t.Errorf("%s: debconf answers %q", name, sel)
+		}
+	}
+}
+
+// TestRemovalListIsInTheKey: another removal list makes another layer.
+func TestRemovalListIsInTheKey(t *testing.T) {
+	s := spec(t, "debian-12", &Repo{URL: "https://artifactory.niis.org/xroad-release-deb", Suite: "jammy-7.5.1"})
+	a, errA := s.Key()
+	s.Remove = []string{"/etc/xroad/extra.key"}
+	b, errB := s.Key()
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if a == b {
+		t.Error("the removal list is not part of the package layer's key")
+	}
+}

@@ -3,6 +3,7 @@ package rootfs
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -120,5 +121,53 @@ func TestMountsCloseUndoesEverything(t *testing.T) {
 	}
 	if err := m.Overlay("/a,b", []string{lower}, upper, work); err == nil {
 		t.Error("accepted a path overlayfs options cannot hold")
+	}
+}
+
+func TestRemovePerInstall(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"etc/machine-id":                    "0123\n",
+		"etc/xroad/db.properties":           "serverconf.hibernate.connection.password = x\n",
+		"etc/xroad/ssl/internal.key":        "key",
+		"etc/xroad/ssl/internal.crt":        "crt",
+		"etc/xroad/ssl/README":              "kept",
+		"etc/xroad/conf.d/local.ini":        "",
+		"real/ssl/private/snakeoil.key":     "key",
+		"etc/ssl/certs/ca-certificates.crt": "kept",
+	}
+	for p, c := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The image's own absolute link: followed inside the root, never on the host.
+	if err := os.Symlink("/real/ssl/private", filepath.Join(root, "etc/ssl/private")); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := RemovePerInstall(root, []string{"/etc/xroad/db.properties", "/etc/xroad/ssl/*.key", "/etc/xroad/ssl/*.crt",
+		"/etc/ssl/private/*.key", "/etc/xroad.properties"}, []string{"/etc/machine-id", "/etc/nothing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/etc/machine-id /etc/ssl/private/snakeoil.key /etc/xroad/db.properties /etc/xroad/ssl/internal.crt /etc/xroad/ssl/internal.key"
+	if got := strings.Join(changed, " "); got != want {
+		t.Errorf("changed %s\nwant    %s", got, want)
+	}
+	for _, p := range []string{"etc/xroad/db.properties", "etc/xroad/ssl/internal.key", "real/ssl/private/snakeoil.key"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); !os.IsNotExist(err) {
+			t.Errorf("%s kept", p)
+		}
+	}
+	for p, want := range map[string]string{"etc/machine-id": "", "etc/xroad/ssl/README": "kept", "etc/ssl/certs/ca-certificates.crt": "kept"} {
+		if b, err := os.ReadFile(filepath.Join(root, p)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", p, b, err, want)
+		}
+	}
+	if _, err := RemovePerInstall(root, []string{"/etc/xroad/*"}, nil); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a directory matched: %v", err)
 	}
 }
