@@ -172,13 +172,13 @@ type XRoad struct {
 	// (guide 3.3 step 9); UIGroupsKept must survive.
 	UIGroupsRemovedOnSecondary []string `yaml:"uiGroupsRemovedOnSecondary"`
 	UIGroupsKept               []string `yaml:"uiGroupsKept"`
-	// FirstBoot is how a node makes, with the packages' own scripts, what an
+	// Setup is how a node makes, with the packages' own scripts, what an
 	// image leaves out: TLS identities, databases, the admin user.
-	FirstBoot FirstBoot `yaml:"firstBoot"`
+	Setup XRoadSetup `yaml:"setup"`
 }
 
-// FirstBoot are the packages' scripts a node runs at first boot.
-type FirstBoot struct {
+// XRoadSetup are the packages' scripts a node runs at first boot.
+type XRoadSetup struct {
 	// CertificateScript makes /etc/xroad/ssl/NAME.crt, .key and .p12
 	// (generate_certificate.sh -n NAME -s SUBJECT -a ALTNAMES -p).
 	CertificateScript string `yaml:"certificateScript"`

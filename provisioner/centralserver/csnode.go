@@ -113,7 +113,7 @@ func (n *Node) adminProperties() engine.Phase {
 // node's TLS identities, sets up or migrates the database and gives the
 // admin user the central server's groups.
 func (n *Node) packageSetup() engine.Phase {
-	fb := n.Facts.XRoad.FirstBoot
+	fb := n.Facts.XRoad.Setup
 	rule, pkg := fb.AdminUser, fb.AdminUser.CentralServerPackage
 	have := func(context.Context) (bool, error) {
 		return xroadsetup.HaveCertificates(fb.CentralServerCertificates), nil

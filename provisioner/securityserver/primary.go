@@ -151,7 +151,7 @@ func (n *Node) serverconfDatabase() engine.Phase {
 				// An image built with XROAD_IGNORE_DATABASE_SETUP: the
 				// package's own setup makes it, here, with db.properties'
 				// user and password.
-				return xroadsetup.Database(n.Facts.XRoad.FirstBoot, "serverconf", sc.Port).Apply(ctx)
+				return xroadsetup.Database(n.Facts.XRoad.Setup, "serverconf", sc.Port).Apply(ctx)
 			}
 			dump, err := system.Run(ctx, system.Cmd{User: "postgres", Args: []string{"pg_dump", "-h", pg.SocketDir, "-p", fmt.Sprint(def.Port), "-C", "serverconf"}})
 			if err != nil {

@@ -13,14 +13,14 @@ func (n *Node) certificates() engine.Phase {
 	for _, m := range append([]metadata.Member{{Name: n.Doc.Primary.Name, Address: n.Doc.Primary.Address}}, n.Doc.Secondaries...) {
 		alt = append(alt, m.Name, m.Address)
 	}
-	fb := n.Facts.XRoad.FirstBoot
+	fb := n.Facts.XRoad.Setup
 	return xroadsetup.Certificates(fb, fb.ProxyCertificates, n.Doc.ClusterName(), alt)
 }
 
 // localDatabases are the node's own message log and operational monitoring
 // databases, on the default instance: never replicated, never synced.
 func (n *Node) localDatabases() []engine.Phase {
-	fb := n.Facts.XRoad.FirstBoot
+	fb := n.Facts.XRoad.Setup
 	var phases []engine.Phase
 	for _, prefix := range []string{"messagelog", "op-monitor"} {
 		if fb.DatabaseSetup[prefix] != "" {
@@ -42,6 +42,6 @@ func (n *Node) adminUser() []engine.Phase {
 	if n.Doc.Role == metadata.RolePrimary {
 		groups = append(append([]string(nil), x.UIGroupsKept...), x.UIGroupsRemovedOnSecondary...)
 	}
-	return []engine.Phase{xroadsetup.AdminUser(n.Doc.AdminUser, x.FirstBoot.AdminUser, x.FirstBoot.AdminUser.SecurityServerPackage,
+	return []engine.Phase{xroadsetup.AdminUser(n.Doc.AdminUser, x.Setup.AdminUser, x.Setup.AdminUser.SecurityServerPackage,
 		groups, []string{"XROAD_IGNORE_DATABASE_SETUP=1"})}
 }

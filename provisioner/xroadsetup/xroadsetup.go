@@ -34,7 +34,7 @@ const DBProperties = "/etc/xroad/db.properties"
 // Certificates makes each named TLS identity (NAME.crt, .key and .p12 in
 // SSLDir) that is missing, with the packages' own script, for subject and
 // the alternative names: a cluster's public name first, then its nodes.
-func Certificates(f profiles.FirstBoot, names []string, subject string, alt []string) engine.Phase {
+func Certificates(f profiles.XRoadSetup, names []string, subject string, alt []string) engine.Phase {
 	var actions []string
 	args := func(name string) []string {
 		return []string{f.CertificateScript, "-n", name, "-s", "/CN=" + subject, "-a", AltNames(append([]string{subject}, alt...)), "-p"}
@@ -100,7 +100,7 @@ func AltNames(hosts []string) string {
 // Database runs the packages' setup of the database db.properties names by
 // prefix, on host:port (127.0.0.1 and the instance's port), unless its user
 // already logs in with the password db.properties holds.
-func Database(f profiles.FirstBoot, prefix string, port int) engine.Phase {
+func Database(f profiles.XRoadSetup, prefix string, port int) engine.Phase {
 	script := f.DatabaseSetup[prefix]
 	host := fmt.Sprintf("127.0.0.1:%d", port)
 	return engine.Phase{
