@@ -82,6 +82,11 @@ type SelfSignedCertificate struct {
 	// Before are units that use the pair, besides the PostgreSQL instances
 	// and the provisioner.
 	Before []string `yaml:"before,omitempty"`
+	// After are the distribution's own units that make the pair without
+	// ordering it before PostgreSQL (Ubuntu 24.04's ssl-cert.service): this
+	// unit waits for them and then finds the pair made, rather than racing
+	// them for debconf's lock.
+	After []string `yaml:"after,omitempty"`
 }
 
 // OS names the distribution.

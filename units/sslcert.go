@@ -35,6 +35,11 @@ func SSLCertUnit(f *profiles.Facts) *File {
 	opts = append(opts,
 		opt("Unit", "ConditionFileIsExecutable", s.Command[0]),
 		opt("Unit", "Before", strings.Join(before, " ")),
+	)
+	if len(s.After) > 0 {
+		opts = append(opts, opt("Unit", "After", strings.Join(s.After, " ")))
+	}
+	opts = append(opts,
 		opt("Service", "Type", "oneshot"),
 		opt("Service", "RemainAfterExit", "yes"),
 		opt("Service", "ExecStart", strings.Join(s.Command, " ")),

@@ -136,8 +136,7 @@ func (n *Node) packageSetup() engine.Phase {
 		Actions: []string{strings.Join(cmd, " ")},
 		Check:   have,
 		Apply: func(ctx context.Context) error {
-			_, err := system.Run(ctx, system.Cmd{Args: cmd})
-			return err
+			return xroadsetup.RunPackageTool(ctx, system.Cmd{Args: cmd})
 		},
 	}
 }

@@ -8,14 +8,18 @@ package xroadsetup
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/confedit"
@@ -110,8 +114,7 @@ func Database(f profiles.XRoadSetup, prefix string, port int) engine.Phase {
 			return loginWorks(ctx, prefix, port), nil
 		},
 		Apply: func(ctx context.Context) error {
-			_, err := system.Run(ctx, system.Cmd{Args: []string{script, host}})
-			return err
+			return RunPackageTool(ctx, system.Cmd{Args: []string{script, host}})
 		},
 	}
 }
@@ -176,14 +179,46 @@ func AdminUser(a *metadata.AdminUser, r profiles.AdminUserRule, pkg string, grou
 			}
 			if r.DebconfQuestion != "" {
 				line := fmt.Sprintf("%s %s string %s\n", pkg, r.DebconfQuestion, a.Name)
-				if _, err := system.Run(ctx, system.Cmd{Args: []string{"debconf-set-selections"}, Stdin: strings.NewReader(line)}); err != nil {
+				if err := RunPackageTool(ctx, system.Cmd{Args: []string{"debconf-set-selections"}, Stdin: strings.NewReader(line)}); err != nil {
 					return err
 				}
 			}
-			_, err := system.Run(ctx, system.Cmd{Args: apply, Env: env})
-			return err
+			return RunPackageTool(ctx, system.Cmd{Args: apply, Env: env})
 		},
 	}
+}
+
+// lockWait bounds how long a package tool waits for another's lock.
+const lockWait = 2 * time.Minute
+
+// lockedRE matches debconf's and dpkg's "someone else holds the lock".
+var lockedRE = regexp.MustCompile(`is locked by another process|Could not get lock|dpkg frontend lock`)
+
+// RunPackageTool runs a debconf or dpkg tool, waiting while another holds
+// their lock: at first boot the distribution's own units (ssl-cert's, say)
+// and cloud-init may be using debconf at the same moment.
+func RunPackageTool(ctx context.Context, c system.Cmd) error {
+	stdin, _ := io.ReadAll(orEmpty(c.Stdin))
+	deadline := time.Now().Add(lockWait)
+	for delay := 250 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		c.Stdin = bytes.NewReader(stdin)
+		_, err := system.Run(ctx, c)
+		if err == nil || !lockedRE.MatchString(err.Error()) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+	}
+}
+
+func orEmpty(r io.Reader) io.Reader {
+	if r == nil {
+		return strings.NewReader("")
+	}
+	return r
 }
 
 // RuleCommand is the command that applies package pkg's rule for user.
