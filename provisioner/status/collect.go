@@ -16,6 +16,7 @@ func Collect(ctx context.Context, in *Inputs) *Report {
 	c := in.withDefaults()
 	r := &Report{Schema: Schema, Time: c.Now().UTC().Truncate(time.Second)}
 	r.Node = nodeOf(&c)
+	r.Identity = identityOf(&c)
 	if c.Doc != nil && c.Doc.Role.IsCentralServer() {
 		return collectCentralServer(ctx, &c, r)
 	}

@@ -67,6 +67,12 @@
 //	  .phase, .error, .retry    the failed (or repaired) phase and how to retry
 //	  .time
 //	provisioning.error          omitted when empty
+//	identity                    [object] the per-install material the image leaves out, or null when
+//	                            the role has none (database nodes) or document and facts are unknown
+//	  .item                     e.g. "/etc/xroad/ssl/internal.{crt,key,p12}", "admin user xroad-admin"
+//	  .origin                   "generated here", "synced from the primary" or "replicated from the primary"
+//	  .phase                    the provisioning phase that brought it
+//	  .time                     when that phase was done, or null while it is pending
 //	healthCheck.url             the proxy health check URL asked
 //	healthCheck.statusCode      HTTP status, 0 when there was no answer
 //	healthCheck.firstLine       first line of the body ("" for the healthy empty body)

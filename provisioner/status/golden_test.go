@@ -36,6 +36,11 @@ func goldenReports() map[string]*Report {
 	}}}
 	primary.Provisioning = Provisioning{Provisioned: true, Done: []string{"stop-services", "tls"}, Pending: []string{},
 		Result: &Result{Status: "provisioned", Time: at.Add(-time.Hour)}}
+	made := at.Add(-time.Hour)
+	primary.Identity = []Identity{
+		{Item: "/etc/xroad/ssl/internal.{crt,key,p12}", Origin: generatedHere, Phase: "certificates", Time: &made},
+		{Item: "admin user xroad-admin", Origin: generatedHere, Phase: "admin-user", Time: &made},
+	}
 
 	secondary := base()
 	secondary.Problems = []string{"not provisioned", "provisioning failed in phase basebackup; retry: /usr/bin/xroad-node provision --phase basebackup (or /usr/bin/xroad-node provision to resume)",
@@ -50,6 +55,10 @@ func goldenReports() map[string]*Report {
 		Pending: []string{"basebackup", "local-access"},
 		Result: &Result{Status: "failed", Phase: "basebackup", Error: "phase basebackup: pg_basebackup: exit status 1",
 			Retry: "/usr/bin/xroad-node provision --phase basebackup (or /usr/bin/xroad-node provision to resume)", Time: at.Add(-time.Hour)}}
+	secondary.Identity = []Identity{
+		{Item: "/etc/xroad/ssl/internal.{crt,key,p12}", Origin: synced, Phase: "initial-sync"},
+		{Item: "serverconf database", Origin: replicated, Phase: "basebackup"},
+	}
 	reports := map[string]*Report{"primary": primary, "secondary": secondary}
 	for name, r := range centralServerGoldenReports(at) {
 		reports[name] = r

@@ -17,7 +17,9 @@ type Report struct {
 	Secondary    *SecondaryState `json:"secondary"`
 	Sync         *Sync           `json:"sync"`
 	Provisioning Provisioning    `json:"provisioning"`
-	HealthCheck  HealthCheck     `json:"healthCheck"`
+	// Identity is the per-install material and where this node got it.
+	Identity    []Identity  `json:"identity"`
+	HealthCheck HealthCheck `json:"healthCheck"`
 	// CentralServer is set on the central-server HA roles, whose report has
 	// no serverconf, replication, sync or health check section.
 	CentralServer *CentralServer `json:"centralServer,omitempty"`

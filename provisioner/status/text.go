@@ -35,6 +35,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	if res := r.Provisioning.Result; res != nil && res.Status == "failed" {
 		row("", "retry: "+res.Retry)
 	}
+	for i, id := range r.Identity {
+		key := ""
+		if i == 0 {
+			key = "identity"
+		}
+		row(key, id.text())
+	}
 	if r.CentralServer == nil {
 		row("health check", r.healthText())
 	}
@@ -300,4 +307,12 @@ func boolText(b *bool) string {
 		return "-"
 	}
 	return fmt.Sprint(*b)
+}
+
+func (id Identity) text() string {
+	when := "pending"
+	if id.Time != nil {
+		when = id.Time.Format(time.RFC3339)
+	}
+	return id.Item + ": " + id.Origin + ", " + when
 }

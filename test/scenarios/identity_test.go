@@ -140,6 +140,31 @@ func TestIdentityBornAtFirstBoot(t *testing.T) {
 		}
 	})
 
+	t.Run("status says where each item came from", func(t *testing.T) {
+		for name, n := range nodes {
+			r, _ := nodeStatus(t, ctx, n)
+			origin := "generated here"
+			if strings.HasSuffix(name, "ss2") {
+				origin = "synced from the primary"
+			}
+			certs := 0
+			for _, id := range r.Identity {
+				if id.Time == nil {
+					t.Errorf("%s: %s has no time", name, id.Item)
+				}
+				if strings.HasPrefix(id.Item, "/etc/xroad/ssl/") {
+					certs++
+					if id.Origin != origin {
+						t.Errorf("%s: %s %s, want %s", name, id.Item, id.Origin, origin)
+					}
+				}
+			}
+			if certs != 2 {
+				t.Errorf("%s: status lists %d TLS identities, want 2: %+v", name, certs, r.Identity)
+			}
+		}
+	})
+
 	t.Run("admin user", func(t *testing.T) {
 		pamtester, err := os.ReadFile("/usr/bin/pamtester")
 		if err != nil {
