@@ -46,7 +46,7 @@ import (
 )
 
 // FixtureVersion is the fixture X-Road packages' version the builds install.
-const FixtureVersion = "7.5.1-1"
+const FixtureVersion = "7.8.0-1"
 
 // fixture is what the builds in this package share: the cached Debian 12
 // base, the signed fixture repository, an xroad-node binary and the image
@@ -305,7 +305,7 @@ func checkImage(t *testing.T, img v1.Image, r *definition.Resolved, res *build.R
 	for k, want := range map[string]string{
 		build.LabelProfile:                 "debian-12",
 		build.LabelPostgreSQL:              "15",
-		"org.opencontainers.image.version": "7.5.1",
+		"org.opencontainers.image.version": "7.8.0",
 		"org.opencontainers.image.title":   "xroad-securityserver",
 		"org.opencontainers.image.source":  "https://github.com/nordic-institute/X-Road",
 	} {

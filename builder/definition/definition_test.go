@@ -24,7 +24,7 @@ func TestShippedDefinitionResolves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Facts.Name != "ubuntu-24.04" || r.Version != "7.5.1" || r.Tag() != "xroad-securityserver:7.5.1-ubuntu-24.04" {
+	if r.Facts.Name != "ubuntu-24.04" || r.Version != "7.8.0" || r.Tag() != "xroad-securityserver:7.8.0-ubuntu-24.04" {
 		t.Fatalf("resolved %s %s %s", r.Facts.Name, r.Version, r.Tag())
 	}
 	for _, want := range []string{"xroad-securityserver", "postgresql-16", "systemd", "cloud-init", "linux-image-virtual", "systemd-boot"} {
@@ -114,7 +114,7 @@ func TestResolveNamesTheKey(t *testing.T) {
 		{"unknown profile", "profile: ubuntu-24.04", "profile: debian-13", `key profile: unknown profile "debian-13"`},
 		{"unknown postgresql", "profile: ubuntu-24.04", "profile: ubuntu-24.04\npostgresql: '9.6'", "key postgresql: profile ubuntu-24.04 offers no PostgreSQL"},
 		{"unknown package set", "  - securityserver-secondary", "  - securityserver-tertiary", `key xroad.packageSets[1]: profile ubuntu-24.04 has no package set "securityserver-tertiary"`},
-		{"unserved version", "version: 7.5.1", "version: 7.6.0", "key xroad.version: 7.6.0 is not served"},
+		{"unserved version", "version: 7.8.0", "version: 7.6.0", "key xroad.version: 7.6.0 is not served"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -178,7 +178,7 @@ func TestRepositoryOverrideAllowsOtherVersions(t *testing.T) {
 	if err := os.WriteFile(keyring, []byte("k"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d, err := Parse("images/x.yaml", edit(t, "version: 7.5.1", "version: 7.6.0-1"))
+	d, err := Parse("images/x.yaml", edit(t, "version: 7.8.0", "version: 7.6.0-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,11 @@ func TestCentralServerDefinitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, profile := range []string{"ubuntu-20.04", "ubuntu-22.04", "ubuntu-24.04"} {
-		if err := cs.Apply(Overrides{Profile: profile}); err != nil {
+		o := Overrides{Profile: profile, XRoadVersion: "7.8.0"}
+		if profile == "ubuntu-20.04" {
+			o.XRoadVersion = "7.5.1" // the last release built for focal
+		}
+		if err := cs.Apply(o); err != nil {
 			t.Fatal(err)
 		}
 		r, err := cs.Resolve()

@@ -27,7 +27,7 @@ import (
 // fixture X-Road version it carries, unless Options say otherwise.
 const (
 	DefaultProfile = "ubuntu-24.04"
-	Version        = "7.5.1-1"
+	Version        = "7.8.0-1"
 )
 
 // Options tune Build; the zero value is the tests' choice.

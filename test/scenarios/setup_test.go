@@ -20,7 +20,7 @@ import (
 
 // UpgradeVersion is the fixture X-Road version of the image a cluster is
 // rolled to.
-const UpgradeVersion = "7.5.2-1"
+const UpgradeVersion = "7.8.1-1"
 
 // builtImage is one image the scenarios boot, made at most once per binary.
 type builtImage struct {
