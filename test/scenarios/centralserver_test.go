@@ -101,6 +101,17 @@ func TestCentralServerHA(t *testing.T) {
 		if ini := n.MustExec(ctx, "cat", "/etc/xroad/conf.d/local.ini"); !strings.Contains(ini, "ha-node-name=") {
 			t.Errorf("%s: local.ini lacks ha-node-name:\n%s", n.Name, ini)
 		}
+		expectAdminUser(t, ctx, n, res, []string{"xroad-security-officer", "xroad-system-administrator", "xroad-registration-officer"}, nil)
+	}
+	// Each central server made its own TLS identities at first boot.
+	for _, f := range []string{"/etc/xroad/ssl/center-admin-service.key", "/etc/xroad/ssl/management-service.key"} {
+		sums := map[string]bool{}
+		for _, n := range csNodes {
+			sums[strings.Fields(n.MustExec(ctx, "sha256sum", f))[0]] = true
+		}
+		if len(sums) != len(csNodes) {
+			t.Errorf("the central servers share %s", f)
+		}
 	}
 	// The central servers make their table when they first write: until
 	// then the query fails, and the wait goes on.

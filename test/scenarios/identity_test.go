@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"xroad-appliance/builder/kit"
 	"xroad-appliance/test/cluster"
 )
 
@@ -166,47 +167,56 @@ func TestIdentityBornAtFirstBoot(t *testing.T) {
 	})
 
 	t.Run("admin user", func(t *testing.T) {
-		pamtester, err := os.ReadFile("/usr/bin/pamtester")
-		if err != nil {
-			t.Fatalf("pamtester (test/host/setup installs it): %v", err)
-		}
 		for name, n := range nodes {
 			tc := a
 			if strings.HasPrefix(name, "b/") {
 				tc = b
 			}
-			user, password := tc.kit.AdminUser, tc.kit.AdminPassword
-			groups := " " + strings.TrimSpace(n.MustExec(ctx, "id", "-nG", user)) + " "
 			want := []string{"xroad-security-officer", "xroad-securityserver-observer"}
 			gone := []string{"xroad-registration-officer", "xroad-service-administrator", "xroad-system-administrator"}
 			if strings.HasSuffix(name, "ss1") {
 				want, gone = append(want, gone...), nil
 			}
-			for _, g := range want {
-				if !strings.Contains(groups, " "+g+" ") {
-					t.Errorf("%s: %s is not in %s (groups:%s)", name, user, g, groups)
-				}
-			}
-			for _, g := range gone {
-				if strings.Contains(groups, " "+g+" ") {
-					t.Errorf("%s: a secondary's admin is in %s", name, g)
-				}
-			}
-			if err := n.WriteFile("/usr/local/bin/pamtester", pamtester, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			// The admin UI authenticates with PAM service "xroad"; without
-			// its own file PAM uses "other", the system's common stack.
-			login := func(pw string) error {
-				_, err := n.Exec(ctx, "sh", "-c", "printf '%s\\n' \"$1\" | runuser -u xroad -- pamtester xroad "+user+" authenticate", "sh", pw)
-				return err
-			}
-			if err := login(password); err != nil {
-				t.Errorf("%s: %s does not authenticate through PAM with the kit's password: %v", name, user, err)
-			}
-			if err := login(password + "x"); err == nil {
-				t.Errorf("%s: PAM accepts a wrong password", name)
-			}
+			expectAdminUser(t, ctx, n, tc.kit, want, gone)
 		}
 	})
+}
+
+// expectAdminUser checks the kit's X-Road admin user on n: in every group
+// of want and none of gone, and accepted through PAM with the kit's password
+// (and refused with another) as the admin UI, running as xroad, asks PAM.
+func expectAdminUser(t *testing.T, ctx context.Context, n *cluster.Node, k *kit.Result, want, gone []string) {
+	t.Helper()
+	user, password := k.AdminUser, k.AdminPassword
+	groups := " " + strings.TrimSpace(n.MustExec(ctx, "id", "-nG", user)) + " "
+	for _, g := range want {
+		if !strings.Contains(groups, " "+g+" ") {
+			t.Errorf("%s: %s is not in %s (groups:%s)", n.Name, user, g, groups)
+		}
+	}
+	for _, g := range gone {
+		if strings.Contains(groups, " "+g+" ") {
+			t.Errorf("%s: %s is in %s", n.Name, user, g)
+		}
+	}
+	pamtester, err := os.ReadFile("/usr/bin/pamtester")
+	if err != nil {
+		t.Fatalf("pamtester (test/host/setup installs it): %v", err)
+	}
+	if err := n.WriteFile("/usr/local/bin/pamtester", pamtester, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The admin UI asks PAM service "xroad"; without its own file PAM uses
+	// "other", the system's common stack. pam_unix reads /etc/shadow
+	// through the shadow group xroad-base puts xroad in.
+	login := func(pw string) error {
+		_, err := n.Exec(ctx, "sh", "-c", "printf '%s\\n' \"$1\" | runuser -u xroad -- pamtester xroad "+user+" authenticate", "sh", pw)
+		return err
+	}
+	if err := login(password); err != nil {
+		t.Errorf("%s: %s does not authenticate through PAM with the kit's password: %v", n.Name, user, err)
+	}
+	if err := login(password + "x"); err == nil {
+		t.Errorf("%s: PAM accepts a wrong password", n.Name)
+	}
 }
