@@ -209,10 +209,16 @@ func expectAdminUser(t *testing.T, ctx context.Context, n *cluster.Node, k *kit.
 	// The admin UI asks PAM service "xroad"; without its own file PAM uses
 	// "other", the system's common stack. pam_unix reads /etc/shadow
 	// through the shadow group xroad-base puts xroad in.
+	// The password reaches pamtester on stdin from a root-only file, never
+	// in a command line.
 	login := func(pw string) error {
-		_, err := n.Exec(ctx, "sh", "-c", "printf '%s\\n' \"$1\" | runuser -u xroad -- pamtester xroad "+user+" authenticate", "sh", pw)
+		if err := n.WriteFile("/root/pam-test-password", []byte(pw+"\n"), 0o600); err != nil {
+			return err
+		}
+		_, err := n.Exec(ctx, "sh", "-c", "runuser -u xroad -- /usr/local/bin/pamtester xroad "+user+" authenticate < /root/pam-test-password")
 		return err
 	}
+	defer n.Exec(ctx, "rm", "-f", "/root/pam-test-password")
 	if err := login(password); err != nil {
 		t.Errorf("%s: %s does not authenticate through PAM with the kit's password: %v", n.Name, user, err)
 	}
