@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"maps"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -796,4 +797,25 @@ func TestSecretScanRefusesTheBuild(t *testing.T) {
 	if _, err := remote.Image(mustRef(t, pushRef)); err == nil {
 		t.Error("the image was pushed")
 	}
+}
+
+// TestInstallWithoutIgnoreDatabaseSetupFails: the X-Road packages set up
+// their databases in postinst and need a running PostgreSQL for it, which
+// an image build has not; only the profile's XROAD_IGNORE_DATABASE_SETUP
+// lets the install pass (TestBuildImage builds with it). Without it the
+// build fails in the package's postinst and leaves nothing behind.
+func TestInstallWithoutIgnoreDatabaseSetupFails(t *testing.T) {
+	f := setup(t)
+	r := f.resolve(t, definition.Overrides{Outputs: []string{definition.OutputRootfsTar}})
+	facts := *r.Facts
+	facts.Install.Env = maps.Clone(facts.Install.Env)
+	delete(facts.Install.Env, "XROAD_IGNORE_DATABASE_SETUP")
+	r.Facts = &facts
+	before, _ := filepath.Glob(filepath.Join(f.cacheRoot, "packages", "*"))
+	parent := t.TempDir()
+	_, err := f.build(t, r, filepath.Join(parent, "out"), "")
+	if err == nil || !strings.Contains(err.Error(), "no PostgreSQL answering") {
+		t.Fatalf("error %v: want the postinst's database setup failing for want of PostgreSQL", err)
+	}
+	f.checkNothingLeft(t, parent, "packages", before)
 }
