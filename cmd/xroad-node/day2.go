@@ -136,7 +136,9 @@ func upgradeCommand() *cli.Command {
 		Sub: []*cli.Command{
 			d.action("prepare", "Secondary: pause replay and sync. Primary: maintenance on, drain, stop the X-Road services", waits,
 				func(n *operations.Node, ctx context.Context) error { return n.UpgradePrepare(ctx, w) }),
-			d.action("finish", "Secondary: resume replay, wait, resume and force sync. Both: restart services, wait for 200", waits,
+			d.action("start", "Secondary, its turn after the primary: maintenance on, drain, stop the X-Road services, resume replay and wait until it caught up", waits,
+				func(n *operations.Node, ctx context.Context) error { return n.UpgradeStart(ctx, w) }),
+			d.action("finish", "After the packages. Secondary: resume and force sync. Both: restart services, wait for 200", waits,
 				func(n *operations.Node, ctx context.Context) error { return n.UpgradeFinish(ctx, w) }),
 		},
 	}

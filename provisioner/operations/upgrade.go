@@ -27,6 +27,9 @@ type Waits struct {
 // prepare and knows what to undo.
 type upgradeState struct {
 	Prepared time.Time `json:"prepared"`
+	// Started is when a secondary's turn began (upgrade start): services
+	// stopped, replay caught up, ready for the packages.
+	Started *time.Time `json:"started,omitempty"`
 }
 
 func (n *Node) upgradeFile() string { return filepath.Join(n.StateDir, "upgrade.json") }
@@ -56,9 +59,20 @@ func (n *Node) UpgradePrepare(ctx context.Context, w Waits) error {
 		if err := n.SyncPause(ctx); err != nil {
 			return err
 		}
-		n.say("prepared: upgrade the primary first, then run `xroad-node upgrade finish` here")
+		n.say("prepared: upgrade the primary first; this node's turn then is `xroad-node upgrade start`, its packages, `xroad-node upgrade finish`")
 		return nil
 	}
+	if err := n.quiesce(ctx, w); err != nil {
+		return err
+	}
+	n.say("prepared: replace or upgrade this node, then run `xroad-node upgrade finish`")
+	return nil
+}
+
+// quiesce takes the node out of the load balancer and stops its X-Road
+// services (7.2.2 steps 1-2, 7.2.3 steps 1-2): maintenance mode on, wait
+// until no connection is established on the message port, stop.
+func (n *Node) quiesce(ctx context.Context, w Waits) error {
 	if err := n.Maintenance(ctx, true); err != nil {
 		return err
 	}
@@ -67,29 +81,65 @@ func (n *Node) UpgradePrepare(ctx context.Context, w Waits) error {
 	}
 	for _, s := range n.Facts.XRoad.Services {
 		if err := n.Systemd.Stop(ctx, s+".service"); err != nil {
-			return fmt.Errorf("upgrade prepare: %w", err)
+			return fmt.Errorf("upgrade: %w", err)
 		}
 	}
 	n.say("X-Road services stopped: %s", strings.Join(n.Facts.XRoad.Services, ", "))
-	n.say("prepared: replace or upgrade this node, then run `xroad-node upgrade finish`")
 	return nil
 }
 
-// UpgradeFinish is guide 7.2's second half. On a secondary: resume replay,
-// wait until it has caught up, resume and force the configuration sync
-// (7.2.3 steps 3, 5, 6). On both: restart the X-Road services and wait for a
-// 200 from the health check (7.2.2 step 4, 7.2.3 step 7); the proxy's restart
-// clears maintenance mode.
+// UpgradeStart begins a secondary's turn, once the primary is upgraded
+// (guide 7.2.3 steps 1-3): out of the load balancer, services stopped,
+// then WAL replay resumed and caught up, so that the new packages never
+// meet a serverconf schema older than the primary's.
+func (n *Node) UpgradeStart(ctx context.Context, w Waits) error {
+	st, err := n.readUpgrade()
+	switch {
+	case n.isPrimary():
+		return refuse("upgrade start: this is the primary; its turn is `xroad-node upgrade prepare`, then the packages, then `upgrade finish`")
+	case os.IsNotExist(err):
+		return refuse("upgrade start: no upgrade prepared on this node; run `xroad-node upgrade prepare` before the primary's upgrade")
+	case err != nil:
+		return err
+	case st.Started != nil:
+		return refuse("upgrade start: this node's turn began at %s; upgrade its packages, then run `xroad-node upgrade finish`", st.Started.Format(time.RFC3339))
+	}
+	if err := n.quiesce(ctx, w); err != nil {
+		return err
+	}
+	if err := n.ReplayResume(ctx); err != nil {
+		return err
+	}
+	if err := n.ReplayWait(ctx, w.Replay); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	st.Started = &now
+	b, _ := json.Marshal(st)
+	if err := engine.WriteFileAtomic(n.upgradeFile(), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	n.say("started: upgrade this node's packages, then run `xroad-node upgrade finish`")
+	return nil
+}
+
+// UpgradeFinish is guide 7.2's second half. On a secondary, after upgrade
+// start and the packages: resume and force the configuration sync (7.2.3
+// steps 5, 6). On both: restart the X-Road services and wait for a 200 from
+// the health check (7.2.2 step 4, 7.2.3 step 7); the proxy's restart clears
+// maintenance mode.
 func (n *Node) UpgradeFinish(ctx context.Context, w Waits) error {
-	if _, err := n.readUpgrade(); os.IsNotExist(err) {
+	st, err := n.readUpgrade()
+	if os.IsNotExist(err) {
 		return refuse("upgrade finish: no upgrade prepared on this node; run `xroad-node upgrade prepare` first")
 	} else if err != nil {
 		return err
 	}
 	if !n.isPrimary() {
+		if st.Started == nil {
+			return refuse("upgrade finish: this secondary's turn has not begun; run `xroad-node upgrade start` before its packages are upgraded (guide 7.2.3: services stopped and replay caught up first)")
+		}
 		steps := []func(context.Context) error{
-			n.ReplayResume,
-			func(ctx context.Context) error { return n.ReplayWait(ctx, w.Replay) },
 			n.SyncResume,
 			n.SyncNow,
 		}

@@ -13,6 +13,7 @@ import (
 
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/test/cluster"
+	"xroad-appliance/test/fixtures"
 	"xroad-appliance/test/nodeimage"
 )
 
@@ -131,11 +132,22 @@ func dayTwoOperations(t *testing.T, profile string) {
 	})
 
 	t.Run("rolling upgrade steps in guide order", func(t *testing.T) {
+		repo, err := fixtures.BuildRepo(ctx, "", UpgradeVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema := func(n *cluster.Node) string {
+			return sql(t, ctx, n, "serverconf", "SELECT version FROM serverconf.fixture_schema_version")
+		}
+		before := schema(ss1)
 		for _, s := range all(ss2, ss3) {
 			mustXroadNode(t, ctx, s, "upgrade", "prepare")
 		}
 		if out, code := xroadNode(ctx, ss2, "upgrade", "prepare"); code != 3 || !strings.Contains(out, "already prepared") {
 			t.Errorf("second prepare: exit %d:\n%s", code, out)
+		}
+		if out, code := xroadNode(ctx, ss2, "upgrade", "finish"); code != 3 || !strings.Contains(out, "upgrade start") {
+			t.Errorf("finish before start on a secondary: exit %d:\n%s", code, out)
 		}
 		out := mustXroadNode(t, ctx, ss1, "upgrade", "prepare", "--drain-timeout", "1m")
 		for _, want := range []string{"Maintenance mode set: false => true", "drained", "services stopped"} {
@@ -143,13 +155,15 @@ func dayTwoOperations(t *testing.T, profile string) {
 				t.Errorf("primary prepare does not say %q:\n%s", want, out)
 			}
 		}
-		if st := strings.TrimSpace(ss1.MustExec(ctx, "sh", "-c", "systemctl is-active xroad-proxy || true")); st != "inactive" {
-			t.Errorf("xroad-proxy on the prepared primary: %s", st)
-		}
 		// What the upgraded primary writes must not reach the secondaries
-		// before their own turn.
+		// before their own turn: its rows, its files and the schema its new
+		// packages migrate.
 		sql(t, ctx, ss1, "serverconf", "INSERT INTO day2_probe VALUES ('upgraded primary')")
 		ss1.MustExec(ctx, "sh", "-c", "echo v2 > /etc/xroad/signer/day2-probe")
+		upgradePackages(t, ctx, ss1, repo)
+		if got := schema(ss1); got != UpgradeVersion {
+			t.Errorf("the primary's serverconf schema after its packages: %s, want %s", got, UpgradeVersion)
+		}
 		mustXroadNode(t, ctx, ss1, "upgrade", "finish")
 		if code, _ := health(ctx, ss1); code != 200 {
 			t.Errorf("primary health after finish: %d", code)
@@ -159,16 +173,31 @@ func dayTwoOperations(t *testing.T, profile string) {
 			if got := sql(t, ctx, s, "serverconf", "SELECT count(*) FROM day2_probe"); got != "1" {
 				t.Errorf("%s applied the upgraded primary's write before its turn: %s rows", s.Name, got)
 			}
+			if got := schema(s); got != before {
+				t.Errorf("%s has the upgraded schema %s before its turn", s.Name, got)
+			}
 		}
 		for _, s := range all(ss2, ss3) {
-			out := mustXroadNode(t, ctx, s, "upgrade", "finish")
-			for _, want := range []string{"WAL replay resumed", "caught up", "sync resumed", "synced", "answers 200", "upgrade finished"} {
+			// Guide 7.2.3 steps 1-3: out of the balancer, services stopped,
+			// replay resumed and caught up, all before the packages change.
+			out := mustXroadNode(t, ctx, s, "upgrade", "start", "--drain-timeout", "1m")
+			for _, want := range []string{"Maintenance mode set: false => true", "drained", "services stopped", "WAL replay resumed", "caught up"} {
 				if !strings.Contains(out, want) {
-					t.Errorf("%s finish does not say %q:\n%s", s.Name, want, out)
+					t.Errorf("%s start does not say %q:\n%s", s.Name, want, out)
 				}
 			}
 			if got := sql(t, ctx, s, "serverconf", "SELECT count(*) FROM day2_probe"); got != "2" {
-				t.Errorf("%s after finish: %s rows", s.Name, got)
+				t.Errorf("%s: replay not caught up before its packages: %s rows", s.Name, got)
+			}
+			if got := schema(s); got != UpgradeVersion {
+				t.Errorf("%s meets its new packages with schema %s, want the primary's %s", s.Name, got, UpgradeVersion)
+			}
+			upgradePackages(t, ctx, s, repo)
+			out = mustXroadNode(t, ctx, s, "upgrade", "finish")
+			for _, want := range []string{"sync resumed", "synced", "answers 200", "upgrade finished"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s finish does not say %q:\n%s", s.Name, want, out)
+				}
 			}
 			if got := strings.TrimSpace(s.MustExec(ctx, "cat", "/etc/xroad/signer/day2-probe")); got != "v2" {
 				t.Errorf("%s after finish: day2-probe %q", s.Name, got)
@@ -178,6 +207,34 @@ func dayTwoOperations(t *testing.T, profile string) {
 			expectHealthy(t, ctx, n)
 		}
 	})
+}
+
+// upgradePackages upgrades every X-Road package on n from repo, in place,
+// as an operator does between `upgrade prepare` (or `start`) and `finish`:
+// the X-Road services are stopped before and stay stopped after.
+func upgradePackages(t *testing.T, ctx context.Context, n *cluster.Node, repo *fixtures.Repo) {
+	t.Helper()
+	const stopped = "xroad-proxy"
+	if st := strings.TrimSpace(n.MustExec(ctx, "sh", "-c", "systemctl is-active "+stopped+" || true")); st != "inactive" {
+		t.Errorf("%s: %s is %s while its packages change", n.Name, stopped, st)
+	}
+	if _, err := repo.AddToRootfs(ctx, n.Root()); err != nil {
+		t.Fatal(err)
+	}
+	only := []string{"-o", "Dir::Etc::sourcelist=" + fixtures.RootfsListFile, "-o", "Dir::Etc::sourceparts=-"}
+	n.MustExec(ctx, append(append([]string{"apt-get"}, only...), "update", "-q")...)
+	var pkgs []string
+	for _, p := range strings.Fields(n.MustExec(ctx, "dpkg-query", "-W", "-f", "${Package}\\n", "xroad-*")) {
+		pkgs = append(pkgs, p+"="+UpgradeVersion)
+	}
+	install := append(append([]string{"env", "DEBIAN_FRONTEND=noninteractive", "apt-get"}, only...), "install", "-q", "-y", "--allow-downgrades")
+	n.MustExec(ctx, append(install, pkgs...)...)
+	if v := n.MustExec(ctx, "dpkg-query", "-W", "-f", "${Version}", "xroad-proxy"); v != UpgradeVersion {
+		t.Errorf("%s: xroad-proxy %s after the upgrade, want %s", n.Name, v, UpgradeVersion)
+	}
+	if st := strings.TrimSpace(n.MustExec(ctx, "sh", "-c", "systemctl is-active "+stopped+" || true")); st != "inactive" {
+		t.Errorf("%s: the package upgrade started %s (%s)", n.Name, stopped, st)
+	}
 }
 
 // xroadNode runs xroad-node on the node and returns its output and exit code.
