@@ -173,3 +173,20 @@ func TestInstallFacts(t *testing.T) {
 		}
 	}
 }
+
+// TestRHEL7HasNoLangpacks: langpacks arrived with RHEL 8; on RHEL 7
+// glibc-common carries the en_US.UTF-8 locale initdb is given.
+func TestRHEL7HasNoLangpacks(t *testing.T) {
+	f, err := Resolve("rhel-7", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range f.Bootstrap.Include {
+		if strings.HasPrefix(p, "glibc-langpack-") {
+			t.Errorf("rhel-7 installs %s, which RHEL 7 does not have", p)
+		}
+	}
+	if !slices.Contains(f.Bootstrap.Include, "glibc-common") {
+		t.Error("rhel-7 does not install glibc-common, its locales")
+	}
+}

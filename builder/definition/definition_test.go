@@ -252,6 +252,13 @@ func TestCentralServerDefinitions(t *testing.T) {
 	if strings.Contains(strings.Join(r.Packages, " "), "xroad") || !strings.Contains(strings.Join(r.Packages, " "), "postgresql-16") {
 		t.Errorf("cs-database packages: %v", r.Packages)
 	}
+	// RHEL 7's systemd cannot run the fence: no database image there.
+	if err := db.Apply(Overrides{Profile: "rhel-7", XRoadVersion: "7.5.1", Outputs: []string{"rootfs-tar"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Resolve(); err == nil || !strings.Contains(err.Error(), "systemd 219") {
+		t.Errorf("cs-database on rhel-7: %v", err)
+	}
 }
 
 // TestDiskRefusedWithoutBootFacts: a profile that makes no disks refuses a

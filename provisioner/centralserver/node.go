@@ -60,9 +60,13 @@ func (n *Node) pgConf() string              { return n.instance().ConfigDir + "/
 func (n *Node) pgHBA() string               { return n.instance().ConfigDir + "/pg_hba.conf" }
 func (n *Node) pgIdent() string             { return n.instance().ConfigDir + "/pg_ident.conf" }
 
-// checkPlatform refuses what Appendix A cannot run on: PostgreSQL below 10,
-// or a document whose database port is not the instance's.
+// checkPlatform refuses what Appendix A cannot run on: a profile that
+// cannot have the database package set, PostgreSQL below 10, or a document
+// whose database port is not the instance's.
 func (n *Node) checkPlatform() error {
+	if reason := n.Facts.XRoad.Unavailable["cs-database"]; reason != "" {
+		return fmt.Errorf("profile %s cannot run the central servers' database: %s", n.Facts.Name, reason)
+	}
 	if m := n.Facts.PG.Major; m < 10 {
 		return fmt.Errorf("the shared database needs PostgreSQL 10 or later (Appendix A); this image has %d", m)
 	}

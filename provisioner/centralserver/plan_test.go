@@ -203,3 +203,17 @@ func TestDatabaseDayTwoPlans(t *testing.T) {
 	}
 	noSecrets(t, text)
 }
+
+// TestDatabaseRefusedWhereUnfenceable: RHEL 7's systemd ignores the fence
+// drop-in's ExecStartPre=+, so a database role there is refused, with the
+// profile's reason, before anything is touched.
+func TestDatabaseRefusedWhereUnfenceable(t *testing.T) {
+	n := &Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: factsPG(t, "rhel-7", "12")}
+	err := n.checkPlatform()
+	if err == nil || !strings.Contains(err.Error(), "ExecStartPre=+") {
+		t.Fatalf("checkPlatform on rhel-7: %v", err)
+	}
+	if err := (&Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: factsPG(t, "rhel-8", "12")}).checkPlatform(); err != nil {
+		t.Errorf("rhel-8: %v", err)
+	}
+}
