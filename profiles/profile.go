@@ -295,6 +295,10 @@ type Instance struct {
 	Port      int    `yaml:"port"`
 	DataDir   string `yaml:"dataDir"`
 	ConfigDir string `yaml:"configDir"`
+	// Init creates the default instance's cluster where the packages do not
+	// (RHEL's postgresql-setup), run as root at first boot; absent where
+	// the package's install makes it (Debian's pg_createcluster main).
+	Init []string `yaml:"init,omitempty" fact:"optional"`
 }
 
 // Serverconf is the separate serverconf instance and how it is created.

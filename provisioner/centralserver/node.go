@@ -39,7 +39,7 @@ func Plan(n *Node) []engine.Phase {
 		return []engine.Phase{
 			// The slots come before the replication user: a standby that can
 			// log in finds its slot there.
-			n.tlsFiles(), n.fence(), n.access(), n.settings(nil), n.restart(), n.slots(), n.roles(), n.database(), n.verifyStandbys(),
+			n.tlsFiles(), n.defaultInstance(), n.fence(), n.access(), n.settings(nil), n.restart(), n.slots(), n.roles(), n.database(), n.verifyStandbys(),
 		}
 	case metadata.RoleCSDBStandby:
 		return []engine.Phase{
@@ -49,6 +49,13 @@ func Plan(n *Node) []engine.Phase {
 	default:
 		return []engine.Phase{n.haNodeName(), n.dbProperties(), n.libpqEnv(), n.adminProperties(), n.packageSetup(), n.startServices()}
 	}
+}
+
+// defaultInstance gives the database primary its cluster where the
+// packages did not make one (RHEL).
+func (n *Node) defaultInstance() engine.Phase {
+	d := n.instance()
+	return pg.DefaultInstance(n.Systemd, d.Unit, d.Port, d.DataDir, d.Init)
 }
 
 func (n *Node) db() metadata.CSDatabase { return n.Doc.CentralServer.Database }

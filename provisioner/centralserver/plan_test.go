@@ -66,7 +66,7 @@ func described(phases []engine.Phase) string {
 
 func TestDatabasePrimaryPlan(t *testing.T) {
 	phases := Plan(&Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: facts(t, "debian-12")})
-	if got := names(phases); !slices.Equal(got, []string{"tls", "fence", "access", "settings", "restart", "slots", "roles", "database", "verify"}) {
+	if got := names(phases); !slices.Equal(got, []string{"tls", "default-instance", "fence", "access", "settings", "restart", "slots", "roles", "database", "verify"}) {
 		t.Errorf("phases = %v", got)
 	}
 	text := described(phases)
@@ -215,5 +215,27 @@ func TestDatabaseRefusedWhereUnfenceable(t *testing.T) {
 	}
 	if err := (&Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: factsPG(t, "rhel-8", "12")}).checkPlatform(); err != nil {
 		t.Errorf("rhel-8: %v", err)
+	}
+}
+
+// TestDefaultInstanceInitialisedOnRHEL: RHEL's packages make no cluster, so
+// the database primary's first phase that touches PostgreSQL creates it
+// with the profile's postgresql-setup before pg_hba.conf is edited; on
+// Debian the package made it and nothing runs.
+func TestDefaultInstanceInitialisedOnRHEL(t *testing.T) {
+	for profile, want := range map[string]string{
+		"rhel-9":    "/usr/pgsql-13/bin/postgresql-13-setup initdb",
+		"debian-12": "",
+	} {
+		phases := Plan(&Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: facts(t, profile)})
+		i := slices.IndexFunc(phases, func(p engine.Phase) bool { return p.Name == "default-instance" })
+		j := slices.IndexFunc(phases, func(p engine.Phase) bool { return p.Name == "access" })
+		if i < 0 || i > j {
+			t.Fatalf("%s: default-instance not before access: %v", profile, names(phases))
+		}
+		got := strings.Join(phases[i].Actions, "\n")
+		if want != "" && !strings.Contains(got, want) || want == "" && strings.Contains(got, "initdb") {
+			t.Errorf("%s: default-instance actions %q", profile, got)
+		}
 	}
 }

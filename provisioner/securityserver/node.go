@@ -42,7 +42,7 @@ func Plan(n *Node) []engine.Phase {
 		// The TLS identities come first: a secondary syncs them once it
 		// can reach the primary's database.
 		phases := []engine.Phase{
-			n.stopServices(), n.certificates(), n.tlsFiles(), n.serverconfInstance(), n.localAccess(), n.primaryReplicationSettings(),
+			n.stopServices(), n.defaultInstance(), n.certificates(), n.tlsFiles(), n.serverconfInstance(), n.localAccess(), n.primaryReplicationSettings(),
 			n.startServerconf(), n.roles(), n.dbProperties(), n.serverconfDatabase(),
 		}
 		phases = append(phases, n.localDatabases()...)
@@ -50,7 +50,7 @@ func Plan(n *Node) []engine.Phase {
 		phases = append(phases, n.adminUser()...)
 		return append(phases, n.verifyPrimary(), n.startServices())
 	}
-	phases := []engine.Phase{n.stopServices(), n.tlsFiles(), n.serverconfInstance(), n.sshClient()}
+	phases := []engine.Phase{n.stopServices(), n.defaultInstance(), n.tlsFiles(), n.serverconfInstance(), n.sshClient()}
 	if n.Doc.SSH.HostKey != "" {
 		// Pinned by the others from the kit's list once this node is promoted.
 		phases = append(phases, n.hostKey())

@@ -49,7 +49,7 @@ func TestPlanPhases(t *testing.T) {
 	primary := phaseNames(Plan(node(t, "ubuntu-24.04", doc)))
 	// The TLS identities exist before any secondary can sync; db.properties
 	// names the serverconf instance before the package's setup runs there.
-	want := []string{"stop-services", "certificates", "tls", "serverconf-instance", "local-access", "replication", "serverconf-start", "roles",
+	want := []string{"stop-services", "default-instance", "certificates", "tls", "serverconf-instance", "local-access", "replication", "serverconf-start", "roles",
 		"db-properties", "serverconf-database", "messagelog-database", "op-monitor-database", "sync-user", "ssh-host-key", "node-ini", "local-ini",
 		"admin-user", "verify", "services"}
 	if !slices.Equal(primary, want) {

@@ -3,6 +3,7 @@ package securityserver
 import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/xroadsetup"
 )
 
@@ -28,6 +29,13 @@ func (n *Node) localDatabases() []engine.Phase {
 		}
 	}
 	return phases
+}
+
+// defaultInstance is the instance the node's own message log and
+// op-monitor databases live on.
+func (n *Node) defaultInstance() engine.Phase {
+	d := n.Facts.PG.Default
+	return pg.DefaultInstance(n.Systemd, d.Unit, d.Port, d.DataDir, d.Init)
 }
 
 // adminUser gives the node the X-Road admin user; the package's rule picks
