@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
 	"xroad-appliance/provisioner/xroadsetup"
@@ -106,6 +109,49 @@ func (n *Node) adminProperties() engine.Phase {
 	return steps.Files("admin-properties", XRoadProperties+" with the database admin credentials", []engine.File{
 		{Path: XRoadProperties, Mode: 0o600, Owner: "root:root", Content: []byte(body), Secret: true},
 	}, nil)
+}
+
+// WritableDatabase opens a read-write session over the document's host
+// list as the database owner, as the central server does, and says which
+// server took it. Each host gets two seconds, so a stopped server does not
+// use up a caller's whole bound.
+func WritableDatabase(ctx context.Context, d *metadata.Document) (string, error) {
+	db := d.CentralServer.Database
+	var hosts, ports []string
+	for _, h := range append([]metadata.Host{db.Primary}, db.Standbys...) {
+		hosts, ports = append(hosts, h.Address), append(ports, fmt.Sprint(db.Port))
+	}
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%s dbname=%s user=%s sslmode=verify-ca sslrootcert=%s target_session_attrs=read-write connect_timeout=2",
+		strings.Join(hosts, ","), strings.Join(ports, ","), db.Name, db.Owner, TLS.CA))
+	if err != nil {
+		return "", fmt.Errorf("database connection settings: %w", err)
+	}
+	cfg.Password = db.Password
+	cfg.RuntimeParams["application_name"] = "xroad-node"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return "", fmt.Errorf("no writable database among %s: %w", strings.Join(hosts, ", "), err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return conn.PgConn().Conn().RemoteAddr().String(), nil
+}
+
+// waitDatabase waits until the shared database takes a read-write session:
+// the package's setup logs in to it, and the database nodes boot beside
+// this one.
+func (n *Node) waitDatabase() engine.Phase {
+	ready := func(ctx context.Context) (bool, error) {
+		_, err := WritableDatabase(ctx, n.Doc)
+		return err == nil, nil
+	}
+	return engine.Phase{
+		Name: "wait-database", Summary: "the shared " + n.db().Name + " database takes a read-write session",
+		Actions: []string{"connect to " + n.hostList() + " (target_session_attrs=read-write)"},
+		Check:   ready,
+		Apply: func(ctx context.Context) error {
+			return steps.WaitFor(ctx, n.PrimaryWait, "a writable "+n.db().Name+" database", ready)
+		},
+	}
 }
 
 // packageSetup configures xroad-center again now that db.properties names

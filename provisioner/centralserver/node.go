@@ -47,7 +47,7 @@ func Plan(n *Node) []engine.Phase {
 			n.restart(), n.verifyStandby(),
 		}
 	default:
-		return []engine.Phase{n.haNodeName(), n.dbProperties(), n.libpqEnv(), n.adminProperties(), n.packageSetup(), n.startServices()}
+		return []engine.Phase{n.haNodeName(), n.dbProperties(), n.libpqEnv(), n.adminProperties(), n.waitDatabase(), n.packageSetup(), n.startServices()}
 	}
 }
 

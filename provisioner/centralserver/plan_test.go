@@ -125,7 +125,7 @@ func TestPassfileEscapes(t *testing.T) {
 func TestCentralServerNodePlan(t *testing.T) {
 	n := &Node{Doc: doc(metadata.RoleCSNode, "cs2"), Facts: facts(t, "ubuntu-22.04")}
 	phases := Plan(n)
-	if got := names(phases); !slices.Equal(got, []string{"ha-node-name", "db-properties", "libpq-env", "admin-properties", "package-setup", "services"}) {
+	if got := names(phases); !slices.Equal(got, []string{"ha-node-name", "db-properties", "libpq-env", "admin-properties", "wait-database", "package-setup", "services"}) {
 		t.Errorf("phases = %v", got)
 	}
 	if url := n.JDBCURL(); url != "jdbc:postgresql://10.0.0.21:5432,10.0.0.22:5432/centerui?targetServerType=primary&sslmode=verify-ca&sslrootcert=/etc/xroad-node/postgresql/ca.crt" {

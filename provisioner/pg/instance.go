@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/system"
@@ -58,10 +57,8 @@ func DefaultInstance(sd *system.Systemd, unit string, port int, dataDir string, 
 			if err := sd.Enable(ctx, service); err != nil {
 				return err
 			}
-			if err := sd.Start(ctx, service); err != nil {
-				return err
-			}
-			return WaitLocal(ctx, port, time.Minute)
+			// The start job ends when the server takes connections.
+			return sd.Start(ctx, service)
 		},
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -128,29 +127,14 @@ func hasStandby(d *metadata.Document, name string) bool {
 	return false
 }
 
-// writableDatabase opens a read-write session over the node's own host list,
-// as the central server does, and says which server took it. Each host gets
-// two seconds: a stopped server must not use up the probe's whole bound. The password
-// comes from the role document and appears in no error text.
+// writableDatabase is centralserver.WritableDatabase with every secret of
+// the document scrubbed from its error.
 func writableDatabase(ctx context.Context, d *metadata.Document) (string, error) {
-	db := d.CentralServer.Database
-	var hosts, ports []string
-	for _, h := range append([]metadata.Host{db.Primary}, db.Standbys...) {
-		hosts, ports = append(hosts, h.Address), append(ports, fmt.Sprint(db.Port))
-	}
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%s dbname=%s user=%s sslmode=verify-ca sslrootcert=%s target_session_attrs=read-write connect_timeout=2",
-		strings.Join(hosts, ","), strings.Join(ports, ","), db.Name, db.Owner, centralserver.TLS.CA))
+	host, err := centralserver.WritableDatabase(ctx, d)
 	if err != nil {
-		return "", fmt.Errorf("database connection settings: %w", err)
+		return "", errors.New(scrub(err.Error(), d))
 	}
-	cfg.Password = db.Password
-	cfg.RuntimeParams["application_name"] = "xroad-node status"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return "", fmt.Errorf("no writable database among %s: %s", strings.Join(hosts, ", "), scrub(err.Error(), d))
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	return conn.PgConn().Conn().RemoteAddr().String(), nil
+	return host, nil
 }
 
 // centralServerProblems judges the central-server section. The HA cluster
