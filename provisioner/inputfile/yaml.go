@@ -156,12 +156,38 @@ var yamlNodeType = reflect.TypeOf(yaml.Node{})
 // wrong kinds. It also refuses anchors, aliases and custom tags, which no
 // input needs.
 func Check(n *yaml.Node, t reflect.Type) Problems {
-	var ps Problems
-	check(n, t, "", &ps)
-	return ps
+	c := checker{vocabulary: map[string]bool{}}
+	c.learn(t, map[reflect.Type]bool{})
+	c.check(n, t, "")
+	return c.ps
 }
 
-func check(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
+// checker holds the problems found so far and every field name of the
+// schema: an unknown key that is one of them is a schema word in the wrong
+// place, not a value, and may be shown.
+type checker struct {
+	ps         Problems
+	vocabulary map[string]bool
+}
+
+func (c *checker) learn(t reflect.Type, seen map[reflect.Type]bool) {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || t == yamlNodeType || seen[t] {
+		return
+	}
+	seen[t] = true
+	for _, name := range fieldNames(t) {
+		c.vocabulary[name] = true
+		if ft, ok := fieldByKey(t, name); ok {
+			c.learn(ft, seen)
+		}
+	}
+}
+
+func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
+	ps := &c.ps
 	fail := func(msg string) { *ps = append(*ps, &Problem{Path: path, Line: n.Line, Msg: msg}) }
 	if n.Kind == yaml.AliasNode || n.Anchor != "" {
 		fail("YAML anchors and aliases are not allowed")
@@ -180,7 +206,7 @@ func check(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		check(n, t.Elem(), path, ps)
+		c.check(n, t.Elem(), path)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			fail("must be a mapping, found " + KindName(n))
@@ -196,7 +222,7 @@ func check(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 			ft, ok := fieldByKey(t, k.Value)
 			if !ok {
 				// The message names the mapping, so Path stays empty.
-				*ps = append(*ps, &Problem{Line: k.Line, Msg: unknownKey(t, k.Value, path)})
+				*ps = append(*ps, &Problem{Line: k.Line, Msg: c.unknownKey(t, k.Value, path)})
 				continue
 			}
 			if seen[k.Value] {
@@ -204,7 +230,7 @@ func check(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 				continue
 			}
 			seen[k.Value] = true
-			check(v, ft, join(path, k.Value), ps)
+			c.check(v, ft, join(path, k.Value))
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -212,7 +238,7 @@ func check(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 			return
 		}
 		for i, item := range n.Content {
-			check(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), ps)
+			c.check(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -221,7 +247,7 @@ func check(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			// Map keys are data: the path gets the entry's position.
-			check(n.Content[i+1], t.Elem(), fmt.Sprintf("%s{%d}", path, i/2), ps)
+			c.check(n.Content[i+1], t.Elem(), fmt.Sprintf("%s{%d}", path, i/2))
 		}
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
@@ -247,12 +273,18 @@ func check(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 	}
 }
 
-// unknownKey says where an unknown key is without quoting it; when it differs
-// from a field of the mapping only in case, it names that field.
-func unknownKey(t reflect.Type, key, path string) string {
-	msg := "unknown key at the top level"
-	if path != "" {
-		msg = "unknown key under " + path
+// unknownKey says where an unknown key is. It shows the key only when it is
+// a field name somewhere in the schema; otherwise, when it differs from a
+// field of the mapping only in case, it names that field.
+func (c *checker) unknownKey(t reflect.Type, key, path string) string {
+	msg := "unknown key"
+	if c.vocabulary[key] {
+		msg += " " + key
+	}
+	if path == "" {
+		msg += " at the top level"
+	} else {
+		msg += " under " + path
 	}
 	for _, name := range fieldNames(t) {
 		if strings.EqualFold(name, key) {
