@@ -371,6 +371,15 @@ func KindName(n *yaml.Node) string {
 	return "a string"
 }
 
+// Name shows a file name in an error: as it is when it is plain printable
+// text, quoted and escaped otherwise.
+func Name(file string) string {
+	if q := strconv.Quote(file); q[1:len(q)-1] != file || strings.ContainsAny(file, " \"'`") {
+		return q
+	}
+	return file
+}
+
 // Quote quotes a value for an error message, escaping control characters and
 // cutting it at 64 bytes.
 func Quote(s string) string {
