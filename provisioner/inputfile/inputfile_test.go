@@ -120,6 +120,7 @@ func TestCheck(t *testing.T) {
 		{"duplicate", "flag: true\nflag: false\n", []string{"flag: line 2: duplicate key"}},
 		{"alias", "adminUser: &a {name: x}\nmap: *a\n", []string{"adminUser: line 1: YAML anchors"}},
 		{"custom tag", "size: !env X\n", []string{"size: line 1: custom YAML tags"}},
+		{"null document", "~\n", []string{"line 1: must be a mapping, found nothing"}},
 		{"non-string key", "? [a]\n: 1\n", []string{"line 1: keys must be plain strings"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -158,6 +158,10 @@ var yamlNodeType = reflect.TypeOf(yaml.Node{})
 func Check(n *yaml.Node, t reflect.Type) Problems {
 	c := checker{vocabulary: map[string]bool{}}
 	c.learn(t, map[reflect.Type]bool{})
+	if n.ShortTag() == "!!null" && n.Kind == yaml.ScalarNode {
+		// "~" or "null" alone: no document, not one with every field absent.
+		return Problems{{Line: n.Line, Msg: "must be a mapping, found nothing"}}
+	}
 	c.check(n, t, "")
 	return c.ps
 }
