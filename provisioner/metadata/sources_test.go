@@ -46,7 +46,7 @@ func putFile(t *testing.T, path string, data []byte, mode os.FileMode) {
 
 // cloudConfigFor wraps a document in #cloud-config user-data as xroad-image
 // would write it.
-func cloudConfigFor(t *testing.T, doc []byte, encoding, perm string) []byte {
+func cloudConfigFor(t testing.TB, doc []byte, encoding, perm string) []byte {
 	t.Helper()
 	var content string
 	switch encoding {
