@@ -5,21 +5,20 @@
 package definition
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"gopkg.in/yaml.v3"
 
 	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/inputfile"
 )
 
 // Definition is one image definition as written in images/NAME.yaml.
@@ -133,8 +132,9 @@ var DiskOutputs = []string{"raw", "qcow2", "vmdk", "vhd"}
 var Outputs = append([]string{OutputOCILayout, OutputDockerArchive, OutputRegistry, OutputRootfsTar, OutputPackageManifest}, DiskOutputs...)
 
 // Load reads and validates the definition at path.
+// The file must be a regular file of at most inputfile.MaxSize bytes.
 func Load(path string) (*Definition, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("image definition: %w", err)
 	}
@@ -142,22 +142,47 @@ func Load(path string) (*Definition, error) {
 }
 
 // Parse decodes a definition strictly and validates it. Relative paths in it
-// are resolved against the directory of file.
+// are resolved against the directory of file. Errors name the key path and
+// line and never quote an unknown key.
 func Parse(file string, data []byte) (*Definition, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	d := &Definition{file: file}
-	if err := dec.Decode(d); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty image definition", file)
-		}
-		return nil, fmt.Errorf("%s: %w", file, profiles.KeyPathError(err, data))
+	d := &Definition{file: inputfile.Name(file)}
+	root, err := inputfile.ParseYAML(data)
+	if err != nil {
+		return nil, d.problems(err)
+	}
+	if ps := inputfile.Check(root, reflect.TypeOf(Definition{})); len(ps) > 0 {
+		return nil, d.problems(ps)
+	}
+	if err := inputfile.Decode(root, d); err != nil {
+		return nil, d.problems(err)
 	}
 	d.resolvePaths(filepath.Dir(file))
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// problems formats what inputfile found: "FILE: key PATH: line N: MSG", at
+// most inputfile.MaxProblems of them.
+func (d *Definition) problems(err error) error {
+	var ps inputfile.Problems
+	var p *inputfile.Problem
+	switch {
+	case errors.As(err, &ps):
+	case errors.As(err, &p):
+		ps = inputfile.Problems{p}
+	default:
+		return fmt.Errorf("%s: %s", d.file, inputfile.SanitizeYAMLError(err))
+	}
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.Text()
+		if p.Path != "" {
+			msgs[i] = "key " + p.Path + ": " + msgs[i]
+		}
+	}
+	return fmt.Errorf("%s: %s", d.file, inputfile.JoinCapped(msgs))
 }
 
 // File is the file the definition was read from.
@@ -299,7 +324,7 @@ func (d *Definition) validateBase() error {
 		if fi, err := os.Stat(dir); err != nil {
 			return d.keyErr(key, "%v", err)
 		} else if !fi.IsDir() {
-			return d.keyErr(key, "%s is not a directory", dir)
+			return d.keyErr(key, "%q is not a directory", dir)
 		}
 	}
 	return nil
@@ -317,7 +342,7 @@ func (d *Definition) validateRepository() error {
 		if fi, err := os.Stat(r.Dir); err != nil {
 			return d.keyErr("repository.dir", "%v", err)
 		} else if !fi.IsDir() {
-			return d.keyErr("repository.dir", "%s is not a directory", r.Dir)
+			return d.keyErr("repository.dir", "%q is not a directory", r.Dir)
 		}
 	}
 	if r.URL != "" && !strings.Contains(r.URL, "://") {

@@ -58,9 +58,12 @@ func TestBrokenDefinitionsNameTheKey(t *testing.T) {
 	cases := []struct {
 		name, old, new, want string
 	}{
-		{"unknown key", "extraPackages: []", "extraPackage: []", "key extraPackage: line"},
-		{"nested unknown key", "  variant: vanilla", "  flavour: vanilla", "key xroad.flavour"},
-		{"wrong type", "sourceDateEpoch: 1704067200", "sourceDateEpoch: soon", "key sourceDateEpoch"},
+		{"unknown key", "extraPackages: []", "extraPackage: []", "line 22: unknown key at the top level"},
+		{"nested unknown key", "  variant: vanilla", "  flavour: vanilla", "unknown key under xroad"},
+		{"wrong type", "sourceDateEpoch: 1704067200", "sourceDateEpoch: soon", "key sourceDateEpoch: line"},
+		{"password as a key", "extraPackages: []", "extraPackages: []\nS3cretHunter2: x", "unknown key at the top level"},
+		{"list expected", "extraPackages: []", "extraPackages: S3cretHunter2", "key extraPackages: line"},
+		{"second document", "extraPackages: []", "extraPackages: []\n---\nname: x", "second YAML document"},
 		{"missing epoch", "sourceDateEpoch: 1704067200", "", "key sourceDateEpoch: missing"},
 		{"unknown output", "- rootfs-tar", "- rootfs-zip", `key outputs[2]: unknown output "rootfs-zip"`},
 		{"duplicate output", "- rootfs-tar", "- oci-layout", `key outputs[2]: "oci-layout" is listed twice`},
@@ -73,7 +76,7 @@ func TestBrokenDefinitionsNameTheKey(t *testing.T) {
 		{"bad name", "name: xroad-securityserver", "name: Xroad Security", "key name"},
 		{"negative disk size", "sizeMiB: 0", "sizeMiB: -1", "key disk.sizeMiB"},
 		{"kernel argument with a blank", "kernelArgs: []", "kernelArgs: [\"console=ttyS0 quiet\"]", "key disk.kernelArgs[0]"},
-		{"unknown disk key", "sizeMiB: 0", "sizeGiB: 8", "key disk.sizeGiB"},
+		{"unknown disk key", "sizeMiB: 0", "sizeGiB: 8", "unknown key under disk"},
 		{"relative removal", "  remove: []", "  remove: [etc/xroad/extra.key]", "key install.remove[0]"},
 		{"removal glob in a directory", "  remove: []", "  remove: [/etc/xroad/ssl/x.key, /etc/*/x.key]", "key install.remove[1]"},
 	}
@@ -85,6 +88,9 @@ func TestBrokenDefinitionsNameTheKey(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), "images/broken.yaml: ") || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %q: want the file and %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "S3cret") {
+				t.Fatalf("error quotes the definition: %v", err)
 			}
 		})
 	}

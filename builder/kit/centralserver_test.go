@@ -198,8 +198,8 @@ func TestCentralServerSpecRejected(t *testing.T) {
 		{"database named like the replication user", "  nodes:", "    name: standby\n  nodes:", "centralServer.database.name"},
 		{"database name injection", "  nodes:", "    name: 'x; DROP'\n  nodes:", "centralServer.database.name"},
 		{"admin is the owner", "  nodes:", "  admin: centerui\n  nodes:", "centralServer.admin"},
-		{"unknown key", "  nodes:", "    user: me\n  nodes:", "user"},
-		{"unknown node key", "{name: cs1, address: 10.0.0.11}", "{name: cs1, address: 10.0.0.11, port: 4000}", "port"},
+		{"unknown key", "  nodes:", "    user: me\n  nodes:", "unknown key under centralServer.database"},
+		{"unknown node key", "{name: cs1, address: 10.0.0.11}", "{name: cs1, address: 10.0.0.11, port: 4000}", "unknown key port under centralServer.nodes[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			text := csSpec + tc.to

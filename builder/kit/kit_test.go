@@ -454,15 +454,20 @@ func checkEcho(t *testing.T, out string, spec *Spec) {
 func TestSpecRejected(t *testing.T) {
 	const ok = "cluster: c\nprimary: {name: p, address: 10.0.0.1}\nsecondaries: [{name: s1, address: 10.0.0.2}]\n"
 	// Only a strict decoder sees these; Generate takes an already decoded Spec.
-	strictOnly := map[string]bool{"unknown key": true, "unknown nested key": true, "two documents": true, "empty": true}
+	strictOnly := map[string]bool{"unknown key": true, "unknown nested key": true, "two documents": true, "empty": true,
+		"password as a key": true, "password as a nested key": true, "secondaries not a list": true, "port not a number": true}
 	for _, tc := range []struct{ name, spec, field string }{
 		{"missing cluster", "primary: {name: p, address: 10.0.0.1}\nsecondaries: [{name: s1, address: 10.0.0.2}]\n", "cluster"},
 		{"duplicate names", "cluster: c\nprimary: {name: p, address: 10.0.0.1}\nsecondaries:\n  - {name: s1, address: 10.0.0.2}\n  - {name: s1, address: 10.0.0.3}\n", "secondaries[1].name"},
 		{"secondary named like primary", "cluster: c\nprimary: {name: p, address: 10.0.0.1}\nsecondaries: [{name: p, address: 10.0.0.2}]\n", "secondaries[0].name"},
 		{"hostile name", "cluster: c\nprimary: {name: 'a\"; DROP', address: 10.0.0.1}\nsecondaries: [{name: s1, address: 10.0.0.2}]\n", "primary.name"},
 		{"address with newline", "cluster: c\nprimary: {name: p, address: \"10.0.0.1\\nHost *\"}\nsecondaries: [{name: s1, address: 10.0.0.2}]\n", "primary.address"},
-		{"unknown key", ok + "replicas: 3\n", "replicas"},
-		{"unknown nested key", "cluster: c\nprimary: {name: p, address: 10.0.0.1, port: 5433}\nsecondaries: [{name: s1, address: 10.0.0.2}]\n", "port"},
+		{"unknown key", ok + "replicas: 3\n", "line 4: unknown key at the top level"},
+		{"password as a key", ok + "adminUser:\n  name: admin\nS3cretHunter2: x\n", "line 6: unknown key at the top level"},
+		{"password as a nested key", ok + "adminUser:\n  name: admin\n  S3cretHunter2:\n", "line 6: unknown key under adminUser"},
+		{"secondaries not a list", "cluster: c\nprimary: {name: p, address: 10.0.0.1}\nsecondaries: S3cretHunter2\n", "secondaries: line 3: must be a list, found a string"},
+		{"port not a number", ok + "options: {healthCheckPort: S3cretHunter2}\n", "options.healthCheckPort: line 4: must be an integer"},
+		{"unknown nested key", "cluster: c\nprimary: {name: p, address: 10.0.0.1, port: 5433}\nsecondaries: [{name: s1, address: 10.0.0.2}]\n", "unknown key port under primary"},
 		{"no secondaries", "cluster: c\nprimary: {name: p, address: 10.0.0.1}\n", "secondaries"},
 		{"empty secondaries", "cluster: c\nprimary: {name: p, address: 10.0.0.1}\nsecondaries: []\n", "secondaries"},
 		{"bad profile", ok + "profile: windows-95\n", "profile"},
@@ -478,7 +483,7 @@ func TestSpecRejected(t *testing.T) {
 		{"unspecified address", "cluster: c\nprimary: {name: p, address: 0.0.0.0}\nsecondaries: [{name: s1, address: 10.0.0.2}]\n", "primary.address"},
 		{"bad interface", ok + "options: {healthCheckInterface: 'eth0; rm'}\n", "options.healthCheckInterface"},
 		{"empty", "", "empty"},
-		{"two documents", ok + "---\n" + ok, "more than one"},
+		{"two documents", ok + "---\n" + ok, "second YAML document"},
 		{"clear-text admin password", ok + "adminUser: {name: admin, password: Secret123456}\n", "adminUser.password"},
 		{"admin hash not a hash", ok + "adminUser: {name: admin, passwordHash: Secret123456}\n", "adminUser.passwordHash"},
 		{"admin user reserved", ok + "adminUser: {name: postgres}\n", "adminUser.name"},
@@ -489,6 +494,9 @@ func TestSpecRejected(t *testing.T) {
 			_, err := ParseSpec([]byte(tc.spec))
 			if err == nil || !strings.Contains(err.Error(), tc.field) {
 				t.Fatalf("ParseSpec: error %v, want one naming %q", err, tc.field)
+			}
+			if strings.Contains(err.Error(), "S3cret") {
+				t.Fatalf("ParseSpec: error quotes the spec: %v", err)
 			}
 			// Generate validates a spec it did not parse, and writes nothing.
 			s := Spec{Options: DefaultOptions()}

@@ -10,13 +10,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/inputfile"
 	"xroad-appliance/provisioner/metadata"
 )
 
@@ -67,7 +68,12 @@ type FieldError struct {
 	Msg   string
 }
 
-func (e *FieldError) Error() string { return "spec: " + e.Field + ": " + e.Msg }
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return "spec: " + e.Msg
+	}
+	return "spec: " + e.Field + ": " + e.Msg
+}
 
 func fieldErr(field, format string, a ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
@@ -87,27 +93,26 @@ func ParseSpec(data []byte) (*Spec, error) {
 }
 
 // decodeSpec decodes strictly and applies the defaults, without validating.
+// Errors name the field path and the line, and never quote the spec: an
+// unknown key may be a password typed at the wrong indentation.
 func decodeSpec(data []byte) (*Spec, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+	root, err := inputfile.ParseYAML(data)
+	if err != nil {
+		return nil, specProblems(err)
+	}
+	if ps := inputfile.Check(root, reflect.TypeOf(Spec{})); len(ps) > 0 {
+		return nil, specProblems(ps)
+	}
 	// Defaults go in before decoding, as in the metadata package: an absent
 	// option takes the default, an explicit 0 stays 0 and is rejected. Which
 	// defaults depends on the kind of cluster: a central-server spec gets no
 	// security-server options, so that any it names are refused.
 	s := Spec{Options: DefaultOptions()}
-	if declaresCentralServer(data) {
+	if declaresCentralServer(root) {
 		s = Spec{CentralServer: DefaultCentralServer()}
 	}
-	if err := dec.Decode(&s); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("spec: empty document")
-		}
-		return nil, fmt.Errorf("spec: %w", err)
-	}
-	// A second document would be silently ignored otherwise.
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, errors.New("spec: more than one YAML document")
+	if err := inputfile.Decode(root, &s); err != nil {
+		return nil, specProblems(err)
 	}
 	if s.CentralServer != nil {
 		s.CentralServer.nameHANodes()
@@ -115,14 +120,61 @@ func decodeSpec(data []byte) (*Spec, error) {
 	return &s, nil
 }
 
-// declaresCentralServer tells whether the spec has a top-level centralServer
-// mapping. Malformed input counts as no: the strict decode reports it.
-func declaresCentralServer(data []byte) bool {
-	var probe struct {
-		CentralServer yaml.Node `yaml:"centralServer"`
+// specProblems turns what inputfile found into FieldErrors ("spec: line 7:
+// unknown key under adminUser", "spec: secondaries: line 3: must be a list,
+// found a string"), at most inputfile.MaxProblems of them shown.
+func specProblems(err error) error {
+	var ps inputfile.Problems
+	var p *inputfile.Problem
+	switch {
+	case errors.As(err, &ps):
+	case errors.As(err, &p):
+		ps = inputfile.Problems{p}
+	default:
+		return &FieldError{Msg: inputfile.SanitizeYAMLError(err)}
 	}
-	_ = yaml.Unmarshal(data, &probe)
-	return probe.CentralServer.Kind == yaml.MappingNode
+	errs := make(FieldErrors, len(ps))
+	for i, p := range ps {
+		errs[i] = &FieldError{Field: p.Path, Msg: p.Text()}
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errs
+}
+
+// FieldErrors are several problems of one spec.
+type FieldErrors []*FieldError
+
+func (fe FieldErrors) Error() string {
+	msgs := make([]string, len(fe))
+	for i, f := range fe {
+		msgs[i] = f.Error()
+		if i > 0 {
+			msgs[i] = strings.TrimPrefix(msgs[i], "spec: ")
+		}
+	}
+	return inputfile.JoinCapped(msgs)
+}
+
+// Unwrap lets errors.As find the individual FieldErrors.
+func (fe FieldErrors) Unwrap() []error {
+	errs := make([]error, len(fe))
+	for i, f := range fe {
+		errs[i] = f
+	}
+	return errs
+}
+
+// declaresCentralServer tells whether the spec has a top-level centralServer
+// mapping.
+func declaresCentralServer(root *yaml.Node) bool {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "centralServer" {
+			return root.Content[i+1].Kind == yaml.MappingNode
+		}
+	}
+	return false
 }
 
 // checkName and checkAddress apply the role document's rules, so that a

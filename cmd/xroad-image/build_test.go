@@ -41,7 +41,7 @@ func TestBuildRejectsBadInputNamingTheKey(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown key", []string{"build", broken, "--out", out}, broken + ": key xroad.flavour: line"},
+		{"unknown key", []string{"build", broken, "--out", out}, broken + ": line 20: unknown key under xroad"},
 		{"unknown profile", []string{"build", "../../images/securityserver.yaml", "--profile", "debian-13", "--out", out}, `flag --profile (key profile): unknown profile "debian-13"`},
 		{"unknown output", []string{"build", "../../images/securityserver.yaml", "--output", "oci-layout,floppy", "--out", out}, `flag --output (key outputs[1]): unknown output "floppy"`},
 		{"bad epoch", []string{"build", "../../images/securityserver.yaml", "--source-date-epoch", "yesterday", "--out", out}, "--source-date-epoch"},

@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"os"
 
 	"xroad-appliance/builder/kit"
 	"xroad-appliance/cmd/internal/cli"
 	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/inputfile"
 )
 
 func kitCommand() *cli.Command {
@@ -27,13 +28,13 @@ func kitCommand() *cli.Command {
 			if len(args) != 1 || out == "" {
 				return cli.Usagef("expected a cluster spec file and --out")
 			}
-			data, err := os.ReadFile(args[0])
+			data, err := inputfile.Read(args[0])
 			if err != nil {
 				return cli.UsageError{Err: err}
 			}
 			spec, err := kit.ParseSpec(data)
 			if err != nil {
-				return cli.UsageError{Err: fmt.Errorf("%s: %w", args[0], err)}
+				return cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(args[0]), err)}
 			}
 			var facts *profiles.Facts
 			if profile != "" {
@@ -42,6 +43,12 @@ func kitCommand() *cli.Command {
 				}
 			}
 			res, err := kit.Generate(*spec, facts, out, kit.Options{Force: force, Reuse: reuse})
+			var fe *kit.FieldError
+			if errors.As(err, &fe) || errors.Is(err, kit.ErrExists) {
+				// The spec does not fit the profile, or --out is taken:
+				// the caller's to fix, and nothing was written.
+				return cli.UsageError{Err: err}
+			}
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"xroad-appliance/cmd/internal/cli"
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/inputfile"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/operations"
 	"xroad-appliance/provisioner/plan"
@@ -38,17 +39,20 @@ func validateCommand() *cli.Command {
 	}
 }
 
+// readDocument reads a role document or the user-data carrying it with the
+// checks a node applies at first boot: the same size bounds, one YAML
+// document, the same write_files rules and the same strict parse.
 func readDocument(path string) (*metadata.Document, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path)
 	if err != nil {
 		return nil, cli.UsageError{Err: err}
 	}
 	if data, err = metadata.FromUserData(data); err != nil {
-		return nil, cli.UsageError{Err: fmt.Errorf("%s: %w", path, err)}
+		return nil, cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(path), err)}
 	}
 	doc, err := metadata.Parse(data)
 	if err != nil {
-		return nil, cli.UsageError{Err: fmt.Errorf("%s: %w", path, err)}
+		return nil, cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(path), err)}
 	}
 	return doc, nil
 }
@@ -70,7 +74,7 @@ func (f *factsFlags) load() (*profiles.Facts, error) {
 		}
 		return facts, nil
 	}
-	data, err := os.ReadFile(units.FactsFile)
+	data, err := inputfile.Read(units.FactsFile)
 	if err != nil {
 		return nil, cli.Usagef("no --profile given and no baked facts: %v", err)
 	}

@@ -61,3 +61,44 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFromUserData: go test -run '^$' -fuzz=FuzzFromUserData -fuzzminimizetime=5s ./provisioner/metadata/
+//
+// User-data is what a seed volume hands a node at first boot: taking the role
+// document out of it must never panic, and its errors must neither quote the
+// password nor carry raw control characters.
+func FuzzFromUserData(f *testing.F) {
+	primary := []byte(marshal(f, primaryDoc(f)))
+	for _, enc := range []string{"", "b64", "gz+b64"} {
+		f.Add(cloudConfigFor(f, primary, enc, "'0600'"))
+	}
+	f.Add(cloudConfigFor(f, primary, "b64", "0600"))
+	f.Add(cloudConfigFor(f, primary, "b64", "'0644'"))
+	f.Add(cloudConfigFor(f, primary, "", ""))
+	f.Add(append(cloudConfigFor(f, primary, "b64", "'0600'"), "---\n#cloud-config\nwrite_files: []\n"...))
+	f.Add([]byte("#cloud-config\nwrite_files: [\n  " + testPassword + "\n"))
+	f.Add([]byte("#cloud-config\nwrite_files:\n  - path: " + RoleFile + "\n    content: {a: " + testPassword + "}\n"))
+	f.Add([]byte("#cloud-config\nwrite_files:\n  - path: " + RoleFile + "\n    permissions: '0600'\n    " + testPassword + ": x\n"))
+	f.Add([]byte("#cloud-config\na: &a [*a, *a]\n"))
+	f.Add([]byte("#!/bin/sh\necho hi\n"))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := FromUserData(data)
+		if err != nil {
+			msg := err.Error()
+			if strings.Contains(msg, testPassword) {
+				t.Fatalf("error quotes the password: %v", err)
+			}
+			if strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Fatalf("error carries a control character: %q", msg)
+			}
+			return
+		}
+		if len(doc) > MaxSize+1 {
+			t.Fatalf("a %d-byte document came out of user-data", len(doc))
+		}
+		if _, err := Parse(doc); err != nil && strings.Contains(err.Error(), testPassword) {
+			t.Fatalf("error quotes the password: %v", err)
+		}
+	})
+}

@@ -18,6 +18,8 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem/fat32"
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 	"gopkg.in/yaml.v3"
+
+	"xroad-appliance/provisioner/inputfile"
 )
 
 // cloudConfig is the part of #cloud-config user-data we read. It is decoded
@@ -39,13 +41,21 @@ type writeFile struct {
 // When user-data is not #cloud-config or has no such entry it returns nil and
 // a note saying why. Errors never quote user-data, which holds secrets.
 func roleFromUserData(data []byte) (doc []byte, note string, err error) {
-	first, _, _ := bytes.Cut(data, []byte("\n"))
-	if string(bytes.TrimSpace(first)) != "#cloud-config" {
+	if !isCloudConfig(data) {
 		return nil, "user-data is not #cloud-config", nil
 	}
+	if len(data) > maxUserData {
+		return nil, "", fmt.Errorf("larger than %d bytes", maxUserData)
+	}
+	// One document, as cloud-init reads it: a second one would be ignored
+	// here and refused by cloud-init, or the other way round.
+	root, err := inputfile.ParseYAML(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("not valid #cloud-config YAML: %w", err)
+	}
 	var cc cloudConfig
-	if err := yaml.Unmarshal(data, &cc); err != nil {
-		return nil, "", fmt.Errorf("not valid #cloud-config YAML: %s", sanitizeYAMLError(err))
+	if err := inputfile.Decode(root, &cc); err != nil {
+		return nil, "", fmt.Errorf("not valid #cloud-config YAML: %w", err)
 	}
 	var entry *writeFile
 	var field string
@@ -85,6 +95,13 @@ func roleFromUserData(data []byte) (doc []byte, note string, err error) {
 		return nil, "", fmt.Errorf("%s.content: %w", field, err)
 	}
 	return content, "", nil
+}
+
+// isCloudConfig tells whether user-data is #cloud-config: its first line, as
+// cloud-init reads it.
+func isCloudConfig(data []byte) bool {
+	first, _, _ := bytes.Cut(data, []byte("\n"))
+	return string(bytes.TrimSpace(first)) == "#cloud-config"
 }
 
 // cloudInitPerm reads permissions as cloud-init does: a string is octal, an

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
-	"regexp"
-	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"xroad-appliance/provisioner/inputfile"
 )
 
 // MaxSize bounds a metadata document. Real documents are a few kilobytes
@@ -51,7 +50,7 @@ func (e *ValidationError) Error() string {
 	for i, f := range e.Fields {
 		msgs[i] = f.Error()
 	}
-	return strings.Join(msgs, "; ")
+	return inputfile.JoinCapped(msgs)
 }
 
 // Unwrap lets errors.As find the individual FieldErrors.
@@ -81,14 +80,15 @@ func parse(data []byte, opts validateOpts) (doc *Document, err error) {
 		}
 	}()
 
-	root, err := decodeSingleNode(data)
+	// One YAML document, checked against the Go type: a second document
+	// ("role: secondary\n---\nrole: primary") must not be read differently by
+	// different tools, and unknown keys are reported without quoting them.
+	root, err := inputfile.ParseYAML(data)
 	if err != nil {
-		return nil, err
+		return nil, shapeErrors(err)
 	}
-	var shape []*FieldError
-	checkShape(root, reflect.TypeOf(Document{}), "", &shape)
-	if len(shape) > 0 {
-		return nil, &ValidationError{Fields: shape}
+	if ps := inputfile.Check(root, reflect.TypeOf(Document{})); len(ps) > 0 {
+		return nil, &ValidationError{Fields: fieldErrors(ps)}
 	}
 
 	// Defaults go in before decoding: yaml leaves absent fields untouched, so an
@@ -103,7 +103,7 @@ func parse(data []byte, opts validateOpts) (doc *Document, err error) {
 	if err := dec.Decode(doc); err != nil {
 		// checkShape should have caught everything; never pass yaml's text on
 		// unfiltered, it can quote fragments of values.
-		return nil, &FieldError{Msg: "YAML decoding failed: " + sanitizeYAMLError(err)}
+		return nil, &FieldError{Msg: "YAML decoding failed: " + inputfile.SanitizeYAMLError(err)}
 	}
 	if len(doc.Secondaries) == 0 {
 		doc.Secondaries = nil // "secondaries: []" and an absent list are the same
@@ -117,164 +117,29 @@ func parse(data []byte, opts validateOpts) (doc *Document, err error) {
 	return doc, nil
 }
 
-// decodeSingleNode parses the stream into a node tree and refuses a second
-// document: a stream like "role: secondary\n---\nrole: primary" must not be
-// read differently by different tools.
-func decodeSingleNode(data []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &FieldError{Msg: "empty"}
-		}
-		return nil, &FieldError{Msg: "invalid YAML: " + sanitizeYAMLError(err)}
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, &FieldError{Msg: "invalid YAML after the first document: " + sanitizeYAMLError(err)}
+// shapeErrors turns what inputfile found into FieldErrors.
+func shapeErrors(err error) error {
+	var ps inputfile.Problems
+	var p *inputfile.Problem
+	switch {
+	case errors.As(err, &ps):
+	case errors.As(err, &p):
+		ps = inputfile.Problems{p}
 	default:
-		return nil, &FieldError{Msg: "a second YAML document follows the first; exactly one is allowed"}
+		return &FieldError{Msg: inputfile.SanitizeYAMLError(err)}
 	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
-		return nil, &FieldError{Msg: "empty"}
+	if len(ps) == 1 {
+		return fieldErrors(ps)[0]
 	}
-	return root.Content[0], nil
+	return &ValidationError{Fields: fieldErrors(ps)}
 }
 
-var backquoted = regexp.MustCompile("`[^`]*`|\"[^\"]*\"")
-
-// sanitizeYAMLError drops quoted fragments from a yaml error: type errors
-// quote up to ten characters of the offending value.
-func sanitizeYAMLError(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	msg = backquoted.ReplaceAllString(msg, "<value>")
-	return strings.Join(strings.Fields(msg), " ")
-}
-
-var standardTags = map[string]bool{
-	"!!str": true, "!!int": true, "!!float": true, "!!bool": true,
-	"!!null": true, "!!timestamp": true, "!!map": true, "!!seq": true,
-}
-
-// checkShape walks the node tree against the Go type and reports, with the
-// field path, what the strict decoder would report with a line number only:
-// unknown keys, duplicate keys, wrong kinds. It also refuses anchors, aliases
-// and custom tags, which a generated document never needs.
-func checkShape(n *yaml.Node, t reflect.Type, path string, errs *[]*FieldError) {
-	fail := func(msg string) { *errs = append(*errs, &FieldError{Field: path, Msg: msg}) }
-	if n.Kind == yaml.AliasNode || n.Anchor != "" {
-		fail("YAML anchors and aliases are not allowed")
-		return
+func fieldErrors(ps inputfile.Problems) []*FieldError {
+	fields := make([]*FieldError, len(ps))
+	for i, p := range ps {
+		fields[i] = &FieldError{Field: p.Path, Msg: p.Text()}
 	}
-	tag := n.ShortTag()
-	if !standardTags[tag] {
-		fail("custom YAML tags are not allowed")
-		return
-	}
-	if tag == "!!null" {
-		return // absent: the decoder leaves the zero value or the default
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		checkShape(n, t.Elem(), path, errs)
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			fail("must be a mapping, found " + kindName(n))
-			return
-		}
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
-				fail("keys must be plain strings")
-				continue
-			}
-			f, ok := fieldByKey(t, k.Value)
-			if !ok {
-				*errs = append(*errs, &FieldError{Field: join(path, safeKey(k.Value)), Msg: "unknown field"})
-				continue
-			}
-			if seen[k.Value] {
-				*errs = append(*errs, &FieldError{Field: join(path, k.Value), Msg: "duplicate key"})
-				continue
-			}
-			seen[k.Value] = true
-			checkShape(v, f.Type, join(path, k.Value), errs)
-		}
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			fail("must be a list, found " + kindName(n))
-			return
-		}
-		for i, item := range n.Content {
-			checkShape(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
-		}
-	case reflect.String:
-		if n.Kind != yaml.ScalarNode {
-			fail("must be a string, found " + kindName(n))
-		}
-	case reflect.Int:
-		var v int
-		if n.Kind != yaml.ScalarNode || tag != "!!int" || n.Decode(&v) != nil {
-			fail("must be an integer, found " + kindName(n))
-		}
-	case reflect.Bool:
-		if n.Kind != yaml.ScalarNode || tag != "!!bool" {
-			fail("must be true or false, found " + kindName(n))
-		}
-	default:
-		fail("unsupported field type") // a schema change this walker does not know
-	}
-}
-
-// kindName describes a node without quoting it.
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	switch n.ShortTag() {
-	case "!!int":
-		return "an integer"
-	case "!!float":
-		return "a number"
-	case "!!bool":
-		return "a boolean"
-	}
-	return "a string"
-}
-
-func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == key && f.IsExported() {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
-var identifier = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,39}$`)
-
-// safeKey shows an unknown key only when it looks like a field name; anything
-// else could be a value pasted in the wrong place.
-func safeKey(k string) string {
-	if identifier.MatchString(k) {
-		return k
-	}
-	return "<unprintable key>"
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	return fields
 }
 
 // hasKey tells whether the document's top-level mapping has key.

@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
+
+	"xroad-appliance/provisioner/inputfile"
 )
 
 func marshal(t testing.TB, d *Document) string {
@@ -257,18 +259,18 @@ func badCases(t testing.TB) []badCase {
 		{name: "health interface empty", edit: set(func(d *Document) { d.Options.HealthCheckInterface = "" }), field: "field options.healthCheckInterface"},
 
 		// YAML level
-		{name: "unknown top-level key", text: func(s string) string { return s + "rolee: primary\n" }, field: "field rolee"},
-		{name: "unknown nested key", text: replace("\ntls:\n", "\ntls:\n  crt: x\n"), field: "field tls.crt"},
-		{name: "unknown options key", text: replace("options:\n", "options:\n  healthcheckport: 1\n"), field: "field options.healthcheckport"},
-		{name: "unknown secondary key", text: replace("  - name: ss3\n", "  - name: ss3\n    sshKey: x\n"), field: "field secondaries[1].sshKey"},
-		{name: "role is a list", text: replace("role: primary", "role: [a]"), field: "field role: must be a string"},
-		{name: "health port is a string", text: replace("healthCheckPort: 5588", `healthCheckPort: "x"`), field: "field options.healthCheckPort: must be an integer"},
+		{name: "unknown top-level key", text: func(s string) string { return s + "rolee: primary\n" }, field: "unknown key at the top level"},
+		{name: "unknown nested key", text: replace("\ntls:\n", "\ntls:\n  crt: x\n"), field: "unknown key under tls"},
+		{name: "unknown options key", text: replace("options:\n", "options:\n  healthcheckport: 1\n"), field: "unknown key under options (did you mean healthCheckPort?)"},
+		{name: "unknown secondary key", text: replace("  - name: ss3\n", "  - name: ss3\n    sshKey: x\n"), field: "unknown key under secondaries[1]"},
+		{name: "role is a list", text: replace("role: primary", "role: [a]"), field: "field role: line 3: must be a string"},
+		{name: "health port is a string", text: replace("healthCheckPort: 5588", `healthCheckPort: "x"`), field: "must be an integer"},
 		{name: "health port is a float", text: replace("healthCheckPort: 5588", `healthCheckPort: 5588.5`), field: "field options.healthCheckPort"},
 		{name: "health port explicit 0", text: replace("healthCheckPort: 5588", `healthCheckPort: 0`), field: "field options.healthCheckPort"},
 		{name: "pooled is yes", text: replace("pooledConnections: false", "pooledConnections: yes"), field: "field options.pooledConnections"},
-		{name: "tls is a string", text: func(s string) string { return "tls: x\n" + strings.Replace(s, "\ntls:", "\nxtls:", 1) }, field: "field tls: must be a mapping"},
-		{name: "secondaries is a mapping", text: replace("secondaries:\n", "secondaries: {a: b}\nxsecondaries:\n"), field: "field secondaries: must be a list"},
-		{name: "duplicate role key", text: func(s string) string { return s + "role: secondary\n" }, field: "field role: duplicate"},
+		{name: "tls is a string", text: func(s string) string { return "tls: x\n" + strings.Replace(s, "\ntls:", "\nxtls:", 1) }, field: "field tls: line 1: must be a mapping"},
+		{name: "secondaries is a mapping", text: replace("secondaries:\n", "secondaries: {a: b}\nxsecondaries:\n"), field: "must be a list"},
+		{name: "duplicate role key", text: func(s string) string { return s + "role: secondary\n" }, field: "duplicate key"},
 		{name: "alias", text: replace("node: ss1", "node: &n ss1\nxnode: *n"), field: "field node"},
 		{name: "binary tag", text: replace("serverconfPassword: ", "serverconfPassword: !!binary "), field: "field serverconfPassword"},
 		{name: "custom tag", text: replace("cluster: ss-cluster", "cluster: !env ss-cluster"), field: "field cluster"},
@@ -379,7 +381,7 @@ func TestSanitizeYAMLError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Sup3rS3") {
 		t.Fatalf("yaml no longer quotes values (%v); the sanitiser may be moot", err)
 	}
-	if got := sanitizeYAMLError(err); strings.Contains(got, "Sup3r") {
+	if got := inputfile.SanitizeYAMLError(err); strings.Contains(got, "Sup3r") {
 		t.Errorf("sanitised error still quotes the value: %s", got)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"syscall"
+
+	"xroad-appliance/provisioner/inputfile"
 )
 
 // Where metadata is found on a node, all relative to Sources.Root.
@@ -30,8 +31,10 @@ const (
 	// CidataLabel labels a NoCloud seed volume (ISO9660 or FAT).
 	CidataLabel = "cidata"
 
-	// maxUserData bounds user-data, which may carry more than our document.
-	maxUserData = 4 << 20
+	// maxUserData bounds user-data, which may carry more than our document:
+	// the bound of every input file, so that `xroad-node validate` accepts
+	// exactly what a node reads.
+	maxUserData = inputfile.MaxSize
 )
 
 // ErrNoMetadata means no source held a role document.
@@ -285,41 +288,22 @@ func syncDir(dir string) error {
 }
 
 // readPrivate reads a file that holds secrets: a regular file (not a
-// symlink), owned by s.Owner, with no permissions for group or others, at most
-// limit bytes. name is the path shown in errors. A missing file yields an
+// symlink, never a FIFO or device), owned by s.Owner, with no permissions for
+// group or others, at most limit bytes, read the way every input file is
+// (inputfile). name is the path shown in errors. A missing file yields an
 // error matching fs.ErrNotExist.
 func (s Sources) readPrivate(path, name string, limit int64) ([]byte, error) {
-	// O_NONBLOCK: a FIFO planted at the path must not hang the boot.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s is a symbolic link; refusing to follow it", name)
-		}
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", name)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%s has mode %04o: it holds secrets and must not be accessible to group or others (chmod 0600)", name, perm)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != s.Owner {
-		return nil, fmt.Errorf("%s is owned by uid %d, not %d: refusing a file others could have written", name, st.Uid, s.Owner)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
-	}
-	return data, nil
+	return inputfile.ReadWith(path, name, inputfile.Options{
+		Limit:    limit,
+		NoFollow: true,
+		Check: func(fi fs.FileInfo) error {
+			if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+				return fmt.Errorf("%q has mode %04o: it holds secrets and must not be accessible to group or others (chmod 0600)", name, perm)
+			}
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != s.Owner {
+				return fmt.Errorf("%q is owned by uid %d, not %d: refusing a file others could have written", name, st.Uid, s.Owner)
+			}
+			return nil
+		},
+	})
 }

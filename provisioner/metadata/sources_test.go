@@ -46,7 +46,7 @@ func putFile(t *testing.T, path string, data []byte, mode os.FileMode) {
 
 // cloudConfigFor wraps a document in #cloud-config user-data as xroad-image
 // would write it.
-func cloudConfigFor(t *testing.T, doc []byte, encoding, perm string) []byte {
+func cloudConfigFor(t testing.TB, doc []byte, encoding, perm string) []byte {
 	t.Helper()
 	var content string
 	switch encoding {
@@ -188,7 +188,10 @@ func TestLoadSeedRejects(t *testing.T) {
 		{"two entries", "more than one entry", append(cloudConfigFor(t, good, "b64", "'0600'"), []byte("  - path: "+RoleFile+"\n    content: x\n")...)},
 		{"other owner", "owner", bytes.Replace(cloudConfigFor(t, good, "b64", "'0600'"), []byte("owner: root:root"), []byte("owner: xroad:xroad"), 1)},
 		{"invalid document", "field node", cloudConfigFor(t, []byte(marshal(t, bad)), "b64", "'0600'")},
-		{"strict document", "field rolee", cloudConfigFor(t, append(append([]byte(nil), good...), "rolee: x\n"...), "", "'0600'")},
+		{"strict document", "unknown key at the top level", cloudConfigFor(t, append(append([]byte(nil), good...), "rolee: x\n"...), "", "'0600'")},
+		{"password as a key", "unknown key at the top level", cloudConfigFor(t, append(append([]byte(nil), good...), testPassword+": x\n"...), "", "'0600'")},
+		{"second YAML document", "second YAML document", append(cloudConfigFor(t, good, "b64", "'0600'"), "---\n#cloud-config\nwrite_files: []\n"...)},
+		{"too large", "larger than", append(cloudConfigFor(t, good, "b64", "'0600'"), bytes.Repeat([]byte("# padding\n"), maxUserData/10+1)...)},
 		{"broken cloud-config", "not valid #cloud-config", []byte("#cloud-config\nwrite_files: [\n  " + testPassword + "\n")},
 		{"cloud-config type error", "not valid #cloud-config", []byte("#cloud-config\nwrite_files:\n  - path: " + RoleFile + "\n    content: {a: " + testPassword + "}\n")},
 	} {

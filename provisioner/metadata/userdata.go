@@ -1,15 +1,15 @@
 package metadata
 
 import (
-	"bytes"
 	"fmt"
 )
 
 // FromUserData returns the role document carried by a #cloud-config
 // user-data (its write_files entry at RoleFile), or data itself when it is
-// not cloud-config: so that `validate` and `plan` take either.
+// not cloud-config: so that `validate` and `plan` take either. It applies the
+// checks a node applies to the seed's user-data at first boot.
 func FromUserData(data []byte) ([]byte, error) {
-	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("#cloud-config")) {
+	if !isCloudConfig(data) {
 		return data, nil
 	}
 	doc, note, err := roleFromUserData(data)

@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Exit codes.
@@ -92,7 +95,7 @@ func Execute(ctx context.Context, root *Command, args []string, stdout, stderr i
 		return ExitUsage
 	}
 	if err := cmd.Run(ctx, fs.Args()); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", strings.Join(path, " "), err)
+		fmt.Fprintf(stderr, "%s: %s\n", strings.Join(path, " "), Printable(err.Error()))
 		var ue UsageError
 		var r refusal
 		switch {
@@ -104,6 +107,28 @@ func Execute(ctx context.Context, root *Command, args []string, stdout, stderr i
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// Printable escapes control characters other than newline and tab, so that
+// an error quoting hostile input cannot drive the terminal.
+func Printable(s string) string {
+	if !strings.ContainsFunc(s, needsEscape) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if needsEscape(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func needsEscape(r rune) bool {
+	return r != '\n' && r != '\t' && (unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r))
 }
 
 // interleave lets flags follow positional arguments ("validate FILE --json"),

@@ -72,3 +72,19 @@ func TestExitCodesAndHelp(t *testing.T) {
 		t.Fatalf("flags after arguments: ran %v", ran)
 	}
 }
+
+func TestErrorsArePrintable(t *testing.T) {
+	root := &Command{Name: "prog", Sub: []*Command{{Name: "leaf",
+		Run: func(context.Context, []string) error {
+			return Usagef("bad \x1b[2Jinput\r\u202e\nnext line\tand tab")
+		}}}}
+	var stdout, stderr bytes.Buffer
+	if code := Execute(context.Background(), root, []string{"leaf"}, &stdout, &stderr); code != ExitUsage {
+		t.Fatalf("exit %d", code)
+	}
+	got := stderr.String()
+	want := `prog leaf: bad \x1b[2Jinput\r\u202e` + "\nnext line\tand tab\n"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
