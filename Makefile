@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X xroad-appliance/cmd/internal/cli.Version=$(VERSION)
 GOFLAGS   ?= -trimpath
 export CGO_ENABLED := 0
 
-.PHONY: setup build test test-short e2e bench demo demo-down lint golden clean
+.PHONY: setup build test test-short e2e bench fuzz demo demo-down lint golden clean
 
 # Everything a Debian 12 machine needs for the demo and the tests, installed
 # once (test/host/setup is idempotent).
@@ -25,7 +25,17 @@ lint:
 
 test: setup lint build
 	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) fuzz FUZZTIME=30s
 	XROAD_TEST_QEMU=1 $(GO) test -p 1 -count=1 -timeout 30m -run "TestDebianDiskBootsUnderQEMU|TestUbuntuDiskProvisionsUnderQEMU" ./builder/disk/ ./test/scenarios/
+
+# Each fuzz target of the input parsers runs FUZZTIME (make test: 30 s).
+FUZZTIME ?= 5m
+FUZZ_TARGETS := FuzzParseSpec:./builder/kit FuzzParse:./builder/definition FuzzParse:./provisioner/metadata FuzzFromUserData:./provisioner/metadata
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t%%:*} ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
+	done
 
 test-short:
 	$(GO) test -short ./...
