@@ -3,12 +3,12 @@ package kit
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"gopkg.in/yaml.v3"
 
 	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/inputfile"
 	"xroad-appliance/provisioner/metadata"
 )
 
@@ -120,7 +120,7 @@ func checkSSHKeyType(spec *Spec, st *kitState, facts *profiles.Facts) error {
 
 // readKitFiles reads kit.yaml and the spec echo cluster.yaml.
 func readKitFiles(dir string) (*kitState, *Spec, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "kit.yaml"))
+	data, err := inputfile.Read(filepath.Join(dir, "kit.yaml"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,7 +128,7 @@ func readKitFiles(dir string) (*kitState, *Spec, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("kit.yaml: %w", err)
 	}
-	if data, err = os.ReadFile(filepath.Join(dir, "cluster.yaml")); err != nil {
+	if data, err = inputfile.Read(filepath.Join(dir, "cluster.yaml")); err != nil {
 		return nil, nil, err
 	}
 	old, err := ParseSpec(data)
@@ -140,11 +140,11 @@ func readKitFiles(dir string) (*kitState, *Spec, error) {
 
 // loadCA reads the CA back and checks it is the one kit.yaml names.
 func loadCA(dir string, st *kitState) (*certKey, error) {
-	crt, err := os.ReadFile(filepath.Join(dir, "ca", "ca.crt"))
+	crt, err := inputfile.Read(filepath.Join(dir, "ca", "ca.crt"))
 	if err != nil {
 		return nil, err
 	}
-	key, err := os.ReadFile(filepath.Join(dir, "ca", "ca.key"))
+	key, err := inputfile.Read(filepath.Join(dir, "ca", "ca.key"))
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func checkDatabasePrimary(spec, old *CentralServer) error {
 // from whichever role the node had: a former primary keeps its user key, a
 // former secondary its host key.
 func loadNode(dir string, ns nodeState, facts *profiles.Facts) (*prevNode, *metadata.Document, error) {
-	ud, err := os.ReadFile(filepath.Join(dir, "nodes", ns.Name, "user-data"))
+	ud, err := inputfile.Read(filepath.Join(dir, "nodes", ns.Name, "user-data"))
 	if err != nil {
 		return nil, nil, err
 	}
