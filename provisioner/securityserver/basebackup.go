@@ -26,7 +26,7 @@ import (
 func (n *Node) baseBackup() engine.Phase {
 	dataDir := n.Facts.PG.Serverconf.DataDir
 	conninfo := n.primaryConninfo()
-	createdID := filepath.Join(n.StateDir, "serverconf-created.sysid")
+	createdID := n.createdRecord()
 	return engine.Phase{
 		Name: "basebackup", Summary: "base backup of the primary over verify-ca as " + n.Doc.Node,
 		Actions: []string{fmt.Sprintf("PGSSLMODE=verify-ca PGSSLROOTCERT=%s PGSSLCERT=%s PGSSLKEY=%s pg_basebackup -h %s -p %d -U %s -D <temporary directory> -X stream -c fast (as postgres)",
@@ -92,5 +92,12 @@ func (n *Node) recordCreated(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return engine.WriteFileAtomic(filepath.Join(n.StateDir, "serverconf-created.sysid"), []byte(id+"\n"), 0o644)
+	return engine.WriteFileAtomic(n.createdRecord(), []byte(id+"\n"), 0o644)
 }
+
+// createdRecord holds the system identifier of the instance this node made.
+func (n *Node) createdRecord() string { return filepath.Join(n.StateDir, "serverconf-created.sysid") }
+
+// creatingMarker exists while this node creates the instance: a cluster
+// found with it is this node's own, interrupted before it was recorded.
+func (n *Node) creatingMarker() string { return filepath.Join(n.StateDir, "serverconf-creating") }

@@ -2,7 +2,6 @@ package securityserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -85,23 +84,21 @@ func (n *Node) serverconfInstance() engine.Phase {
 	return engine.Phase{
 		Name: "serverconf-instance", Summary: "separate PostgreSQL instance for serverconf on port " + fmt.Sprint(sc.Port),
 		Actions: actions,
+		// Done only once the instance is recorded, which is its last step:
+		// a run killed after initdb resumes here rather than skipping the
+		// unit, SELinux and record steps.
 		Check: func(context.Context) (bool, error) {
-			_, err := os.Stat(sc.DataDir + "/PG_VERSION")
-			if os.IsNotExist(err) {
-				return false, nil
+			for _, p := range []string{sc.DataDir + "/PG_VERSION", n.pgConf(), n.createdRecord()} {
+				if _, err := os.Stat(p); os.IsNotExist(err) {
+					return false, nil
+				} else if err != nil {
+					return false, err
+				}
 			}
-			_, cerr := os.Stat(n.pgConf())
-			return err == nil && cerr == nil, errors.Join(err, ignoreNotExist(cerr))
+			return true, nil
 		},
 		Apply: func(ctx context.Context) error {
-			if entries, _ := os.ReadDir(sc.DataDir); len(entries) > 0 {
-				return fmt.Errorf("%s is not empty and holds no cluster: refusing to initialise over it", sc.DataDir)
-			}
-			env := []string{}
-			for k, v := range sc.CreateEnv {
-				env = append(env, k+"="+v)
-			}
-			if _, err := system.Run(ctx, system.Cmd{Args: sc.CreateCommand, Env: env, User: steps.RunAs(sc.RunAs)}); err != nil {
+			if err := n.createInstance(ctx); err != nil {
 				return err
 			}
 			for _, c := range n.Facts.SELinux.Commands {
@@ -109,18 +106,53 @@ func (n *Node) serverconfInstance() engine.Phase {
 					return err
 				}
 			}
-			if err := n.recordCreated(ctx); err != nil {
-				return err
-			}
 			if err := n.Systemd.DaemonReload(ctx); err != nil {
 				return err
 			}
 			if sc.Method != "pg_createcluster" { // Debian's generator starts postgresql@ instances
-				return n.Systemd.Enable(ctx, n.serverconfUnit())
+				if err := n.Systemd.Enable(ctx, n.serverconfUnit()); err != nil {
+					return err
+				}
 			}
-			return nil
+			if err := n.recordCreated(ctx); err != nil {
+				return err
+			}
+			return ignoreNotExist(os.Remove(n.creatingMarker()))
 		},
 	}
+}
+
+// createInstance runs the profile's create command on an empty data
+// directory, or adopts the cluster a killed run of this node made there.
+// Anything else in the directory is refused, never overwritten.
+func (n *Node) createInstance(ctx context.Context) error {
+	sc := n.Facts.PG.Serverconf
+	_, err := os.Stat(sc.DataDir + "/PG_VERSION")
+	switch {
+	case err == nil:
+		if _, merr := os.Stat(n.creatingMarker()); merr != nil {
+			return fmt.Errorf("%s holds a cluster this node did not create: refusing to take it over", sc.DataDir)
+		}
+		return nil // this node's own, made by a run that was killed
+	case !os.IsNotExist(err):
+		return err
+	}
+	entries, err := os.ReadDir(sc.DataDir)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%s is not empty and holds no cluster: refusing to initialise over it", sc.DataDir)
+	}
+	if err := engine.WriteFileAtomic(n.creatingMarker(), nil, 0o644); err != nil {
+		return err
+	}
+	env := []string{}
+	for k, v := range sc.CreateEnv {
+		env = append(env, k+"="+v)
+	}
+	_, err = system.Run(ctx, system.Cmd{Args: sc.CreateCommand, Env: env, User: steps.RunAs(sc.RunAs)})
+	return err
 }
 
 // localAccess lets the provisioner (root) and postgres reach the instance
