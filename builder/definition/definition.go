@@ -5,7 +5,6 @@
 package definition
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -166,13 +165,8 @@ func Parse(file string, data []byte) (*Definition, error) {
 // problems formats what inputfile found: "FILE: key PATH: line N: MSG", at
 // most inputfile.MaxProblems of them.
 func (d *Definition) problems(err error) error {
-	var ps inputfile.Problems
-	var p *inputfile.Problem
-	switch {
-	case errors.As(err, &ps):
-	case errors.As(err, &p):
-		ps = inputfile.Problems{p}
-	default:
+	ps, ok := inputfile.ProblemsOf(err)
+	if !ok {
 		return fmt.Errorf("%s: %s", d.file, inputfile.SanitizeYAMLError(err))
 	}
 	msgs := make([]string, len(ps))

@@ -8,7 +8,6 @@ package kit
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -124,13 +123,8 @@ func decodeSpec(data []byte) (*Spec, error) {
 // unknown key under adminUser", "spec: secondaries: line 3: must be a list,
 // found a string"), at most inputfile.MaxProblems of them shown.
 func specProblems(err error) error {
-	var ps inputfile.Problems
-	var p *inputfile.Problem
-	switch {
-	case errors.As(err, &ps):
-	case errors.As(err, &p):
-		ps = inputfile.Problems{p}
-	default:
+	ps, ok := inputfile.ProblemsOf(err)
+	if !ok {
 		return &FieldError{Msg: inputfile.SanitizeYAMLError(err)}
 	}
 	errs := make(FieldErrors, len(ps))

@@ -46,6 +46,20 @@ func (p *Problem) Error() string {
 // Problems is every problem found in one input.
 type Problems []*Problem
 
+// ProblemsOf is what err holds of Problems (one Problem counts as one), and
+// whether it holds any: other errors are the YAML parser's own.
+func ProblemsOf(err error) (Problems, bool) {
+	var ps Problems
+	var p *Problem
+	switch {
+	case errors.As(err, &ps):
+		return ps, true
+	case errors.As(err, &p):
+		return Problems{p}, true
+	}
+	return nil, false
+}
+
 func (ps Problems) Error() string {
 	msgs := make([]string, len(ps))
 	for i, p := range ps {

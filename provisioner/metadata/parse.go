@@ -2,7 +2,6 @@ package metadata
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"reflect"
 
@@ -119,13 +118,8 @@ func parse(data []byte, opts validateOpts) (doc *Document, err error) {
 
 // shapeErrors turns what inputfile found into FieldErrors.
 func shapeErrors(err error) error {
-	var ps inputfile.Problems
-	var p *inputfile.Problem
-	switch {
-	case errors.As(err, &ps):
-	case errors.As(err, &p):
-		ps = inputfile.Problems{p}
-	default:
+	ps, ok := inputfile.ProblemsOf(err)
+	if !ok {
 		return &FieldError{Msg: inputfile.SanitizeYAMLError(err)}
 	}
 	if len(ps) == 1 {
