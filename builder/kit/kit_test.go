@@ -477,6 +477,8 @@ func TestSpecRejected(t *testing.T) {
 		{"quote in address", "cluster: c\nprimary: {name: p, address: \"h'ost\"}\nsecondaries: [{name: s1, address: 10.0.0.2}]\n", "primary.address"},
 		{"bad ip", "cluster: c\nprimary: {name: p, address: 10.0.0.300}\nsecondaries: [{name: s1, address: 10.0.0.2}]\n", "primary.address"},
 		{"duplicate address", "cluster: c\nprimary: {name: p, address: 10.0.0.1}\nsecondaries: [{name: s1, address: 10.0.0.1}]\n", "secondaries[0].address"},
+		{"one host name spelt twice", "cluster: c\nprimary: {name: p, address: P.example.org}\nsecondaries: [{name: s1, address: p.example.org.}]\n", "secondaries[0].address"},
+		{"IPv6 address", "cluster: c\nprimary: {name: p, address: 'fd00::11'}\nsecondaries: [{name: s1, address: 10.0.0.2}]\n", "primary.address"},
 		{"bad port", ok + "options: {healthCheckPort: 70000}\n", "options.healthCheckPort"},
 		{"port zero", ok + "options: {healthCheckPort: 0}\n", "options.healthCheckPort"},
 		{"reserved name", "cluster: c\nprimary: {name: p, address: 10.0.0.1}\nsecondaries: [{name: postgres, address: 10.0.0.2}]\n", "secondaries[0].name"},

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/address"
 	"xroad-appliance/provisioner/inputfile"
 	"xroad-appliance/provisioner/metadata"
 )
@@ -248,7 +249,7 @@ func (s *Spec) noSecurityServerFields() error {
 // nodeSet checks each node it is given and that no two share a name or an address.
 type nodeSet struct {
 	names map[string]string // name -> field that used it
-	addrs map[string]string // lowercased address -> field that used it
+	addrs map[string]string // address.Key -> field that used it
 }
 
 func newNodeSet() *nodeSet {
@@ -267,7 +268,7 @@ func (ns *nodeSet) add(at string, n Node) error {
 		return fieldErr(at+".name", "%q is already used by %s", n.Name, prev)
 	}
 	ns.names[n.Name] = at + ".name"
-	a := strings.ToLower(n.Address)
+	a := address.Key(n.Address)
 	if prev, dup := ns.addrs[a]; dup {
 		return fieldErr(at+".address", "%q is already used by %s", n.Address, prev)
 	}

@@ -3,6 +3,7 @@ package metadata
 import (
 	"fmt"
 	"regexp"
+	"xroad-appliance/provisioner/address"
 )
 
 // Central-server HA roles (Central Server HA guide and its Appendix A): the
@@ -92,6 +93,7 @@ func (c *checker) centralServer(d *Document) {
 	}
 	db := cs.Database
 	seen := map[string]string{}
+	seenAddr := map[string]string{}
 	host := func(field string, h Host) {
 		c.name(field+".name", h.Name, true)
 		c.address(field+".address", h.Address, true)
@@ -99,6 +101,10 @@ func (c *checker) centralServer(d *Document) {
 			c.fail(field+".name", "duplicate of %s", other)
 		}
 		seen[h.Name] = field
+		if other, dup := seenAddr[address.Key(h.Address)]; dup && h.Address != "" {
+			c.fail(field+".address", "the same address as %s", other)
+		}
+		seenAddr[address.Key(h.Address)] = field + ".address"
 	}
 	// Every database node may be a standby with a slot of its name, the
 	// primary after a fail-over too.

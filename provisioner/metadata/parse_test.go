@@ -138,6 +138,11 @@ func badCases(t testing.TB) []badCase {
 		{name: "address backslash semicolon", base: sec, edit: set(func(d *Document) { d.Primary.Address = `ss1\;ls` }), field: "field primary.address"},
 		{name: "address bad IP", base: sec, edit: set(func(d *Document) { d.Primary.Address = "999.1.1.1" }), field: "field primary.address"},
 		{name: "address unspecified", base: sec, edit: set(func(d *Document) { d.Primary.Address = "0.0.0.0" }), field: "field primary.address"},
+		{name: "address IPv6", base: sec, edit: set(func(d *Document) { d.Primary.Address = "fd00:10:20::11" }), field: "field primary.address"},
+		{name: "address loopback", base: sec, edit: set(func(d *Document) { d.Primary.Address = "127.0.0.1" }), field: "field primary.address"},
+		{name: "address localhost", base: sec, edit: set(func(d *Document) { d.Primary.Address = "localhost" }), field: "field primary.address"},
+		{name: "address broadcast", base: sec, edit: set(func(d *Document) { d.Primary.Address = "255.255.255.255" }), field: "field primary.address"},
+		{name: "secondary at the primary's address", edit: set(func(d *Document) { d.Secondaries[0].Address = strings.ToUpper(d.Primary.Address) + "." }), field: "field secondaries[0].address"},
 		{name: "address too long", base: sec, edit: set(func(d *Document) { d.Primary.Address = strings.Repeat("a.", 127) + "aa" }), field: "field primary.address"},
 
 		// primary.hostKey
@@ -454,7 +459,6 @@ func TestParseValidVariants(t *testing.T) {
 		"ecdsa P-384 host key":                 func(d *Document) { d.SSH.HostKey, d.Primary.HostKey = p384.priv, p384.pub },
 		"ecdsa P-521 host key":                 func(d *Document) { d.SSH.HostKey, d.Primary.HostKey = p521.priv, p521.pub },
 		"host key pin optional on the primary": func(d *Document) { d.Primary.HostKey = "" },
-		"IPv6 address":                         func(d *Document) { d.Primary.Address = "fd00:10:20::11" },
 		"host name address":                    func(d *Document) { d.Primary.Address = "ss1.cluster.example" },
 		"key comment with spaces":              func(d *Document) { d.Secondaries[0].SSHPublicKey += " from the ss2 image" },
 		"health check elsewhere":               func(d *Document) { d.Options = Options{HealthCheckPort: 8888, HealthCheckInterface: "10.20.0.11"} },

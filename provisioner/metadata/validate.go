@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"xroad-appliance/provisioner/address"
 )
 
 // validateOpts tune checks that depend on the moment of validation.
@@ -141,35 +142,7 @@ func (c *checker) address(field, v string, required bool) {
 	}
 }
 
-var labelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-
-func checkAddress(v string) string {
-	if ip, err := netip.ParseAddr(v); err == nil {
-		switch {
-		case ip.Zone() != "":
-			return "an IPv6 zone is not allowed"
-		case ip.IsUnspecified():
-			return "an unspecified address (0.0.0.0, ::) cannot be connected to"
-		case ip.IsMulticast():
-			return "a multicast address is not allowed"
-		}
-		return ""
-	}
-	if len(v) > 253 {
-		return "a host name is at most 253 characters"
-	}
-	labels := strings.Split(v, ".")
-	for _, l := range labels {
-		if !labelRE.MatchString(l) {
-			return "must be an IP address or an RFC 1123 host name (letters, digits, '-' and '.')"
-		}
-	}
-	// "999.1.1.1" is a mistyped address, not a host name.
-	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
-		return "not a valid IP address, and a host name cannot end in an all-numeric label"
-	}
-	return ""
-}
+func checkAddress(v string) string { return address.Problem(v) }
 
 func (c *checker) password(field, v string) {
 	switch {
@@ -233,6 +206,7 @@ func (c *checker) secondaries(d *Document, primaryHostKey []byte) {
 		return
 	}
 	names := map[string]int{}
+	addrs := map[string]int{}
 	keys := map[string]int{}
 	hostKeys := map[string]int{}
 	for i, m := range d.Secondaries {
@@ -259,6 +233,16 @@ func (c *checker) secondaries(d *Document, primaryHostKey []byte) {
 			}
 		}
 		c.address(p+".address", m.Address, false)
+		if m.Address != "" {
+			if j, dup := addrs[address.Key(m.Address)]; dup {
+				c.fail(p+".address", "the same address as secondaries[%d].address", j)
+			} else {
+				addrs[address.Key(m.Address)] = i
+			}
+			if d.Primary.Address != "" && address.Key(m.Address) == address.Key(d.Primary.Address) {
+				c.fail(p+".address", "the same address as primary.address")
+			}
+		}
 		key := c.publicKey(p+".sshPublicKey", m.SSHPublicKey, true)
 		if key == nil {
 			continue
