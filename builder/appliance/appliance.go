@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 
 	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/atomicfile"
 	"xroad-appliance/units"
 )
 
@@ -84,25 +84,11 @@ func enable(root string, files []units.File, name string) error {
 }
 
 func copyExecutable(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("xroad-node binary: %w", err)
-	}
-	defer in.Close()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
-	if err != nil {
-		return err
+	if err := atomicfile.Copy(src, dst, 0o755); err != nil {
+		return fmt.Errorf("xroad-node binary: %w", err)
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
+	return nil
 }

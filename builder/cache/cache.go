@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"xroad-appliance/provisioner/atomicfile"
 )
 
 // EnvRoot overrides the image builder's cache root.
@@ -90,7 +91,7 @@ func Get(ctx context.Context, dir string, build func(ctx context.Context, tmp st
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", false, fmt.Errorf("cache %s: %w", dir, err)
 	}
-	syncDir(filepath.Dir(dir))
+	_ = atomicfile.SyncDir(filepath.Dir(dir)) // best effort: a lost entry is only a cache miss
 	return dir, false, nil
 }
 
@@ -124,13 +125,6 @@ func randomSuffix() string {
 		panic(err) // crypto/rand never fails on Linux
 	}
 	return hex.EncodeToString(b)
-}
-
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		_ = f.Sync()
-		_ = f.Close()
-	}
 }
 
 // Hasher derives a cache key from named inputs. Each field is length-prefixed

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"xroad-appliance/provisioner/atomicfile"
 )
 
 // writeOutputs builds the raw disk and its conversions in a staging
@@ -91,7 +92,7 @@ func writeOutputs(ctx context.Context, rootfsDir, outDir string, opts Options, t
 		o.Path = final
 		res.Outputs = append(res.Outputs, o)
 	}
-	if err := syncDir(outDir); err != nil {
+	if err := atomicfile.SyncDir(outDir); err != nil {
 		return nil, fmt.Errorf("disk: %w", err)
 	}
 	return res, nil
@@ -139,13 +140,4 @@ func finish(o *Output) error {
 	}
 	o.Size, o.SHA256 = n, hex.EncodeToString(h.Sum(nil))
 	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

@@ -112,7 +112,7 @@ func (n *Node) FenceCheck(ctx context.Context, wait time.Duration, log io.Writer
 			if id.SystemID == local.SystemID && id.Timeline > local.Timeline {
 				f := &Fenced{Peer: h.Name + " (" + h.Address + ")", PeerTimeline: id.Timeline, Timeline: local.Timeline, Since: time.Now().UTC()}
 				b, _ := json.Marshal(f)
-				if err := engine.WriteFileAtomic(FenceFile(n.StateDir), append(b, '\n'), 0o644); err != nil {
+				if err := engine.WriteState(FenceFile(n.StateDir), append(b, '\n')); err != nil {
 					return fmt.Errorf("fence-check: %w (and %v)", err, f)
 				}
 				return f

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"xroad-appliance/provisioner/atomicfile"
 )
 
 // Runner runs phases in order with stamps under StateDir.
@@ -162,38 +163,20 @@ func (r *Runner) writeResult(res Result) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(r.ResultFile(), append(data, '\n'), 0o644)
+	return WriteState(r.ResultFile(), append(data, '\n'))
 }
 
 func writeStamp(path string) error {
-	return WriteFileAtomic(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+	return WriteState(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"))
 }
 
-// WriteFileAtomic writes a file through a temporary name, fsync and rename,
-// so that a crash leaves the old file or the new one, never half of one.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+// WriteState writes one of the node's state files (stamps, records,
+// result.json), making its directory when needed. The write is atomic and
+// durable: the node's role and progress are decided from these files after a
+// crash.
+func WriteState(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Write(path, data, 0o644)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"xroad-appliance/provisioner/atomicfile"
 	"xroad-appliance/provisioner/inputfile"
 )
 
@@ -272,19 +273,7 @@ func Freeze(src Sources, doc *Document) error {
 	if err := os.Link(tmp.Name(), final); err != nil {
 		return fmt.Errorf("metadata: freezing %s: %w", FrozenFile, err)
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("metadata: syncing %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("metadata: syncing %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.SyncDir(dir)
 }
 
 // readPrivate reads a file that holds secrets: a regular file (not a

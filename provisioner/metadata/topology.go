@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"xroad-appliance/provisioner/atomicfile"
 
 	"gopkg.in/yaml.v3"
 )
@@ -69,12 +70,8 @@ func (t *Topology) Save(root string) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(root, TopologyFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append([]byte("# Written by xroad-node "+t.By+"; overlays the frozen role document.\n"), data...), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	header := []byte("# Written by xroad-node " + t.By + "; overlays the frozen role document.\n")
+	return atomicfile.Write(filepath.Join(root, TopologyFile), append(header, data...), 0o644)
 }
 
 // WithTopology returns a copy of d placed where t says; d itself is unchanged.

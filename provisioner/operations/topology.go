@@ -173,7 +173,7 @@ func (n *Node) Handover(ctx context.Context, w TopologyWaits) error {
 		return fmt.Errorf("handover: %w", err)
 	}
 	st, _ := json.Marshal(handoverState{Time: time.Now().UTC(), LSN: lsn})
-	if err := engine.WriteFileAtomic(n.handoverFile(), append(st, '\n'), 0o644); err != nil {
+	if err := engine.WriteState(n.handoverFile(), append(st, '\n')); err != nil {
 		return err
 	}
 	n.say("every secondary replayed up to %s and no more WAL is sent; promote one with `xroad-node promote`, repoint the others", lsn)

@@ -49,7 +49,7 @@ func (n *Node) UpgradePrepare(ctx context.Context, w Waits) error {
 	// by `upgrade finish` like a complete one.
 	st := upgradeState{Prepared: time.Now().UTC()}
 	b, _ := json.Marshal(st)
-	if err := engine.WriteFileAtomic(n.upgradeFile(), append(b, '\n'), 0o644); err != nil {
+	if err := engine.WriteState(n.upgradeFile(), append(b, '\n')); err != nil {
 		return err
 	}
 	if !n.isPrimary() {
@@ -116,7 +116,7 @@ func (n *Node) UpgradeStart(ctx context.Context, w Waits) error {
 	now := time.Now().UTC()
 	st.Started = &now
 	b, _ := json.Marshal(st)
-	if err := engine.WriteFileAtomic(n.upgradeFile(), append(b, '\n'), 0o644); err != nil {
+	if err := engine.WriteState(n.upgradeFile(), append(b, '\n')); err != nil {
 		return err
 	}
 	n.say("started: upgrade this node's packages, then run `xroad-node upgrade finish`")

@@ -92,7 +92,7 @@ func (n *Node) recordCreated(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return engine.WriteFileAtomic(n.createdRecord(), []byte(id+"\n"), 0o644)
+	return engine.WriteState(n.createdRecord(), []byte(id+"\n"))
 }
 
 // createdRecord holds the system identifier of the instance this node made.

@@ -144,7 +144,7 @@ func (n *Node) createInstance(ctx context.Context) error {
 	if len(entries) > 0 {
 		return fmt.Errorf("%s is not empty and holds no cluster: refusing to initialise over it", sc.DataDir)
 	}
-	if err := engine.WriteFileAtomic(n.creatingMarker(), nil, 0o644); err != nil {
+	if err := engine.WriteState(n.creatingMarker(), nil); err != nil {
 		return err
 	}
 	env := []string{}

@@ -166,7 +166,7 @@ func (n *Node) initialSync() engine.Phase {
 			if err != nil {
 				return err
 			}
-			return engine.WriteFileAtomic(stamp, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+			return engine.WriteState(stamp, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"))
 		},
 	}
 }

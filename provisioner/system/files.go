@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+	"xroad-appliance/provisioner/atomicfile"
 )
 
 // Owner resolves "user:group" (or "user") to numeric ids.
@@ -114,16 +114,8 @@ func moveByCopy(path, dst string) error {
 // WriteFileIDs is WriteFile with numeric owner ids (keeping an edited file's
 // owner); label names the owner in errors.
 func WriteFileIDs(path string, content []byte, mode os.FileMode, uid, gid int, label string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
+	if err := atomicfile.WriteOwned(path, content, mode, uid, gid); err != nil {
+		return fmt.Errorf("%s (%s): %w", path, label, err)
 	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(content)
-	for _, err := range []error{werr, tmp.Chmod(mode), tmp.Chown(uid, gid), tmp.Sync(), tmp.Close()} {
-		if err != nil {
-			return fmt.Errorf("%s (%s): %w", path, label, err)
-		}
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
