@@ -77,6 +77,8 @@ func Generate(spec Spec, facts *profiles.Facts, outDir string, opts Options) (*R
 		if err := checkKeyType(facts); err != nil {
 			return nil, err
 		}
+	} else if err := centralServerAvailable(facts); err != nil {
+		return nil, err
 	}
 	now := time.Now
 	if opts.Now != nil {
@@ -150,6 +152,20 @@ func resolveFacts(spec *Spec, facts *profiles.Facts) (*profiles.Facts, error) {
 	}
 	spec.Profile = facts.Name // echoed into cluster.yaml
 	return facts, nil
+}
+
+// centralServerSets are the package sets a central-server cluster's nodes
+// are built from; a profile that cannot have one cannot serve the cluster,
+// and the kit says so before any node is booted with it.
+var centralServerSets = []string{"centralserver", "cs-database"}
+
+func centralServerAvailable(f *profiles.Facts) error {
+	for _, set := range centralServerSets {
+		if reason := f.XRoad.Unavailable[set]; reason != "" {
+			return fieldErr("profile", "%s cannot serve a central-server cluster (%s): %s", f.Name, set, reason)
+		}
+	}
+	return nil
 }
 
 func checkKeyType(f *profiles.Facts) error {
