@@ -44,9 +44,12 @@ func kitCommand() *cli.Command {
 			}
 			res, err := kit.Generate(*spec, facts, out, kit.Options{Force: force, Reuse: reuse})
 			var fe *kit.FieldError
-			if errors.As(err, &fe) || errors.Is(err, kit.ErrExists) {
-				// The spec does not fit the profile, or --out is taken:
-				// the caller's to fix, and nothing was written.
+			if errors.As(err, &fe) {
+				// The spec does not fit the profile: the caller's to fix,
+				// and nothing was written.
+				return cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(args[0]), err)}
+			}
+			if errors.Is(err, kit.ErrExists) {
 				return cli.UsageError{Err: err}
 			}
 			if err != nil {
