@@ -71,6 +71,22 @@ func BenchmarkClusterColdBoot(b *testing.B) {
 	fmt.Printf("cluster-boot ratio nodes=9/nodes=3 %.2f\n", converged[9]/converged[3])
 }
 
+// BenchmarkTenSecondaries boots a primary with ten secondaries at once, the
+// size at which a standby's default max_wal_senders (10) falls below a
+// primary sized for its secondaries, which PostgreSQL 12 and later refuse:
+// every node must hold the cluster's one value. Prints
+// `cluster-boot nodes=11 converged_s=X`.
+func BenchmarkTenSecondaries(b *testing.B) {
+	imageLayers(b)
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		total += clusterBoot(b, 10)
+	}
+	avg := total.Seconds() / float64(b.N)
+	fmt.Printf("cluster-boot nodes=11 converged_s=%.1f\n", avg)
+	b.ReportMetric(avg, "s/converged-11-nodes")
+}
+
 // clusterBoot boots a primary and n secondaries at once and returns the
 // time until the cluster converged, printing each node's breakdown.
 func clusterBoot(b *testing.B, secondaries int) time.Duration {
