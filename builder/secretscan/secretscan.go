@@ -1,8 +1,8 @@
 // Package secretscan looks through a root file system for what an image must
 // never carry: private keys (PEM of every kind, OpenSSH and PuTTY key files,
-// PKCS#12 key stores), X-Road property files with a password set, and the
-// per-install files the profile and the image definition name. Public keys
-// and certificates are not findings. Files are read bounded (the first few
+// PKCS#12, JKS and JCEKS key stores), X-Road property files with a password
+// set, and the per-install files the profile and the image definition name.
+// Public keys, certificates and trust stores are not findings. Files are read bounded (the first few
 // KiB, more only for candidates), never followed through links, and findings
 // name paths and reasons, never a secret's value.
 package secretscan
@@ -172,11 +172,12 @@ func inspect(host, image string, buf []byte) ([]string, error) {
 	properties := isXRoadProperties(image)
 	pemLike := bytes.Contains(head, []byte("-----BEGIN "))
 	p12 := isPKCS12(head)
-	if !properties && !pemLike && !p12 && !hasKeyFileMagic(head) {
+	jks := isJavaKeyStore(head)
+	if !properties && !pemLike && !p12 && !jks && !hasKeyFileMagic(head) {
 		return nil, nil
 	}
 	data := head
-	if n == len(buf) && (properties || pemLike || p12) {
+	if n == len(buf) && (properties || pemLike || p12 || jks) {
 		// A candidate: the rest (bounded) may hold a key after certificates.
 		rest, err := io.ReadAll(io.LimitReader(f, candidateSize-int64(n)))
 		if err != nil {
@@ -197,6 +198,11 @@ func inspect(host, image string, buf []byte) ([]string, error) {
 			reasons = append(reasons, "PKCS#12 key store with a private key")
 		case strings.EqualFold(path.Ext(image), ".p12") || strings.EqualFold(path.Ext(image), ".pfx"):
 			reasons = append(reasons, "PKCS#12 key store")
+		}
+	}
+	if jks {
+		if r := javaKeyStoreSecret(data); r != "" {
+			reasons = append(reasons, r)
 		}
 	}
 	if properties {
