@@ -168,7 +168,20 @@ func dayTwoOperations(t *testing.T, profile string) {
 		if code, _ := health(ctx, ss1); code != 200 {
 			t.Errorf("primary health after finish: %d", code)
 		}
-		time.Sleep(2 * time.Second)
+		// The write has reached each secondary (received) and is held back
+		// (not replayed): positions, not a pause, prove it.
+		fn := pgOf(t, ss1).Functions
+		written := sql(t, ctx, ss1, "serverconf", "SELECT "+fn.CurrentLSN+"()")
+		for _, s := range all(ss2, ss3) {
+			eventually(t, ctx, time.Minute, s.Name+" receives the upgraded primary's WAL", func() (bool, string) {
+				got, err := querySQL(ctx, s, serverconfPort, "serverconf",
+					fmt.Sprintf("SELECT %s(%s(), '%s') >= 0", fn.LSNDiff, fn.LastReceive, written))
+				return got == "t", fmt.Sprint(got, err)
+			})
+			if held := sql(t, ctx, s, "serverconf", fmt.Sprintf("SELECT %s(%s(), '%s') < 0", fn.LSNDiff, fn.LastReplay, written)); held != "t" {
+				t.Errorf("%s replayed past the upgraded primary's write before its turn", s.Name)
+			}
+		}
 		for _, s := range all(ss2, ss3) {
 			if got := sql(t, ctx, s, "serverconf", "SELECT count(*) FROM day2_probe"); got != "1" {
 				t.Errorf("%s applied the upgraded primary's write before its turn: %s rows", s.Name, got)
