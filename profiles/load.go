@@ -140,6 +140,11 @@ func (p *Profile) validate() error {
 	if p.SELinux.Enabled && len(p.SELinux.Commands) == 0 {
 		return fmt.Errorf("key selinux.commands: missing; selinux is enabled")
 	}
+	for i, c := range p.SELinux.Commands {
+		if len(c.Run) == 0 {
+			return fmt.Errorf("key selinux.commands[%d].run: missing", i)
+		}
+	}
 	// The primary writes authorized_keys under home; an account made with
 	// another home (adduser --system defaults to /nonexistent) would never
 	// read it.

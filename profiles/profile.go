@@ -244,8 +244,17 @@ type SSH struct {
 
 // SELinux lists the commands the guide prescribes on SELinux platforms.
 type SELinux struct {
-	Enabled  bool       `yaml:"enabled"`
-	Commands [][]string `yaml:"commands" fact:"optional"`
+	Enabled  bool             `yaml:"enabled"`
+	Commands []SELinuxCommand `yaml:"commands" fact:"optional"`
+}
+
+// SELinuxCommand is one of the guide's SELinux commands. Provisioning may
+// run it again after a crash, so a command that refuses to repeat itself
+// (semanage port -a on a defined port) names the one that sets the same
+// state instead.
+type SELinuxCommand struct {
+	Run    []string `yaml:"run"`
+	OrElse []string `yaml:"orElse" fact:"optional"`
 }
 
 // SyncUser is the xroad-slave account on the primary.

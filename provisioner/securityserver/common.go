@@ -2,10 +2,12 @@ package securityserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
+	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
@@ -76,7 +78,7 @@ func (n *Node) serverconfInstance() engine.Phase {
 	sc := n.Facts.PG.Serverconf
 	actions := []string{strings.Join(sc.CreateCommand, " ") + " (as " + sc.RunAs + ")"}
 	for _, c := range n.Facts.SELinux.Commands {
-		actions = append(actions, strings.Join(c, " "))
+		actions = append(actions, strings.Join(c.Run, " "))
 	}
 	if sc.Method != "pg_createcluster" {
 		actions = append(actions, "systemctl enable "+n.serverconfUnit())
@@ -102,7 +104,7 @@ func (n *Node) serverconfInstance() engine.Phase {
 				return err
 			}
 			for _, c := range n.Facts.SELinux.Commands {
-				if _, err := system.Run(ctx, system.Cmd{Args: c}); err != nil {
+				if err := runSELinux(ctx, c); err != nil {
 					return err
 				}
 			}
@@ -120,6 +122,19 @@ func (n *Node) serverconfInstance() engine.Phase {
 			return ignoreNotExist(os.Remove(n.creatingMarker()))
 		},
 	}
+}
+
+// runSELinux runs one of the guide's SELinux commands, or its alternative
+// when it refuses to repeat itself.
+func runSELinux(ctx context.Context, c profiles.SELinuxCommand) error {
+	_, err := system.Run(ctx, system.Cmd{Args: c.Run})
+	if err == nil || len(c.OrElse) == 0 {
+		return err
+	}
+	if _, elseErr := system.Run(ctx, system.Cmd{Args: c.OrElse}); elseErr != nil {
+		return errors.Join(err, elseErr)
+	}
+	return nil
 }
 
 // createInstance runs the profile's create command on an empty data

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/metadata"
 )
 
@@ -62,5 +63,40 @@ func TestServerconfInstanceRefusesForeignFiles(t *testing.T) {
 	touch(t, filepath.Join(n.Facts.PG.Serverconf.DataDir, "someone-elses-file"))
 	if err := n.createInstance(context.Background()); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// A SELinux command that refuses to repeat itself (semanage port -a on a
+// rerun) is followed by its alternative; without one, or when both fail,
+// the phase fails.
+func TestSELinuxCommandRerun(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		cmd  profiles.SELinuxCommand
+		fail bool
+	}{
+		{profiles.SELinuxCommand{Run: []string{"true"}}, false},
+		{profiles.SELinuxCommand{Run: []string{"false"}, OrElse: []string{"true"}}, false},
+		{profiles.SELinuxCommand{Run: []string{"false"}}, true},
+		{profiles.SELinuxCommand{Run: []string{"false"}, OrElse: []string{"false"}}, true},
+	} {
+		if err := runSELinux(ctx, c.cmd); (err != nil) != c.fail {
+			t.Errorf("%v: %v", c.cmd, err)
+		}
+	}
+}
+
+// Every SELinux profile's semanage port -a has an alternative for a rerun.
+func TestSELinuxProfilesRerun(t *testing.T) {
+	for _, name := range []string{"rhel-7", "rhel-8", "rhel-9"} {
+		p, err := profiles.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range p.SELinux.Commands {
+			if strings.Join(c.Run[:min(3, len(c.Run))], " ") == "semanage port -a" && len(c.OrElse) == 0 {
+				t.Errorf("%s: %v has no alternative for a rerun", name, c.Run)
+			}
+		}
 	}
 }
