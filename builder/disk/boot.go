@@ -1,9 +1,11 @@
 package disk
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -261,11 +263,36 @@ func checkKernelArgs(args []string) error {
 }
 
 // cloudCfgDir holds cloud-init's configuration snippets; cloudCfgFile is
-// the disk's datasource list among them.
+// the disk's datasource list among them. cloud-init (and ds-identify) read
+// them in lexical order, the last datasource_list winning: the name sorts
+// after the package's own 90_dpkg.cfg, which lists every datasource.
 const (
 	cloudCfgDir  = "etc/cloud/cloud.cfg.d"
-	cloudCfgFile = "/etc/cloud/cloud.cfg.d/90-xroad-disk-datasources.cfg"
+	cloudCfgFile = "/etc/cloud/cloud.cfg.d/99_xroad-disk-datasources.cfg"
 )
+
+// checkDatasourceOverride fails when a snippet of the rootfs read after the
+// disk's own would set datasource_list again, which would silently undo
+// the targets' list.
+func checkDatasourceOverride(rootfsDir string) error {
+	files, err := filepath.Glob(filepath.Join(rootfsDir, cloudCfgDir, "*.cfg"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if filepath.Base(f) <= path.Base(cloudCfgFile) {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("disk: %w", err)
+		}
+		if bytes.Contains(data, []byte("datasource_list")) {
+			return fmt.Errorf("disk: /%s/%s sets datasource_list and is read after %s, so the disk's targets' datasources would not apply", cloudCfgDir, filepath.Base(f), cloudCfgFile)
+		}
+	}
+	return nil
+}
 
 // datasourceList is cloud-init's configuration naming where a disk's
 // instance data may come from; None last lets a disk boot where none

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,6 +122,11 @@ func TestCloudOutputs(t *testing.T) {
 	rootfs := fakeRootfs(t)
 	fakeInitrd(t, rootfs, []string{"net/ena", "nvme/host/nvme"}, []string{"block/virtio_blk"})
 	if err := os.MkdirAll(filepath.Join(rootfs, cloudCfgDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// What Debian's and Ubuntu's cloud-init package ship: every datasource.
+	dpkg := filepath.Join(rootfs, cloudCfgDir, "90_dpkg.cfg")
+	if err := os.WriteFile(dpkg, []byte("datasource_list: [ NoCloud, ConfigDrive, Azure, GCE, OpenStack, Ec2, None ]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	opts := fastOptions(Formats...)
@@ -416,4 +422,31 @@ func TestOVACheckRefuses(t *testing.T) {
 	if err := checkOVA(broken, "a", 16*mib, sum); err == nil || !strings.Contains(err.Error(), "a.ovf") {
 		t.Errorf("broken descriptor: %v", err)
 	}
+}
+
+// TestDatasourceListIsReadLast: a snippet sorting after the disk's own that
+// sets datasource_list again would undo it; the build refuses it by name.
+func TestDatasourceListIsReadLast(t *testing.T) {
+	rootfs := fakeRootfs(t)
+	dir := filepath.Join(rootfs, cloudCfgDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{"90_dpkg.cfg", filepath.Base(cloudCfgFile)}; !sort.StringsAreSorted(got) {
+		t.Fatalf("%s sorts before 90_dpkg.cfg", cloudCfgFile)
+	}
+	os.WriteFile(filepath.Join(dir, "90_dpkg.cfg"), []byte("datasource_list: [ Ec2, None ]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "99_zz-other.cfg"), []byte("# nothing about datasources\n"), 0o644)
+	if err := checkDatasourceOverride(rootfs); err != nil {
+		t.Errorf("earlier and unrelated snippets refused: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "99_zz-late.cfg"), []byte("datasource_list: [ Ec2 ]\n"), 0o644)
+	opts := fastOptions(Raw)
+	opts.Datasources = []string{"NoCloud"}
+	out := filepath.Join(t.TempDir(), "out")
+	_, err := Write(context.Background(), rootfs, out, opts)
+	if err == nil || !strings.Contains(err.Error(), "99_zz-late.cfg sets datasource_list") {
+		t.Errorf("error %v, want one naming 99_zz-late.cfg", err)
+	}
+	onlyOutputs(t, out, nil)
 }

@@ -217,6 +217,9 @@ func Write(ctx context.Context, rootfsDir, outDir string, opts Options) (*Result
 		if fi, err := os.Stat(filepath.Join(rootfsDir, cloudCfgDir)); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("disk: the rootfs has no %s for the datasource list %v: is cloud-init installed?", cloudCfgDir, opts.Datasources)
 		}
+		if err := checkDatasourceOverride(rootfsDir); err != nil {
+			return nil, err
+		}
 	}
 	// qemu-img also checks the raw disk; GNU tar writes the sparse GCE tar.
 	need := []string{"mkfs.ext4", "debugfs", "qemu-img"}
