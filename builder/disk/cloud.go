@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/xml"
 	"fmt"
 	"hash"
 	"io"
@@ -83,10 +84,12 @@ const (
 	vmdkStreamFormat = "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"
 )
 
-var ovfTemplate = template.Must(template.New("ovf").Parse(`<?xml version="1.0" encoding="UTF-8"?>
+// ovfTemplate is filled with text/template; x escapes what comes from the
+// image name for XML (an image name may hold '&').
+var ovfTemplate = template.Must(template.New("ovf").Funcs(template.FuncMap{"x": xmlEscape}).Parse(`<?xml version="1.0" encoding="UTF-8"?>
 <Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
   <References>
-    <File ovf:href="{{.DiskFile}}" ovf:id="file1" ovf:size="{{.DiskFileSize}}"/>
+    <File ovf:href="{{x .DiskFile}}" ovf:id="file1" ovf:size="{{.DiskFileSize}}"/>
   </References>
   <DiskSection>
     <Info>Virtual disk information</Info>
@@ -98,9 +101,9 @@ var ovfTemplate = template.Must(template.New("ovf").Parse(`<?xml version="1.0" e
       <Description>The network of the appliance's interface</Description>
     </Network>
   </NetworkSection>
-  <VirtualSystem ovf:id="{{.Name}}">
+  <VirtualSystem ovf:id="{{x .Name}}">
     <Info>An X-Road appliance</Info>
-    <Name>{{.Name}}</Name>
+    <Name>{{x .Name}}</Name>
     <OperatingSystemSection ovf:id="101" vmw:osType="{{.GuestOS}}">
       <Info>The guest operating system</Info>
     </OperatingSystemSection>
@@ -109,7 +112,7 @@ var ovfTemplate = template.Must(template.New("ovf").Parse(`<?xml version="1.0" e
       <System>
         <vssd:ElementName>Virtual Hardware Family</vssd:ElementName>
         <vssd:InstanceID>0</vssd:InstanceID>
-        <vssd:VirtualSystemIdentifier>{{.Name}}</vssd:VirtualSystemIdentifier>
+        <vssd:VirtualSystemIdentifier>{{x .Name}}</vssd:VirtualSystemIdentifier>
         <vssd:VirtualSystemType>{{.Hardware}}</vssd:VirtualSystemType>
       </System>
       <Item>
@@ -159,6 +162,12 @@ var ovfTemplate = template.Must(template.New("ovf").Parse(`<?xml version="1.0" e
   </VirtualSystem>
 </Envelope>
 `))
+
+func xmlEscape(s string) (string, error) {
+	var b strings.Builder
+	err := xml.EscapeText(&b, []byte(s))
+	return b.String(), err
+}
 
 type ovfParams struct {
 	Name, DiskFile, Format, GuestOS, Hardware string

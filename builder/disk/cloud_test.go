@@ -396,6 +396,14 @@ func TestOVACheckRefuses(t *testing.T) {
 	if err := checkOVA(ova, "a", 16*mib, sum); err != nil {
 		t.Fatalf("a good OVA refused: %v", err)
 	}
+	// A name XML must escape.
+	odd := filepath.Join(dir, "odd.ova")
+	if err := writeOVA(vmdk, odd, "R&D <x>", 16*mib, testEpoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkOVA(odd, "R&D <x>", 16*mib, sum); err != nil {
+		t.Errorf("an OVA of an image name with & and <: %v", err)
+	}
 	if err := checkOVA(ova, "a", 32*mib, sum); err == nil || !strings.Contains(err.Error(), "capacity") {
 		t.Errorf("capacity of another disk: %v", err)
 	}
