@@ -225,7 +225,7 @@ func (pg *PostgreSQL) validate(at string) error {
 // or says why it cannot.
 func (d *Disk) validate() error {
 	if d.Unavailable != "" {
-		if len(d.Packages) > 0 || d.Kernel != "" || len(d.Initrd) > 0 || d.Bootloader != "" {
+		if len(d.Packages) > 0 || d.Kernel != "" || len(d.Initrd) > 0 || d.Bootloader != "" || len(d.Targets) > 0 {
 			return fmt.Errorf("key disk: unavailable and boot facts together")
 		}
 		return nil
@@ -244,6 +244,36 @@ func (d *Disk) validate() error {
 		if !strings.Contains(p, "{version}") || !path.IsAbs(p) {
 			return fmt.Errorf("key disk.initrd[%d]: %q must be an absolute path with {version}", i, p)
 		}
+	}
+	if len(d.Targets) == 0 {
+		return fmt.Errorf("key disk.targets: missing: the guest facts of each disk output")
+	}
+	for _, name := range slices.Sorted(maps.Keys(d.Targets)) {
+		if err := d.Targets[name].validate("disk.targets." + name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validate checks one target's guest facts: each list present, every entry
+// one word (a kernel argument with a blank would split the command line).
+func (g Guest) validate(at string) error {
+	if g.Cloud == "" {
+		return fmt.Errorf("key %s.cloud: missing", at)
+	}
+	for key, list := range map[string][]string{"drivers": g.Drivers, "kernelArgs": g.KernelArgs, "datasources": g.Datasources} {
+		if len(list) == 0 {
+			return fmt.Errorf("key %s.%s: missing", at, key)
+		}
+		for i, v := range list {
+			if v == "" || strings.ContainsAny(v, " \t\n\r\"'") {
+				return fmt.Errorf("key %s.%s[%d]: %q: one word without blanks or quotes", at, key, i, v)
+			}
+		}
+	}
+	if slices.Contains(g.Datasources, "None") {
+		return fmt.Errorf("key %s.datasources: None is added last by the build; leave it out", at)
 	}
 	return nil
 }

@@ -95,6 +95,10 @@ func TestBrokenProfilesNameTheKey(t *testing.T) {
 		{"emptied and removed", strings.Replace(src, "  - /var/lib/dbus/machine-id", "  - /etc/machine-*", 1), "install.empty[0]"},
 		{"regenerated but kept", strings.Replace(src, "  - /etc/ssl/private/ssl-cert-snakeoil.key\n  - /etc/ssl/certs", "  - /etc/ssl/certs", 1), "firstBoot.selfSignedCertificate.files[0]: /etc/ssl/private/ssl-cert-snakeoil.key is not in install.remove"},
 		{"relative certificate command", strings.Replace(src, "    - /usr/sbin/make-ssl-cert", "    - make-ssl-cert", 1), "firstBoot.selfSignedCertificate.command"},
+		{"target without datasources", strings.Replace(src, "      datasources: [NoCloud, GCE]\n", "", 1), "disk.targets.gce.datasources"},
+		{"target lists None", strings.Replace(src, "[NoCloud, GCE]", "[NoCloud, GCE, None]", 1), "disk.targets.gce.datasources"},
+		{"kernel argument with a blank", strings.Replace(src, "earlyprintk=ttyS0", "'earlyprintk=ttyS0 quiet'", 1), "disk.targets.vhd.kernelArgs[2]"},
+		{"no targets", strings.Replace(src, "  targets:\n", "  nontargets:\n", 1), "nontargets"},
 		{"empty", "", "empty profile"},
 	}
 	for _, c := range cases {
@@ -188,5 +192,34 @@ func TestRHEL7HasNoLangpacks(t *testing.T) {
 	}
 	if !slices.Contains(f.Bootstrap.Include, "glibc-common") {
 		t.Error("rhel-7 does not install glibc-common, its locales")
+	}
+}
+
+func TestGuestForMergesTargets(t *testing.T) {
+	f, err := Resolve("ubuntu-24.04", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := f.Disk.GuestFor([]string{"raw", "vhd", "unknown"})
+	if want := []string{"NoCloud", "Ec2", "Azure"}; !slices.Equal(g.Datasources, want) {
+		t.Errorf("datasources %v, want %v", g.Datasources, want)
+	}
+	if want := []string{"console=tty0", "console=ttyS0,115200n8", "nvme_core.io_timeout=4294967295", "earlyprintk=ttyS0", "rootdelay=300"}; !slices.Equal(g.KernelArgs, want) {
+		t.Errorf("kernel arguments %v, want %v", g.KernelArgs, want)
+	}
+	if want := []string{"ena", "nvme", "hv_vmbus", "hv_storvsc", "hv_netvsc"}; !slices.Equal(g.Drivers, want) {
+		t.Errorf("drivers %v, want %v", g.Drivers, want)
+	}
+	for _, name := range []string{"debian-12", "ubuntu-22.04", "ubuntu-24.04", "ubuntu-20.04"} {
+		f, err := Resolve(name, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, target := range []string{"raw", "qcow2", "vmdk", "vhd", "gce", "ova"} {
+			g := f.Disk.Targets[target]
+			if !slices.Contains(g.KernelArgs, "console=ttyS0,115200n8") || g.Datasources[0] != "NoCloud" {
+				t.Errorf("%s %s: no serial console or NoCloud first: %+v", name, target, g)
+			}
+		}
 	}
 }

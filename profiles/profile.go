@@ -3,6 +3,8 @@
 // PostgreSQL versions lives here as data, so that code never asks "is this RHEL?".
 package profiles
 
+import "slices"
+
 // Profile is one OS target as written in profiles/NAME.yaml. A profile offers
 // one or more PostgreSQL versions; Resolve picks one and yields Facts.
 type Profile struct {
@@ -135,6 +137,48 @@ type Disk struct {
 	Initrd []string `yaml:"initrd,omitempty" fact:"optional"`
 	// Bootloader is the systemd-boot UEFI binary the ESP boots.
 	Bootloader string `yaml:"bootloader,omitempty" fact:"optional"`
+	// Targets are the guest facts of each disk output (raw, qcow2, vmdk,
+	// vhd, gce, ova): what the cloud that imports it needs in the guest.
+	Targets map[string]Guest `yaml:"targets,omitempty" fact:"optional"`
+}
+
+// Guest is what one disk output's guest carries for the cloud it is made
+// for. A disk asked for several outputs carries the union.
+type Guest struct {
+	// Cloud names the platform, for messages and documentation.
+	Cloud string `yaml:"cloud"`
+	// Drivers must be in the initrd or built into the kernel; the build
+	// checks the initrd and fails naming any that is missing.
+	Drivers []string `yaml:"drivers"`
+	// KernelArgs go on the kernel command line (the serial console among
+	// them: clouds show it as the boot log).
+	KernelArgs []string `yaml:"kernelArgs"`
+	// Datasources is cloud-init's datasource_list for the disk, in order
+	// ("None" is added last).
+	Datasources []string `yaml:"datasources"`
+}
+
+// GuestFor merges the guest facts of the disk outputs named, in order,
+// without repeats.
+func (d Disk) GuestFor(outputs []string) Guest {
+	var g Guest
+	add := func(dst *[]string, vals []string) {
+		for _, v := range vals {
+			if !slices.Contains(*dst, v) {
+				*dst = append(*dst, v)
+			}
+		}
+	}
+	for _, o := range outputs {
+		t, ok := d.Targets[o]
+		if !ok {
+			continue
+		}
+		add(&g.Drivers, t.Drivers)
+		add(&g.KernelArgs, t.KernelArgs)
+		add(&g.Datasources, t.Datasources)
+	}
+	return g
 }
 
 // AptSource is one archive address and the suites the image reads from it.

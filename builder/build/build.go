@@ -139,6 +139,9 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, release()) }()
+	if err := probeOverlay(work); err != nil {
+		return nil, err
+	}
 
 	nodeBinary := o.NodeBinary
 	if nodeBinary == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"path/filepath"
+	"slices"
 
 	"xroad-appliance/builder/definition"
 	"xroad-appliance/builder/disk"
@@ -17,11 +18,17 @@ func writeDisks(ctx context.Context, d *definition.Resolved, rootView, stageDir,
 	if len(wanted) == 0 {
 		return nil
 	}
+	// The guest carries what every asked-for target needs: the union of
+	// their drivers and datasources, their kernel arguments and then the
+	// definition's.
+	guest := d.Facts.Disk.GuestFor(wanted)
 	opts := disk.Options{
 		Name:            path.Base(d.Name),
 		Size:            disk.Size{Fixed: d.Disk.SizeMiB << 20},
 		SourceDateEpoch: d.Epoch.Unix(),
-		KernelArgs:      d.Disk.KernelArgs,
+		KernelArgs:      slices.Concat(guest.KernelArgs, d.Disk.KernelArgs),
+		Drivers:         guest.Drivers,
+		Datasources:     guest.Datasources,
 		Boot: disk.Boot{Kernel: d.Facts.Disk.Kernel, Initrd: d.Facts.Disk.Initrd,
 			Bootloader: d.Facts.Disk.Bootloader, Packages: d.Facts.Disk.Packages},
 		Progress: func(line string) { p.Printf("%s", line) },

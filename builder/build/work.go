@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"xroad-appliance/builder/rootfs"
 
 	"xroad-appliance/builder/cache"
 )
@@ -70,4 +71,28 @@ func removeStaleWork(parent string) error {
 		}
 	}
 	return nil
+}
+
+// probeOverlay mounts and unmounts a small overlayfs in work, the way the
+// package layer's chroot does, so that a runner without it (an
+// unprivileged container, a cache on a file system overlayfs cannot use as
+// its upper layer) is told so before anything is fetched.
+func probeOverlay(work string) error {
+	dir := filepath.Join(work, "overlay-probe")
+	var dirs []string
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		dirs = append(dirs, filepath.Join(dir, d))
+		if err := os.MkdirAll(dirs[len(dirs)-1], 0o755); err != nil {
+			return err
+		}
+	}
+	var m rootfs.Mounts
+	err := m.Overlay(dirs[3], []string{dirs[0]}, dirs[1], dirs[2])
+	err = errors.Join(err, m.Close())
+	if err != nil {
+		return fmt.Errorf("building an image needs overlayfs mounts with an upper directory in the cache %s: %w "+
+			"(the runner must give root with CAP_SYS_ADMIN and the kernel's overlay module: a container runs --privileged; "+
+			"the cache must be on ext4, xfs, btrfs or tmpfs, not on overlayfs: set --cache or $XROAD_IMAGE_CACHE)", work, err)
+	}
+	return os.RemoveAll(dir)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"xroad-appliance/builder/cache"
@@ -53,5 +54,41 @@ func TestStaleWorkIsRemoved(t *testing.T) {
 	}
 	if mounts, _ := cache.MountsUnder(filepath.Join(cacheRoot, "work")); len(mounts) > 0 {
 		t.Errorf("mounts left: %v", mounts)
+	}
+}
+
+// TestProbeOverlayNamesTheCapability: a work directory overlayfs cannot
+// write to (here, read-only) fails the probe with what the runner must
+// give; a writable one passes and is left clean.
+func TestProbeOverlayNamesTheCapability(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+	work := t.TempDir()
+	if err := probeOverlay(work); err != nil {
+		t.Fatalf("probe on a writable directory: %v", err)
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("probe left %v", entries)
+	}
+	ro := t.TempDir()
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		if err := os.MkdirAll(filepath.Join(ro, "overlay-probe", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var m rootfs.Mounts
+	if err := m.Bind(ro, ro, true); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	err := probeOverlay(ro)
+	if err == nil {
+		t.Fatal("probe passed on a read-only directory")
+	}
+	for _, want := range []string{"needs overlayfs mounts", "CAP_SYS_ADMIN", "--privileged", "mount overlay"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
 	}
 }

@@ -123,9 +123,12 @@ const (
 	OutputPackageManifest = "package-manifest"
 )
 
-// DiskOutputs are the outputs builder/disk writes; asking for one adds the
-// profile's kernel and bootloader packages (disk.packages).
-var DiskOutputs = []string{"raw", "qcow2", "vmdk", "vhd"}
+// DiskOutputs are the outputs builder/disk writes, one per cloud's import
+// format: raw (AWS), qcow2 (OpenStack), vmdk and ova (VMware), vhd (Azure),
+// gce (Compute Engine). Asking for one adds the profile's kernel and
+// bootloader packages (disk.packages) and its guest facts for that target
+// (disk.targets).
+var DiskOutputs = []string{"raw", "qcow2", "vmdk", "vhd", "gce", "ova"}
 
 // Outputs lists the outputs a definition may ask for.
 var Outputs = append([]string{OutputOCILayout, OutputDockerArchive, OutputRegistry, OutputRootfsTar, OutputPackageManifest}, DiskOutputs...)

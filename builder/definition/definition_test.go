@@ -287,3 +287,23 @@ func TestDiskRefusedWithoutBootFacts(t *testing.T) {
 		t.Fatalf("rhel-9 without disks: %v", err)
 	}
 }
+
+func TestCloudDiskOutputs(t *testing.T) {
+	d, err := Load(filepath.Join("..", "..", "images", "securityserver.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(Overrides{Outputs: []string{"gce", "ova", "vhd"}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.WantedDisks(); strings.Join(got, ",") != "vhd,gce,ova" {
+		t.Errorf("wanted disks %v", got)
+	}
+	if err := d.Apply(Overrides{Outputs: []string{"oci-layout", "vhdx"}}); err == nil || !strings.Contains(err.Error(), "outputs[1]") || !strings.Contains(err.Error(), `"vhdx"`) {
+		t.Errorf("vhdx: %v", err)
+	}
+}

@@ -72,6 +72,11 @@ func (d *Definition) Resolve() (*Resolved, error) {
 		if why := facts.Disk.Unavailable; why != "" {
 			return nil, d.keyErr("outputs", "profile %s makes no %s disk: %s", p.Name, disks[0], why)
 		}
+		for _, o := range disks {
+			if _, ok := facts.Disk.Targets[o]; !ok {
+				return nil, d.keyErr(fmt.Sprintf("outputs[%d]", slices.Index(d.Outputs, o)), "profile %s has no guest facts for %s (disk.targets.%s)", p.Name, o, o)
+			}
+		}
 		// A disk boots the image's own kernel with its own bootloader.
 		all = append(all, facts.Disk.Packages...)
 	}

@@ -1,9 +1,11 @@
 package disk
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -234,11 +236,10 @@ func espFiles(b *bootFiles, id ids, kernelArgs []string) []espFile {
 }
 
 // kernelCmdline finds the root by partition UUID (no file system UUID
-// lookup in the initrd needed) and puts the console on both the screen and
-// the first serial port, where clouds and QEMU tests read it; the last
-// console= is the one systemd writes to.
+// lookup in the initrd needed); the consoles and the rest are the
+// profile's and the definition's (extra).
 func kernelCmdline(id ids, extra []string) string {
-	args := []string{"root=PARTUUID=" + id.Root, "ro", "console=tty0", "console=ttyS0,115200n8"}
+	args := []string{"root=PARTUUID=" + id.Root, "ro"}
 	return strings.Join(append(args, extra...), " ")
 }
 
@@ -261,8 +262,54 @@ func checkKernelArgs(args []string) error {
 	return nil
 }
 
+// cloudCfgDir holds cloud-init's configuration snippets; cloudCfgFile is
+// the disk's datasource list among them. cloud-init (and ds-identify) read
+// them in lexical order, the last datasource_list winning: the name sorts
+// after the package's own 90_dpkg.cfg, which lists every datasource.
+const (
+	cloudCfgDir  = "etc/cloud/cloud.cfg.d"
+	cloudCfgFile = "/etc/cloud/cloud.cfg.d/99_xroad-disk-datasources.cfg"
+)
+
+// checkDatasourceOverride fails when a snippet of the rootfs read after the
+// disk's own would set datasource_list again, which would silently undo
+// the targets' list.
+func checkDatasourceOverride(rootfsDir string) error {
+	files, err := filepath.Glob(filepath.Join(rootfsDir, cloudCfgDir, "*.cfg"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if filepath.Base(f) <= path.Base(cloudCfgFile) {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("disk: %w", err)
+		}
+		if bytes.Contains(data, []byte("datasource_list")) {
+			return fmt.Errorf("disk: /%s/%s sets datasource_list and is read after %s, so the disk's targets' datasources would not apply", cloudCfgDir, filepath.Base(f), cloudCfgFile)
+		}
+	}
+	return nil
+}
+
+// datasourceList is cloud-init's configuration naming where a disk's
+// instance data may come from; None last lets a disk boot where none
+// answers.
+func datasourceList(sources []string) []byte {
+	return []byte("# Written by xroad-image for the disk's targets.\ndatasource_list: [" +
+		strings.Join(append(slices.Clone(sources), "None"), ", ") + "]\n")
+}
+
 // rootOverlay is what the root file system gets beyond the rootfs
-// directory: the ESP mount point and an fstab for this disk.
-func rootOverlay(id ids) (dirs []string, files []overlayFile) {
-	return []string{"/boot/efi"}, []overlayFile{{Path: "/etc/fstab", Contents: fstab(id), Mode: 0o644}}
+// directory: the ESP mount point, an fstab for this disk and, when the
+// targets name them, cloud-init's datasources. These are the disk's alone:
+// the OCI image and rootfs tar keep cloud-init's own list.
+func rootOverlay(id ids, datasources []string) (dirs []string, files []overlayFile) {
+	files = []overlayFile{{Path: "/etc/fstab", Contents: fstab(id), Mode: 0o644}}
+	if len(datasources) > 0 {
+		files = append(files, overlayFile{Path: cloudCfgFile, Contents: datasourceList(datasources), Mode: 0o644})
+	}
+	return []string{"/boot/efi"}, files
 }

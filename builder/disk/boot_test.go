@@ -61,7 +61,7 @@ func TestESPFilesAndFstab(t *testing.T) {
 	}
 	wantEntry := "title   Debian 12\nversion 6.1.0-10-amd64\nlinux   /debian/6.1.0-10-amd64/vmlinuz\n" +
 		"initrd  /debian/6.1.0-10-amd64/initrd.img\n" +
-		"options root=PARTUUID=11111111-2222-4333-8444-555555555555 ro console=tty0 console=ttyS0,115200n8 quiet net.ifnames=0\n"
+		"options root=PARTUUID=11111111-2222-4333-8444-555555555555 ro quiet net.ifnames=0\n"
 	if entry != wantEntry {
 		t.Errorf("entry:\n%s\nwant:\n%s", entry, wantEntry)
 	}

@@ -1,6 +1,7 @@
 // Package disk writes the disk outputs of an image from its root file
-// system directory: a raw GPT disk that boots under UEFI, and the qcow2,
-// vmdk and vhd conversions of it.
+// system directory: a raw GPT disk that boots under UEFI, and what each
+// cloud imports made of it: qcow2, vmdk, vhd (Azure's fixed VHD), the GCE
+// image archive and an OVA. Every file is checked after it is written.
 //
 // The raw disk has two partitions. The EFI system partition is FAT32,
 // written with go-diskfs, and holds systemd-boot as the removable-media
@@ -39,10 +40,22 @@ const (
 	QCOW2 Format = "qcow2"
 	VMDK  Format = "vmdk"
 	VHD   Format = "vhd"
+	// GCE is Compute Engine's image archive, NAME.gce.tar.gz.
+	GCE Format = "gce"
+	// OVA is vSphere's appliance archive, NAME.ova.
+	OVA Format = "ova"
 )
 
 // Formats lists every format in the order Write produces them.
-var Formats = []Format{Raw, QCOW2, VMDK, VHD}
+var Formats = []Format{Raw, QCOW2, VMDK, VHD, GCE, OVA}
+
+// FileName is the name of format f's output for an image named name.
+func FileName(name string, f Format) string {
+	if f == GCE {
+		return name + ".gce.tar.gz"
+	}
+	return name + "." + string(f)
+}
 
 // VMDK subformats Options.VMDKSubformat may name.
 const (
@@ -62,8 +75,16 @@ type Options struct {
 	// SourceDateEpoch (seconds) is every timestamp on the disk and part of
 	// the identifiers. FAT dates limit it to 1980..2107.
 	SourceDateEpoch int64
-	// KernelArgs are appended to the kernel command line.
+	// KernelArgs are appended to the kernel command line (the profile's
+	// for the disk's targets, the serial console among them, then the
+	// image definition's).
 	KernelArgs []string
+	// Drivers must be in the initrd or built into the kernel; Write fails
+	// naming those that are not.
+	Drivers []string
+	// Datasources, if any, become cloud-init's datasource_list on the disk
+	// (None added last), in /etc/cloud/cloud.cfg.d/.
+	Datasources []string
 	// Boot is where the image keeps its kernel, initrd and boot loader.
 	Boot Boot
 	// VMDKSubformat is VMDKStreamOptimized (default) or VMDKMonolithicSparse.
@@ -146,6 +167,13 @@ func (o Options) check() (Options, error) {
 	if err := checkKernelArgs(o.KernelArgs); err != nil {
 		return o, err
 	}
+	for _, list := range [][]string{o.Drivers, o.Datasources} {
+		for _, v := range list {
+			if v == "" || strings.ContainsAny(v, " \t\n\r\"',[]{}:#") {
+				return o, fmt.Errorf("disk: driver or datasource %q: want one plain word", v)
+			}
+		}
+	}
 	if err := o.Boot.check(); err != nil {
 		return o, err
 	}
@@ -182,9 +210,21 @@ func Write(ctx context.Context, rootfsDir, outDir string, opts Options) (*Result
 	if err != nil {
 		return nil, err
 	}
-	need := []string{"mkfs.ext4", "debugfs"}
-	if slices.ContainsFunc(opts.Formats, func(f Format) bool { return f != Raw }) {
-		need = append(need, "qemu-img")
+	if err := checkDrivers(rootfsDir, boot, opts.Drivers); err != nil {
+		return nil, err
+	}
+	if len(opts.Datasources) > 0 {
+		if fi, err := os.Stat(filepath.Join(rootfsDir, cloudCfgDir)); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("disk: the rootfs has no %s for the datasource list %v: is cloud-init installed?", cloudCfgDir, opts.Datasources)
+		}
+		if err := checkDatasourceOverride(rootfsDir); err != nil {
+			return nil, err
+		}
+	}
+	// qemu-img also checks the raw disk; GNU tar writes the sparse GCE tar.
+	need := []string{"mkfs.ext4", "debugfs", "qemu-img"}
+	if opts.wants(GCE) {
+		need = append(need, "tar")
 	}
 	if err := needTools(need...); err != nil {
 		return nil, err
@@ -201,6 +241,10 @@ func Write(ctx context.Context, rootfsDir, outDir string, opts Options) (*Result
 	l, err := planLayout(t, bootBytes, opts.Size)
 	if err != nil {
 		return nil, err
+	}
+	// The layout keeps the size a whole number of MiB, as Azure wants.
+	if opts.wants(VHD) && l.DiskSize > maxVHDSize {
+		return nil, fmt.Errorf("disk: %d MiB is above the 1023 GiB Azure takes for a VHD: set a smaller disk or leave vhd out", l.DiskSize/mib)
 	}
 	id := deriveIDs(opts.Name, opts.SourceDateEpoch, t.fingerprint, l.DiskSize)
 	return writeOutputs(ctx, rootfsDir, outDir, opts, t, boot, l, id)

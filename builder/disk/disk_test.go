@@ -184,7 +184,7 @@ func TestWriteSmallRootfs(t *testing.T) {
 func TestWriteIsReproducible(t *testing.T) {
 	needCommands(t, "mkfs.ext4", "debugfs", "qemu-img")
 	rootfs := fakeRootfs(t)
-	opts := fastOptions(Raw, QCOW2, VMDK, VHD)
+	opts := fastOptions(Formats...)
 	first, err := Write(context.Background(), rootfs, filepath.Join(t.TempDir(), "a"), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -304,6 +304,8 @@ func TestOptionsCheck(t *testing.T) {
 		"epoch 2200":     func(o *Options) { o.SourceDateEpoch = 7258118400 },
 		"vmdk subformat": func(o *Options) { o.VMDKSubformat = "monolithicFlat" },
 		"kernel arg":     func(o *Options) { o.KernelArgs = []string{"a b"} },
+		"driver":         func(o *Options) { o.Drivers = []string{"ena nvme"} },
+		"datasource":     func(o *Options) { o.Datasources = []string{"Ec2]"} },
 	} {
 		o := good
 		mutate(&o)

@@ -13,6 +13,7 @@ var tools = map[string]string{
 	"mkfs.ext4": "apt-get install e2fsprogs",
 	"debugfs":   "apt-get install e2fsprogs",
 	"qemu-img":  "apt-get install qemu-utils",
+	"tar":       "apt-get install tar (GNU tar)",
 }
 
 // needTools fails naming every missing program and its package.

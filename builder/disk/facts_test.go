@@ -14,3 +14,13 @@ func bootOf(profile string) Boot {
 	}
 	return Boot{Kernel: f.Disk.Kernel, Initrd: f.Disk.Initrd, Bootloader: f.Disk.Bootloader, Packages: f.Disk.Packages}
 }
+
+// guestOf is a profile's guest facts for the outputs named, merged as the
+// builder merges them.
+func guestOf(profile string, outputs ...string) profiles.Guest {
+	f, err := profiles.Resolve(profile, "")
+	if err != nil {
+		panic(err)
+	}
+	return f.Disk.GuestFor(outputs)
+}

@@ -190,6 +190,9 @@ var qemuFormat = map[Format]string{Raw: "raw", QCOW2: "qcow2", VMDK: "vmdk", VHD
 func checkConverted(t *testing.T, res *Result) {
 	t.Helper()
 	for _, o := range res.Outputs {
+		if qemuFormat[o.Format] == "" {
+			continue // archives: TestCloudOutputs opens them
+		}
 		format, size := qemuInfo(t, o.Path, qemuFormat[o.Format])
 		if format != qemuFormat[o.Format] || size != res.DiskSize {
 			t.Errorf("%s: qemu-img says %s of %d bytes, want %s of %d", o.Path, format, size, qemuFormat[o.Format], res.DiskSize)

@@ -39,40 +39,8 @@ func writeOutputs(ctx context.Context, rootfsDir, outDir string, opts Options, t
 		return nil, fmt.Errorf("disk: %w", err)
 	}
 
-	staged := make([]Output, 0, len(opts.Formats))
-	var converted []string
-	for _, f := range Formats {
-		if opts.wants(f) {
-			staged = append(staged, Output{Format: f, Path: filepath.Join(stage, opts.Name+"."+string(f))})
-			if f != Raw {
-				converted = append(converted, string(f))
-			}
-		}
-	}
-	if len(converted) > 0 {
-		// Said here, not in the goroutines: Progress need not be safe for
-		// concurrent use.
-		opts.Progress("disk: converting to " + strings.Join(converted, ", "))
-	}
-	// Conversions run side by side: vmdk compression takes one core,
-	// qcow2 and vhd mostly wait on the disk. Each also hashes its output.
-	errs := make([]error, len(staged))
-	var wg sync.WaitGroup
-	for i := range staged {
-		wg.Add(1)
-		go func(o *Output) {
-			defer wg.Done()
-			if o.Format != Raw {
-				if err := convert(ctx, raw, o.Path, o.Format, opts.VMDKSubformat, id, opts.SourceDateEpoch); err != nil {
-					errs[i] = err
-					return
-				}
-			}
-			errs[i] = finish(o)
-		}(&staged[i])
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	staged, err := convertAll(ctx, raw, stage, work, opts, l.DiskSize, id)
+	if err != nil {
 		return nil, fmt.Errorf("disk: %w", err)
 	}
 
@@ -116,8 +84,136 @@ func writeRaw(ctx context.Context, raw, rootfsDir, work string, opts Options, t 
 		return err
 	}
 	opts.Progress("disk: ext4 root file system")
-	dirs, files := rootOverlay(id)
+	dirs, files := rootOverlay(id, opts.Datasources)
 	return writeRootFS(ctx, raw, rootfsDir, work, l, id, t, dirs, files, opts.SourceDateEpoch)
+}
+
+// convertAll writes every asked-for output from the raw disk and checks
+// each. Conversions run side by side (vmdk compression and the GCE
+// archive's gzip take a core each, qcow2 and vhd mostly wait on the disk);
+// the OVA follows, made of the stream-optimized VMDK. Each output is also
+// hashed.
+func convertAll(ctx context.Context, raw, stage, work string, opts Options, diskSize int64, id ids) ([]Output, error) {
+	path := func(f Format) string { return filepath.Join(stage, FileName(opts.Name, f)) }
+	rawOut := Output{Format: Raw, Path: raw}
+	// The OVA's disk: the vmdk output when it is stream-optimized, else one
+	// of its own in the work directory.
+	ovaDisk := ""
+	if opts.wants(OVA) {
+		ovaDisk = path(VMDK)
+		if !opts.wants(VMDK) || opts.VMDKSubformat != VMDKStreamOptimized {
+			ovaDisk = filepath.Join(work, opts.Name+"-disk1.vmdk")
+		}
+	}
+	type job struct {
+		out Output
+		run func() error
+	}
+	var first []job
+	first = append(first, job{rawOut, func() error {
+		if err := checkImage(ctx, raw, Raw, diskSize, ""); err != nil {
+			return err
+		}
+		return finish(&rawOut)
+	}})
+	for _, f := range []Format{QCOW2, VMDK, VHD} {
+		if !opts.wants(f) {
+			continue
+		}
+		dst := path(f)
+		first = append(first, job{Output{Format: f, Path: dst}, func() error {
+			if err := convert(ctx, raw, dst, f, opts.VMDKSubformat, id, opts.SourceDateEpoch); err != nil {
+				return err
+			}
+			return checkImage(ctx, dst, f, diskSize, opts.VMDKSubformat)
+		}})
+	}
+	if ovaDisk != "" && ovaDisk != path(VMDK) {
+		first = append(first, job{Output{}, func() error {
+			if err := convert(ctx, raw, ovaDisk, VMDK, VMDKStreamOptimized, id, opts.SourceDateEpoch); err != nil {
+				return err
+			}
+			return checkImage(ctx, ovaDisk, VMDK, diskSize, VMDKStreamOptimized)
+		}})
+	}
+	var names []string
+	for _, j := range first[1:] {
+		if j.out.Format != "" {
+			names = append(names, string(j.out.Format))
+		}
+	}
+	if len(names) > 0 {
+		// Said here, not in the goroutines: Progress need not be safe for
+		// concurrent use.
+		opts.Progress("disk: converting to " + strings.Join(names, ", "))
+	}
+	if err := inParallel(len(first), func(i int) error { return first[i].run() }); err != nil {
+		return nil, err
+	}
+	// The GCE archive must hold the disk the raw check hashed.
+	var second []job
+	if opts.wants(GCE) {
+		dst := path(GCE)
+		second = append(second, job{Output{Format: GCE, Path: dst}, func() error {
+			if err := writeGCE(ctx, raw, dst, work, opts.SourceDateEpoch); err != nil {
+				return err
+			}
+			return checkGCE(dst, diskSize, rawOut.SHA256)
+		}})
+	}
+	if opts.wants(OVA) {
+		dst := path(OVA)
+		second = append(second, job{Output{Format: OVA, Path: dst}, func() error {
+			sum, err := fileSHA256(ovaDisk)
+			if err != nil {
+				return err
+			}
+			if err := writeOVA(ovaDisk, dst, opts.Name, diskSize, opts.SourceDateEpoch); err != nil {
+				return fmt.Errorf("ova: %w", err)
+			}
+			return checkOVA(dst, opts.Name, diskSize, sum)
+		}})
+	}
+	if len(second) > 0 {
+		var n []string
+		for _, j := range second {
+			n = append(n, string(j.out.Format))
+		}
+		opts.Progress("disk: packing " + strings.Join(n, ", "))
+		if err := inParallel(len(second), func(i int) error { return second[i].run() }); err != nil {
+			return nil, err
+		}
+	}
+
+	var staged []Output
+	for _, f := range Formats {
+		if !opts.wants(f) {
+			continue
+		}
+		o := Output{Format: f, Path: path(f)}
+		if f == Raw {
+			o = rawOut
+		} else if err := finish(&o); err != nil {
+			return nil, err
+		}
+		staged = append(staged, o)
+	}
+	return staged, nil
+}
+
+// inParallel runs fn(0..n-1) side by side and joins their errors.
+func inParallel(n int, fn func(int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // finish flushes a staged output to disk (before the rename makes it

@@ -29,6 +29,7 @@ func TestDebianDiskBootsUnderQEMU(t *testing.T) {
 		Boot:            testBoot,
 		Formats:         []Format{QCOW2},
 		Name:            "boot",
+		KernelArgs:      guestOf("debian-12", "qcow2").KernelArgs,
 		SourceDateEpoch: testEpoch,
 		Size:            Size{Headroom: 256 * mib},
 	})

@@ -7,9 +7,12 @@ package image
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"runtime"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -118,11 +122,27 @@ func Push(ctx context.Context, ref string, img v1.Image) (string, error) {
 		return "", fmt.Errorf("push %s: %w", ref, err)
 	}
 	if err := remote.Write(r, img, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
-		return "", fmt.Errorf("push %s: %w", ref, err)
+		return "", pushError(ref, r.Context().RegistryStr(), err)
 	}
 	d, err := img.Digest()
 	if err != nil {
 		return "", err
 	}
 	return r.Context().Digest(d.String()).String(), nil
+}
+
+// pushError says what to fix for the failures a first push meets: refused
+// credentials and an untrusted certificate. Credentials never reach the
+// message: the keychain's values are not in the registry's answer.
+func pushError(ref, registry string, err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
+		return fmt.Errorf("push %s: registry %s refused the credentials (HTTP %d): the default keychain reads $DOCKER_CONFIG/config.json (else ~/.docker/config.json) and its credential helpers; log in with `docker login %s` or fix the entry for %s: %w",
+			ref, registry, te.StatusCode, registry, registry, err)
+	}
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) {
+		return fmt.Errorf("push %s: the certificate of registry %s is signed by an unknown authority: add its CA to the system's trust store or name it in SSL_CERT_FILE: %w", ref, registry, err)
+	}
+	return fmt.Errorf("push %s: %w", ref, err)
 }

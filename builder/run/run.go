@@ -26,6 +26,9 @@ type Cmd struct {
 	// their own settings.
 	Clean bool
 	Stdin io.Reader // nil: no input
+	// Stdout, if set, receives standard output as it is produced (for
+	// output too large to hold); Streams then returns none.
+	Stdout io.Writer
 	// Log, if set, also receives the combined output as it is produced.
 	Log io.Writer
 }
@@ -46,6 +49,9 @@ func (c Cmd) Streams(ctx context.Context, name string, args ...string) (stdout, 
 	var out, errOut bytes.Buffer
 	cmd := c.command(ctx, name, args...)
 	cmd.Stdout = &out
+	if c.Stdout != nil {
+		cmd.Stdout = c.Stdout
+	}
 	cmd.Stderr = &errOut
 	if c.Log != nil {
 		cmd.Stderr = io.MultiWriter(&errOut, c.Log)

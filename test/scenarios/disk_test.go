@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,14 +15,17 @@ import (
 	"xroad-appliance/test/qemu"
 )
 
-// TestUbuntuDiskProvisionsUnderQEMU boots the raw disk xroad-image makes of
-// images/cs-database.yaml on the default profile (ubuntu-24.04) under QEMU
-// with OVMF, its seed on a NoCloud ISO from xroad-image kit, as a cloud
-// would boot it: UEFI starts systemd-boot, Ubuntu's kernel and initrd mount
-// the root, cloud-init reads the seed, and xroad-provision.service makes
-// the node the central servers' database primary. The guest's network is
-// QEMU's own, restricted: no route off it. It runs with XROAD_TEST_QEMU=1
-// (make test runs it alone after everything else).
+// TestUbuntuDiskProvisionsUnderQEMU boots the qcow2 disk xroad-image makes
+// of images/cs-database.yaml on the default profile (ubuntu-24.04) under
+// QEMU with OVMF on a q35 machine, as OpenStack boots it with
+// hw_firmware_type=uefi and hw_machine_type=q35, its seed on a NoCloud ISO
+// from xroad-image kit: UEFI starts systemd-boot, Ubuntu's kernel and
+// initrd mount the root, cloud-init reads the seed, and
+// xroad-provision.service makes the node the central servers' database
+// primary. The same build's raw disk is compared with the qcow2 first
+// (qemu-img compare), so the one software-emulated boot stands for both.
+// The guest's network is QEMU's own, restricted: no route off it. It runs
+// with XROAD_TEST_QEMU=1 (make test runs it alone after everything else).
 func TestUbuntuDiskProvisionsUnderQEMU(t *testing.T) {
 	qemu.Need(t)
 	cluster.Need(t)
@@ -32,14 +36,17 @@ func TestUbuntuDiskProvisionsUnderQEMU(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cache.RemoveTree(dir) })
-	img, err := nodeimage.Build(ctx, dir, nodeimage.Options{Image: "cs-database", Outputs: []string{"raw"},
+	img, err := nodeimage.Build(ctx, dir, nodeimage.Options{Image: "cs-database", Outputs: []string{"raw", "qcow2"},
 		Progress: func(line string) { t.Log(line) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := img.Output("raw")
-	if raw == "" {
-		t.Fatal("the build made no raw disk")
+	raw, qcow2 := img.Output("raw"), img.Output("qcow2")
+	if raw == "" || qcow2 == "" {
+		t.Fatalf("the build made no raw or no qcow2 disk: %q %q", raw, qcow2)
+	}
+	if out, err := exec.CommandContext(ctx, "qemu-img", "compare", "-f", "raw", "-F", "qcow2", raw, qcow2).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img compare: the qcow2 is not the raw disk: %v\n%s", err, out)
 	}
 
 	// QEMU's user network gives the guest 10.0.2.15.
@@ -59,7 +66,7 @@ func TestUbuntuDiskProvisionsUnderQEMU(t *testing.T) {
 
 	args := append(qemu.UEFI(t, t.TempDir()), "-m", "2048", "-smp", "2",
 		"-nic", "user,restrict=on,model=virtio-net-pci",
-		"-drive", "if=virtio,format=raw,snapshot=on,file="+raw,
+		"-drive", "if=virtio,format=qcow2,snapshot=on,file="+qcow2,
 		"-drive", "if=virtio,format=raw,readonly=on,file="+seed)
 	// The provisioner logs to the console too (StandardOutput=journal+console);
 	// systemd's own "Finished" line may not show once the login prompt is up.
