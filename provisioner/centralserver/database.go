@@ -12,6 +12,7 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
 )
@@ -413,6 +414,10 @@ func (n *Node) baseBackup() engine.Phase {
 			}
 			system.Notify("base backup from " + db.Primary.Address)
 			return pg.Clone{DataDir: dataDir, Standby: n.standbyFile(),
+				Usable: func(ctx context.Context, dir string) (bool, error) {
+					id, err := pg.SystemID(ctx, n.Facts.PG.BinDir, dir)
+					return err == nil && id == primary.SystemID, nil
+				},
 				Env: []string{"PGPASSFILE=" + passfilePath(), "PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + TLS.CA, "PGAPPNAME=" + n.Doc.Node + " basebackup"},
 				Args: []string{"-h", db.Primary.Address, "-p", fmt.Sprint(db.Port), "-U", db.ReplicationUser,
 					"--slot=" + metadata.SlotName(n.Doc.Node), "-X", "stream", "-c", "fast", "--no-password"},
@@ -429,7 +434,7 @@ func refuseUsed(dataDir string) error {
 		return err
 	}
 	if len(entries) > 3 {
-		return fmt.Errorf("%s belongs to another cluster and holds %d databases; refusing to replace it (move it away by hand if it is disposable)", dataDir, len(entries))
+		return retry.Final(fmt.Errorf("%s belongs to another cluster and holds %d databases; refusing to replace it (move it away by hand if it is disposable)", dataDir, len(entries)))
 	}
 	return nil
 }

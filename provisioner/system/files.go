@@ -127,3 +127,17 @@ func WriteFileIDs(path string, content []byte, mode os.FileMode, uid, gid int, l
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// SyncDir fsyncs a directory, making the names in it (a rename, a new
+// file) durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
