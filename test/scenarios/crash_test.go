@@ -92,10 +92,11 @@ func TestSecondaryWaitsForPrimarySync(t *testing.T) {
 }
 
 // createCrashable creates the kit's node name with a drop-in that feeds
-// crashEnvFile to the provisioner.
+// crashEnvFile to the provisioner. These tests move the kill point and start
+// the unit again themselves, so systemd's own restart is off here.
 func (tc *testCluster) createCrashable(t *testing.T, name string) *cluster.Node {
 	n := tc.create(t, name)
-	dropIn := "[Service]\nEnvironmentFile=-" + crashEnvFile + "\n"
+	dropIn := "[Unit]\nOnFailure=\n[Service]\nRestart=no\nEnvironmentFile=-" + crashEnvFile + "\n"
 	if err := n.WriteFile("/etc/systemd/system/xroad-provision.service.d/crash.conf", []byte(dropIn), 0o644); err != nil {
 		t.Fatal(err)
 	}
