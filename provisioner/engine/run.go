@@ -176,9 +176,15 @@ func ReadResult(path string) (*Result, error) {
 
 func (r *Runner) runOne(ctx context.Context, p Phase) error {
 	r.notify("phase " + p.Name + ": " + p.Summary)
-	ctx = retry.WithObserver(ctx, func(_ string, attempt int, err error) {
-		r.Log.Warn("phase failed; trying again", "phase", p.Name, "attempt", attempt, "error", err)
-		r.record(Attempt{Time: time.Now().UTC(), Phase: p.Name, Outcome: "retried", Error: err.Error()})
+	// Retries within the phase (the phase's own, or a step's inside it,
+	// named by what) are recorded as they happen.
+	ctx = retry.WithObserver(ctx, func(what string, attempt int, err error) {
+		r.Log.Warn("failed; trying again", "phase", p.Name, "what", what, "attempt", attempt, "error", err)
+		text := err.Error()
+		if what != "phase "+p.Name {
+			text = what + ": " + text
+		}
+		r.record(Attempt{Time: time.Now().UTC(), Phase: p.Name, Outcome: "retried", Error: text})
 		if werr := r.writeResult(Result{Status: "running", Phase: p.Name}); werr != nil {
 			r.Log.Error("result file", "error", werr)
 		}
