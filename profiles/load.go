@@ -154,6 +154,15 @@ func (p *Profile) validate() error {
 	if err := p.Disk.validate(); err != nil {
 		return err
 	}
+	if err := p.Systemd.validate(); err != nil {
+		return err
+	}
+	if err := oneOf("restart.services.policy", p.Restart.Services.Policy, "on-failure", "always"); err != nil {
+		return err
+	}
+	if err := oneOf("restart.provision.policy", p.Restart.Provision.Policy, "on-failure"); err != nil {
+		return err
+	}
 	if p.Bootstrap.Tool == "debootstrap" {
 		if err := p.Bootstrap.validateDebootstrap(); err != nil {
 			return err
@@ -318,6 +327,25 @@ func (b *Bootstrap) validateDebootstrap() error {
 	}
 	if !path.IsAbs(k.Path) {
 		return fmt.Errorf("key bootstrap.keyring.path: %q is not an absolute path", k.Path)
+	}
+	return nil
+}
+
+// validate checks the unit forms against the systemd that reads them: a
+// oneshot unit takes Restart= only from 244 on (older ones refuse to load
+// it), [Unit] start limits only from 230 on (older ones ignore them).
+func (s *Systemd) validate() error {
+	if err := oneOf("systemd.provisionRetry", s.ProvisionRetry, "restart", "on-failure-unit"); err != nil {
+		return err
+	}
+	if err := oneOf("systemd.startLimits", s.StartLimits, "unit", "service"); err != nil {
+		return err
+	}
+	if s.ProvisionRetry == "restart" && s.Version < 244 {
+		return fmt.Errorf("key systemd.provisionRetry: restart needs systemd 244 (Restart= on a oneshot unit); this is %d: use on-failure-unit", s.Version)
+	}
+	if s.StartLimits == "unit" && s.Version < 230 {
+		return fmt.Errorf("key systemd.startLimits: unit needs systemd 230; this is %d: use service", s.Version)
 	}
 	return nil
 }

@@ -31,6 +31,44 @@ type Profile struct {
 	// FirstBoot is what a node makes for itself because the image must not
 	// carry it.
 	FirstBoot FirstBoot `yaml:"firstBoot"`
+	// Systemd is what the platform's systemd can do to restart a unit.
+	Systemd Systemd `yaml:"systemd"`
+	// Restart is how the appliance's units come back after a crash or a
+	// failed run.
+	Restart Restart `yaml:"restart"`
+}
+
+// Systemd names the platform's systemd and the unit forms it understands.
+type Systemd struct {
+	// Version is the platform's systemd (219 on RHEL 7, 239 on RHEL 8).
+	Version int `yaml:"version"`
+	// ProvisionRetry is how a failed first-boot run starts again: restart
+	// (Restart=on-failure on its oneshot unit, systemd 244 on) or
+	// on-failure-unit (OnFailure= starts a unit that starts it again).
+	ProvisionRetry string `yaml:"provisionRetry"`
+	// StartLimits is where the start limits go: unit ([Unit]
+	// StartLimitIntervalSec=, systemd 230 on) or service ([Service]
+	// StartLimitInterval=, before).
+	StartLimits string `yaml:"startLimits"`
+}
+
+// Restart bounds the restarts of the appliance's units: Services (the
+// PostgreSQL instances and the X-Road services) and Provision (the
+// first-boot run). A unit restarted more than Burst times within Interval
+// stays failed.
+type Restart struct {
+	Services  RestartPolicy `yaml:"services"`
+	Provision RestartPolicy `yaml:"provision"`
+}
+
+// RestartPolicy is one unit's Restart=, RestartSec= and start limits.
+type RestartPolicy struct {
+	// Policy is the unit's Restart= (on-failure, always).
+	Policy string `yaml:"policy"`
+	// Delay is RestartSec=, Interval StartLimitIntervalSec= (systemd time spans).
+	Delay    string `yaml:"delay"`
+	Burst    int    `yaml:"burst"`
+	Interval string `yaml:"interval"`
 }
 
 // Install is how the packages are installed into an image and which

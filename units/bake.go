@@ -24,13 +24,19 @@ func Bake(f *profiles.Facts, readBase BaseUnitReader) ([]File, error) {
 		{Path: SyncServicePath, Mode: 0o644, Content: withHeader(serialize(SyncService()), "guide 5.2.1; MASTER is set by "+SyncPrimaryDropIn)},
 		{Path: SyncTimerPath, Mode: 0o644, Content: withHeader(serialize(SyncTimer()), "guide 5.2.1")},
 		{Path: LogrotatePath, Mode: 0o644, Content: Logrotate()},
-		{Path: ProvisionUnitPath, Mode: 0o644, Content: withHeader(serialize(ProvisionService(gated(f))), "first-boot provisioning")},
+		{Path: ProvisionUnitPath, Mode: 0o644, Content: withHeader(serialize(ProvisionService(f, gated(f))), "first-boot provisioning")},
 		{Path: PresetPath, Mode: 0o644, Content: Preset(f)},
 		{Path: FactsFile, Mode: 0o644, Content: append([]byte("# Resolved profile facts baked into this image\n"), facts...)},
 	}
 	files = append(files, File{Path: CloudInitConfig, Mode: 0o644, Content: CloudConfig(f)})
 	for _, s := range gated(f) {
 		files = append(files, ServiceGate(s))
+	}
+	if f.Systemd.ProvisionRetry == "on-failure-unit" {
+		files = append(files, File{Path: ProvisionRetryUnitPath, Mode: 0o644, Content: withHeader(serialize(ProvisionRetryService(f)), "first-boot provisioning started again after a failed run")})
+	}
+	for _, s := range restarted(f) {
+		files = append(files, RestartDropIn(f, s))
 	}
 	if u := SSLCertUnit(f); u != nil {
 		files = append(files, *u)
@@ -65,6 +71,21 @@ func gated(f *profiles.Facts) []string {
 	for _, s := range append(append([]string{}, f.XRoad.Services...), f.XRoad.CentralServerServices...) {
 		if !slices.Contains(out, s) {
 			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// restarted are the services that come back after a crash: the X-Road
+// services, the serverconf instance and the default instance (the
+// messagelog's, and the central servers' database on its nodes). The sync
+// service is not among them: its timer starts it every minute, and start
+// limits hit by a restarting oneshot would keep the timer from it.
+func restarted(f *profiles.Facts) []string {
+	out := gated(f)
+	for _, u := range []string{f.PG.Serverconf.Unit, f.PG.Default.Unit} {
+		if !slices.Contains(out, u) {
+			out = append(out, u)
 		}
 	}
 	return out

@@ -32,9 +32,11 @@ const (
 	SyncTimerPath     = "/etc/systemd/system/xroad-sync.timer"
 	SyncPrimaryDropIn = "/etc/systemd/system/xroad-sync.service.d/primary.conf"
 	ProvisionUnitPath = "/usr/lib/systemd/system/xroad-provision.service"
-	LogrotatePath     = "/etc/logrotate.d/xroad-slave-sync"
-	PresetPath        = "/usr/lib/systemd/system-preset/80-xroad-appliance.preset"
-	CloudInitConfig   = "/etc/cloud/cloud.cfg.d/90-xroad-appliance.cfg"
+	// ProvisionRetryUnitPath is ProvisionRetryUnit's file.
+	ProvisionRetryUnitPath = "/usr/lib/systemd/system/" + ProvisionRetryUnit
+	LogrotatePath          = "/etc/logrotate.d/xroad-slave-sync"
+	PresetPath             = "/usr/lib/systemd/system-preset/80-xroad-appliance.preset"
+	CloudInitConfig        = "/etc/cloud/cloud.cfg.d/90-xroad-appliance.cfg"
 )
 
 // opt is a short constructor for a unit option.

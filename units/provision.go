@@ -2,6 +2,7 @@ package units
 
 import (
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/unit"
@@ -20,7 +21,12 @@ import (
 // themselves after multi-user.target, and that cycle is broken silently by
 // systemd dropping a job. The ConditionPathExists stamp keeps it from ever
 // running again once the node is provisioned.
-func ProvisionService(xroadServices []string) []*unit.UnitOption {
+//
+// A run that fails or is killed is started again by systemd after the
+// profile's delay, at most its burst within its interval: with
+// Restart=on-failure where the platform's systemd takes it on a oneshot
+// unit, else through OnFailure= and ProvisionRetryService.
+func ProvisionService(f *profiles.Facts, xroadServices []string) []*unit.UnitOption {
 	opts := []*unit.UnitOption{
 		opt("Unit", "Description", "X-Road appliance first-boot provisioning"),
 		opt("Unit", "Wants", "network-online.target"),
@@ -40,7 +46,57 @@ func ProvisionService(xroadServices []string) []*unit.UnitOption {
 		opt("Service", "StandardOutput", "journal+console"),
 		opt("Install", "WantedBy", "multi-user.target"),
 	}
-	return opts
+	rp := f.Restart.Provision
+	switch f.Systemd.ProvisionRetry {
+	case "restart":
+		opts = append(opts, opt("Service", "Restart", rp.Policy), opt("Service", "RestartSec", rp.Delay))
+	case "on-failure-unit":
+		opts = append(opts, opt("Unit", "OnFailure", ProvisionRetryUnit))
+	}
+	return append(opts, startLimits(f, rp)...)
+}
+
+// ProvisionRetryUnit starts a failed first-boot run again where systemd
+// refuses Restart= on a oneshot unit (before 244).
+const ProvisionRetryUnit = "xroad-provision-retry.service"
+
+// ProvisionRetryService waits the profile's restart delay (RestartSec's
+// part), then queues the provisioner's start; the provisioner's own start
+// limits bound how often.
+func ProvisionRetryService(f *profiles.Facts) []*unit.UnitOption {
+	return []*unit.UnitOption{
+		opt("Unit", "Description", "X-Road appliance: start first-boot provisioning again after a failed run"),
+		opt("Unit", "ConditionPathExists", "!"+ProvisionedStamp),
+		opt("Service", "Type", "oneshot"),
+		opt("Service", "ExecStartPre", "/usr/bin/sleep "+f.Restart.Provision.Delay),
+		opt("Service", "ExecStart", "/usr/bin/systemctl --no-block start xroad-provision.service"),
+	}
+}
+
+// startLimits are a unit's start limits in the form its systemd reads.
+func startLimits(f *profiles.Facts, rp profiles.RestartPolicy) []*unit.UnitOption {
+	burst := strconv.Itoa(rp.Burst)
+	if f.Systemd.StartLimits == "service" {
+		return []*unit.UnitOption{opt("Service", "StartLimitInterval", rp.Interval), opt("Service", "StartLimitBurst", burst)}
+	}
+	return []*unit.UnitOption{opt("Unit", "StartLimitIntervalSec", rp.Interval), opt("Unit", "StartLimitBurst", burst)}
+}
+
+// RestartDropIn makes a service come back after a crash (the PostgreSQL
+// instances, the X-Road services): Restart= after the profile's delay, at
+// most its burst within its interval. A stop asked for (systemctl stop, the
+// provisioner before a base backup) is no failure and restarts nothing.
+func RestartDropIn(f *profiles.Facts, service string) File {
+	rp := f.Restart.Services
+	body := serialize(append([]*unit.UnitOption{
+		opt("Service", "Restart", rp.Policy),
+		opt("Service", "RestartSec", rp.Delay),
+	}, startLimits(f, rp)...))
+	return File{
+		Path:    "/etc/systemd/system/" + serviceName(service) + ".d/xroad-restart.conf",
+		Mode:    0o644,
+		Content: withHeader(body, "restarted after a crash"),
+	}
 }
 
 // ServiceGate is a drop-in for each X-Road service: an appliance that has not

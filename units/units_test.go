@@ -113,7 +113,11 @@ func TestSyncUnitOnEveryProfile(t *testing.T) {
 }
 
 func TestProvisionUnitHasNoCycleProneOrdering(t *testing.T) {
-	opts := ProvisionService([]string{"xroad-proxy"})
+	f, err := profiles.Resolve("ubuntu-24.04", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := ProvisionService(f, []string{"xroad-proxy"})
 	after := strings.Join(values(opts, "Unit", "After"), " ")
 	for _, bad := range []string{"cloud-final.service", "cloud-init.target"} {
 		if strings.Contains(after, bad) {
@@ -246,4 +250,45 @@ func TestSSLCertUnit(t *testing.T) {
 			t.Errorf("ExecStart=%s", exec)
 		}
 	})
+}
+
+// Each profile's systemd gets the restart form it reads: Restart= on the
+// oneshot provisioner from 244 on, OnFailure= and a retry unit before; [Unit]
+// start limits from 230 on, [Service] ones before.
+func TestRestartFormsFollowTheProfilesSystemd(t *testing.T) {
+	for _, c := range []struct {
+		profile, section, restart, onFailure string
+	}{
+		{"ubuntu-24.04", "Unit", "on-failure", ""},
+		{"rhel-8", "Unit", "", ProvisionRetryUnit},
+		{"rhel-7", "Service", "", ProvisionRetryUnit},
+	} {
+		f, err := profiles.Resolve(c.profile, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := Bake(f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prov := parse(t, fileAt(t, files, ProvisionUnitPath))
+		if got := strings.Join(values(prov, "Service", "Restart"), ""); got != c.restart {
+			t.Errorf("%s: provisioner Restart=%q, want %q", c.profile, got, c.restart)
+		}
+		if got := strings.Join(values(prov, "Unit", "OnFailure"), ""); got != c.onFailure {
+			t.Errorf("%s: provisioner OnFailure=%q, want %q", c.profile, got, c.onFailure)
+		}
+		if len(values(prov, c.section, "StartLimitBurst")) != 1 {
+			t.Errorf("%s: no StartLimitBurst in [%s]", c.profile, c.section)
+		}
+		if c.onFailure != "" {
+			fileAt(t, files, ProvisionRetryUnitPath)
+		}
+		for _, u := range []string{f.PG.Serverconf.Unit, f.PG.Default.Unit, "xroad-proxy"} {
+			d := parse(t, fileAt(t, files, "/etc/systemd/system/"+serviceName(u)+".d/xroad-restart.conf"))
+			if value(t, d, "Service", "Restart") != "on-failure" || len(values(d, c.section, "StartLimitBurst")) != 1 {
+				t.Errorf("%s: %s restart drop-in %v", c.profile, u, d)
+			}
+		}
+	}
 }

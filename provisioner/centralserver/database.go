@@ -2,16 +2,20 @@ package centralserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
 )
@@ -332,17 +336,23 @@ func (n *Node) standbyFile() engine.File {
 }
 
 // waitPrimary waits until the primary answers a replication connection as
-// the replication user.
+// the replication user and has made the central servers' database. The
+// database is the last of the primary's setup steps that change the server
+// (its restart for the settings, the slots, the roles, then the database):
+// a login alone is possible from the roles on, and a base backup taken
+// then overlapped the primary's CREATE DATABASE.
 func (n *Node) waitPrimary() engine.Phase {
 	reachable := func(ctx context.Context) (bool, error) {
 		c, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		_, err := pg.PrimarySystemID(c, n.primaryConninfo()+" connect_timeout=5")
-		return err == nil, err
+		if _, err := pg.PrimarySystemID(c, n.primaryConninfo()+" connect_timeout=5"); err != nil {
+			return false, err
+		}
+		return n.primaryDatabaseMade(c)
 	}
 	return engine.Phase{
-		Name: "wait-primary", Summary: "database primary " + n.db().Primary.Address + " answers replication",
-		Actions: []string{"IDENTIFY_SYSTEM over " + n.primaryConninfo()},
+		Name: "wait-primary", Summary: "database primary " + n.db().Primary.Address + " answers replication and has database " + n.db().Name,
+		Actions: []string{"IDENTIFY_SYSTEM over " + n.primaryConninfo(), "log in to database " + n.db().Name + " as " + n.db().ReplicationUser},
 		Check: func(ctx context.Context) (bool, error) {
 			ok, _ := reachable(ctx)
 			return ok, nil
@@ -351,6 +361,31 @@ func (n *Node) waitPrimary() engine.Phase {
 			return steps.WaitFor(ctx, n.PrimaryWait, "database primary "+n.db().Primary.Address, reachable)
 		},
 	}
+}
+
+// primaryDatabaseMade logs in to the primary's central server database as
+// the replication user (pg_hba lets every user of the database in; the
+// password is given in memory, never in a conninfo string). A refused
+// CONNECT privilege proves the database exists as well as a login does.
+func (n *Node) primaryDatabaseMade(ctx context.Context) (bool, error) {
+	db := n.db()
+	cfg, err := pgconn.ParseConfig(confedit.Conninfo(map[string]string{
+		"host": db.Primary.Address, "port": fmt.Sprint(db.Port), "user": db.ReplicationUser, "dbname": db.Name,
+		"sslmode": "verify-ca", "sslrootcert": TLS.CA, "connect_timeout": "5",
+	}, "host", "port", "user", "dbname", "sslmode", "sslrootcert", "connect_timeout"))
+	if err != nil {
+		return false, err
+	}
+	cfg.Password = db.ReplicationPassword
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return true, conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege: no CONNECT on it
+		return true, nil
+	}
+	return false, fmt.Errorf("database %s on the primary: %w", db.Name, err)
 }
 
 // verifyStandby waits until the standby is in recovery and its WAL receiver
@@ -413,6 +448,10 @@ func (n *Node) baseBackup() engine.Phase {
 			}
 			system.Notify("base backup from " + db.Primary.Address)
 			return pg.Clone{DataDir: dataDir, Standby: n.standbyFile(),
+				Usable: func(ctx context.Context, dir string) (bool, error) {
+					id, err := pg.SystemID(ctx, n.Facts.PG.BinDir, dir)
+					return err == nil && id == primary.SystemID, nil
+				},
 				Env: []string{"PGPASSFILE=" + passfilePath(), "PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + TLS.CA, "PGAPPNAME=" + n.Doc.Node + " basebackup"},
 				Args: []string{"-h", db.Primary.Address, "-p", fmt.Sprint(db.Port), "-U", db.ReplicationUser,
 					"--slot=" + metadata.SlotName(n.Doc.Node), "-X", "stream", "-c", "fast", "--no-password"},
@@ -429,7 +468,7 @@ func refuseUsed(dataDir string) error {
 		return err
 	}
 	if len(entries) > 3 {
-		return fmt.Errorf("%s belongs to another cluster and holds %d databases; refusing to replace it (move it away by hand if it is disposable)", dataDir, len(entries))
+		return retry.Final(fmt.Errorf("%s belongs to another cluster and holds %d databases; refusing to replace it (move it away by hand if it is disposable)", dataDir, len(entries)))
 	}
 	return nil
 }

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
+
 	"xroad-appliance/provisioner/atomicfile"
+	"xroad-appliance/provisioner/retry"
 )
 
 // Runner runs phases in order with stamps under StateDir.
@@ -22,16 +25,45 @@ type Runner struct {
 	Command string
 	// AfterPhase, if set, is called when Run has stamped a phase.
 	AfterPhase func(name string)
+	// Retry bounds how often a phase is tried again within a run after a
+	// transient failure; zero is PhaseRetry.
+	Retry retry.Policy
+
+	attempts []Attempt
 }
+
+// PhaseRetry is how a phase that failed transiently (a peer not ready, a
+// connection reset, a primary restarting, a base backup broken off) is
+// tried again within the run: five tries over about a minute. What still
+// fails ends the run, and systemd restarts the unit a bounded number of
+// times (the profile's restart facts).
+var PhaseRetry = retry.Policy{First: 2 * time.Second, Max: 30 * time.Second, Attempts: 5}
+
+// maxAttempts bounds result.json's list of failed attempts.
+const maxAttempts = 50
 
 // Result is written to result.json after every run.
 type Result struct {
-	Status string    `json:"status"` // provisioned, failed
+	Status string    `json:"status"` // running, provisioned, failed, phase-done
 	Phase  string    `json:"phase,omitempty"`
 	Error  string    `json:"error,omitempty"`
 	Retry  string    `json:"retry,omitempty"`
 	Done   []string  `json:"done"`
 	Time   time.Time `json:"time"`
+	// Attempts are the failures met on the way, oldest first (at most
+	// maxAttempts): each one retried within a run, ending a run, or a run
+	// that ended without a result (killed, crashed).
+	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// Attempt is one failed try.
+type Attempt struct {
+	Time  time.Time `json:"time"`
+	Phase string    `json:"phase,omitempty"`
+	// Outcome is retried (tried again within the run), failed (the run
+	// ended with it) or interrupted (the run ended without writing a result).
+	Outcome string `json:"outcome"`
+	Error   string `json:"error"`
 }
 
 // ResultFile, StampDir and FinalStamp locate the runner's state.
@@ -60,10 +92,14 @@ func (r *Runner) Run(ctx context.Context, phases []Phase) error {
 		r.Log.Info("node already provisioned; nothing to do", "stamp", r.FinalStamp())
 		return nil
 	}
+	r.resume()
 	for _, p := range phases {
 		if _, err := os.Stat(r.stamp(p.Name)); err == nil && !p.Always {
 			r.Log.Info("phase already done", "phase", p.Name)
 			continue
+		}
+		if err := r.writeResult(Result{Status: "running", Phase: p.Name, Done: r.Done(phases)}); err != nil {
+			return err
 		}
 		if err := r.runOne(ctx, p); err != nil {
 			return r.fail(phases, p, err)
@@ -87,8 +123,12 @@ func (r *Runner) Run(ctx context.Context, phases []Phase) error {
 
 // RunPhase runs one phase by name regardless of its stamp: the repair path.
 func (r *Runner) RunPhase(ctx context.Context, phases []Phase, name string) error {
+	r.resume()
 	for _, p := range phases {
 		if p.Name == name {
+			if err := r.writeResult(Result{Status: "running", Phase: p.Name, Done: r.Done(phases)}); err != nil {
+				return err
+			}
 			if err := r.runOne(ctx, p); err != nil {
 				return r.fail(phases, p, err)
 			}
@@ -98,27 +138,89 @@ func (r *Runner) RunPhase(ctx context.Context, phases []Phase, name string) erro
 	return fmt.Errorf("no phase %q in this node's plan", name)
 }
 
+// resume takes over the attempts of earlier runs; a run that ended while
+// "running" was killed or crashed, and is recorded as interrupted.
+func (r *Runner) resume() {
+	prev, err := ReadResult(r.ResultFile())
+	if err != nil || prev == nil {
+		return
+	}
+	r.attempts = prev.Attempts
+	if prev.Status == "running" {
+		r.record(Attempt{Time: prev.Time, Phase: prev.Phase, Outcome: "interrupted",
+			Error: "the run ended without a result (killed, crashed or the node went down) in phase " + prev.Phase})
+	}
+}
+
+func (r *Runner) record(a Attempt) {
+	r.attempts = append(r.attempts, a)
+	if n := len(r.attempts); n > maxAttempts {
+		r.attempts = r.attempts[n-maxAttempts:]
+	}
+}
+
+// ReadResult reads a result file; a missing file is nil without error.
+func ReadResult(path string) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var res Result
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &res, nil
+}
+
 func (r *Runner) runOne(ctx context.Context, p Phase) error {
 	r.notify("phase " + p.Name + ": " + p.Summary)
-	if err := converge(ctx, p, r.Log); err != nil {
+	// Retries within the phase (the phase's own, or a step's inside it,
+	// named by what) are recorded as they happen.
+	ctx = retry.WithObserver(ctx, func(what string, attempt int, err error) {
+		r.Log.Warn("failed; trying again", "phase", p.Name, "what", what, "attempt", attempt, "error", err)
+		text := err.Error()
+		if what != "phase "+p.Name {
+			text = what + ": " + text
+		}
+		r.record(Attempt{Time: time.Now().UTC(), Phase: p.Name, Outcome: "retried", Error: text})
+		if werr := r.writeResult(Result{Status: "running", Phase: p.Name}); werr != nil {
+			r.Log.Error("result file", "error", werr)
+		}
+	})
+	if err := converge(ctx, p, r.Log, r.policy()); err != nil {
 		return err
 	}
 	return writeStamp(r.stamp(p.Name))
+}
+
+func (r *Runner) policy() retry.Policy {
+	if r.Retry.Attempts == 0 && r.Retry.Timeout == 0 {
+		return PhaseRetry
+	}
+	return r.Retry
 }
 
 // Converge brings each phase, in order, to the state its Check wants, without
 // stamps: day-2 changes run again whenever asked, possibly with new inputs.
 func Converge(ctx context.Context, phases []Phase, log *slog.Logger) error {
 	for _, p := range phases {
-		if err := converge(ctx, p, log); err != nil {
+		if err := converge(ctx, p, log, PhaseRetry); err != nil {
 			return fmt.Errorf("step %s: %w", p.Name, err)
 		}
 	}
 	return nil
 }
 
-// converge applies p unless its Check says it is in place, then checks again.
-func converge(ctx context.Context, p Phase, log *slog.Logger) error {
+// converge brings p about, trying again after a transient failure.
+func converge(ctx context.Context, p Phase, log *slog.Logger, pol retry.Policy) error {
+	return retry.Do(ctx, pol, "phase "+p.Name, func(ctx context.Context) error { return convergeOnce(ctx, p, log) })
+}
+
+// convergeOnce applies p unless its Check says it is in place, then checks again.
+func convergeOnce(ctx context.Context, p Phase, log *slog.Logger) error {
 	done, err := p.Check(ctx)
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
@@ -143,6 +245,7 @@ func (r *Runner) fail(phases []Phase, p Phase, err error) error {
 	err = fmt.Errorf("phase %s: %w", p.Name, err)
 	r.Log.Error("phase failed", "phase", p.Name, "error", err)
 	r.notify("failed in phase " + p.Name)
+	r.record(Attempt{Time: time.Now().UTC(), Phase: p.Name, Outcome: "failed", Error: err.Error()})
 	res := Result{Status: "failed", Phase: p.Name, Error: err.Error(), Done: r.Done(phases),
 		Retry: r.Command + " --phase " + p.Name + " (or " + r.Command + " to resume)"}
 	if werr := r.writeResult(res); werr != nil {
@@ -159,6 +262,7 @@ func (r *Runner) notify(s string) {
 
 func (r *Runner) writeResult(res Result) error {
 	res.Time = time.Now().UTC()
+	res.Attempts = r.attempts
 	data, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err

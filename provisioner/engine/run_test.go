@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"xroad-appliance/provisioner/retry"
 )
 
 // counter is a phase whose end state is a file; it counts its applies.
@@ -118,5 +121,53 @@ func TestAlwaysPhaseRerunsUntilProvisioned(t *testing.T) {
 	thisRun = false
 	if err := r.Run(context.Background(), phases); err != nil || queued != 2 {
 		t.Fatalf("a provisioned node ran the Always phase: %v, queued %d", err, queued)
+	}
+}
+
+// A phase that fails transiently is tried again within the run, and each
+// retried failure, a failed run and a run that ended without a result
+// (killed) are recorded in result.json's attempts.
+func TestTransientFailureIsRetriedAndRecorded(t *testing.T) {
+	dir := t.TempDir()
+	r := &Runner{StateDir: filepath.Join(dir, "state"), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Retry: retry.Policy{First: time.Millisecond, Max: time.Millisecond, Attempts: 3}}
+	tries := 0
+	flaky := Phase{Name: "basebackup",
+		Check: func(context.Context) (bool, error) { return tries >= 2, nil },
+		Apply: func(context.Context) error {
+			tries++
+			if tries == 1 {
+				return errors.New("pg_basebackup: error: could not receive data from WAL stream: SSL connection has been closed unexpectedly")
+			}
+			return nil
+		}}
+	// A run killed in phase "a" left result.json saying it was running.
+	os.MkdirAll(r.StateDir, 0o755)
+	os.WriteFile(r.ResultFile(), []byte(`{"status":"running","phase":"a","done":[],"time":"2026-01-02T03:04:05Z"}`), 0o644)
+	if err := r.Run(context.Background(), []Phase{flaky}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ReadResult(r.ResultFile())
+	if err != nil || res.Status != "provisioned" || len(res.Attempts) != 2 {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	if a := res.Attempts[0]; a.Outcome != "interrupted" || a.Phase != "a" {
+		t.Errorf("first attempt %+v", a)
+	}
+	if a := res.Attempts[1]; a.Outcome != "retried" || a.Phase != "basebackup" || !strings.Contains(a.Error, "WAL stream") {
+		t.Errorf("second attempt %+v", a)
+	}
+
+	// A permanent failure is tried once and ends the run as failed.
+	r2 := &Runner{StateDir: filepath.Join(dir, "state2"), Log: r.Log, Retry: r.Retry}
+	n := 0
+	foreign := Phase{Name: "basebackup", Check: func(context.Context) (bool, error) { return false, nil },
+		Apply: func(context.Context) error { n++; return errors.New("refusing to replace another cluster's data") }}
+	if err := r2.Run(context.Background(), []Phase{foreign}); err == nil || n != 1 {
+		t.Fatalf("err %v after %d applies", err, n)
+	}
+	res, _ = ReadResult(r2.ResultFile())
+	if len(res.Attempts) != 1 || res.Attempts[0].Outcome != "failed" {
+		t.Fatalf("attempts %+v", res.Attempts)
 	}
 }

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"xroad-appliance/provisioner/atomicfile"
 	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -19,6 +23,11 @@ import (
 // backup goes into a temporary directory, gets its standby file before
 // anything could start it as a second primary, and is then swapped in; the
 // replaced directory is moved aside, never deleted.
+//
+// The temporary directory is this program's own: a backup that broke off is
+// removed, not kept (each would be up to a full copy of the database); one
+// that finished but was not swapped in (a crash in between) is used instead
+// of taken again while it is fresh.
 type Clone struct {
 	DataDir string
 	// Args are pg_basebackup's arguments without -D; Env carries the TLS
@@ -26,31 +35,42 @@ type Clone struct {
 	Args, Env []string
 	// Standby is standby.signal or recovery.conf, written into the backup.
 	Standby engine.File
+	// Usable reports whether a finished backup is of the primary's cluster;
+	// nil uses none.
+	Usable func(ctx context.Context, dir string) (bool, error)
 }
+
+// BackupSuffix and CompleteSuffix name the temporary backup directory and
+// the marker written once pg_basebackup returned 0 and the standby file is
+// in. backup_manifest (PostgreSQL 13 on) is not the marker: pg_basebackup
+// writes it before the WAL stream has ended and before its fsync.
+const (
+	BackupSuffix   = ".xroad-basebackup"
+	CompleteSuffix = ".complete"
+	// finishedFresh bounds how old a finished backup may be and still be
+	// used: the primary keeps the WAL after it for a while only.
+	finishedFresh = 30 * time.Minute
+)
 
 // Run makes the clone; the instance must be stopped.
 func (c Clone) Run(ctx context.Context) error {
 	if pid, alive := LivePostmaster(c.DataDir); alive {
-		return fmt.Errorf("%s: a postmaster (pid %d) is running on it; refusing to replace a live data directory", c.DataDir, pid)
+		return retry.Final(fmt.Errorf("%s: a postmaster (pid %d) is running on it; refusing to replace a live data directory", c.DataDir, pid))
 	}
-	tmp := c.DataDir + ".xroad-basebackup"
-	if _, err := os.Stat(tmp); err == nil {
-		// A backup a crash interrupted: keep it for inspection, start anew.
-		if _, err := system.MoveAside(tmp, "interrupted"); err != nil {
+	tmp := c.DataDir + BackupSuffix
+	if err := RemoveInterruptedBackups(c.DataDir); err != nil {
+		return err
+	}
+	finished, err := c.finished(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	if finished {
+		system.Notify("using the base backup finished at " + tmp)
+	} else {
+		if err := c.take(ctx, tmp); err != nil {
 			return err
 		}
-	}
-	if err := system.MkdirOwned(tmp, 0o700, "postgres:postgres"); err != nil {
-		return err
-	}
-	system.ExtendTimeout(uint64(30 * 60 * 1e6))
-	args := append([]string{"pg_basebackup"}, c.Args...)
-	if _, err := system.Run(ctx, system.Cmd{User: "postgres", Env: c.Env, Args: append(args, "-D", tmp)}); err != nil {
-		return err
-	}
-	f := c.Standby
-	if err := system.WriteFile(filepath.Join(tmp, filepath.Base(f.Path)), f.Content, f.Mode, f.Owner); err != nil {
-		return err
 	}
 	if _, err := os.Stat(c.DataDir); err == nil {
 		aside, err := system.MoveAside(c.DataDir, "replaced")
@@ -59,7 +79,88 @@ func (c Clone) Run(ctx context.Context) error {
 		}
 		system.Notify("previous data directory kept at " + aside)
 	}
-	return os.Rename(tmp, c.DataDir)
+	if err := os.Rename(tmp, c.DataDir); err != nil {
+		return err
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(c.DataDir)); err != nil {
+		return err
+	}
+	return removeMarker(tmp)
+}
+
+// take runs pg_basebackup into tmp, writes the standby file and marks the
+// backup finished. A backup that fails is removed: it is this program's
+// partial copy, and a retry starts anew.
+func (c Clone) take(ctx context.Context, tmp string) error {
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := system.MkdirOwned(tmp, 0o700, "postgres:postgres"); err != nil {
+		return err
+	}
+	system.ExtendTimeout(uint64(30 * 60 * 1e6))
+	args := append([]string{"pg_basebackup"}, c.Args...)
+	if _, err := system.Run(ctx, system.Cmd{User: "postgres", Env: c.Env, Args: append(args, "-D", tmp)}); err != nil {
+		if rerr := os.RemoveAll(tmp); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	f := c.Standby
+	if err := system.WriteFile(filepath.Join(tmp, filepath.Base(f.Path)), f.Content, f.Mode, f.Owner); err != nil {
+		return err
+	}
+	if err := atomicfile.SyncDir(tmp); err != nil {
+		return err
+	}
+	return atomicfile.Write(tmp+CompleteSuffix, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
+}
+
+// finished reports whether tmp holds a finished, fresh backup of the
+// primary's cluster; anything else found there is removed.
+func (c Clone) finished(ctx context.Context, tmp string) (bool, error) {
+	marker, err := os.Stat(tmp + CompleteSuffix)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, err := os.Stat(tmp); err != nil || c.Usable == nil || time.Since(marker.ModTime()) > finishedFresh {
+		return false, removeMarker(tmp)
+	}
+	ok, err := c.Usable(ctx, tmp)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, removeMarker(tmp)
+	}
+	return true, nil
+}
+
+func removeMarker(tmp string) error {
+	if err := os.Remove(tmp + CompleteSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// RemoveInterruptedBackups removes the backups earlier versions kept aside
+// as DATADIR.xroad-basebackup.interrupted-TIME: copies this program made
+// and never used. Moved-aside data directories (.replaced-) stay.
+func RemoveInterruptedBackups(dataDir string) error {
+	old, err := filepath.Glob(dataDir + BackupSuffix + ".interrupted-*")
+	if err != nil {
+		return err
+	}
+	for _, d := range old {
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+		system.Notify("removed the interrupted base backup " + d)
+	}
+	return nil
 }
 
 // SystemID reads a data directory's system identifier with pg_controldata.

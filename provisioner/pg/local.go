@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"xroad-appliance/provisioner/confedit"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -57,21 +58,14 @@ func Restart(ctx context.Context, sd *system.Systemd, unit string, port int) err
 
 // WaitLocal waits until the instance accepts connections.
 func WaitLocal(ctx context.Context, port int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		conn, err := Local(ctx, port, "postgres")
-		if err == nil {
-			return conn.Close(ctx)
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	return retry.Until(ctx, retry.Policy{First: 250 * time.Millisecond, Max: time.Second, Timeout: timeout},
+		fmt.Sprintf("the local instance on port %d", port), func(ctx context.Context) (bool, error) {
+			conn, err := Local(ctx, port, "postgres")
+			if err != nil {
+				return false, err
+			}
+			return true, conn.Close(ctx)
+		})
 }
 
 // RoleExists reports whether a role exists.

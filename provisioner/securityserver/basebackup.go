@@ -10,6 +10,7 @@ import (
 
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -59,6 +60,10 @@ func (n *Node) baseBackup() engine.Phase {
 			// "streaming": under the node's own name the primary's verify
 			// would take it for the standby.
 			return pg.Clone{DataDir: dataDir, Standby: n.standbyFile(),
+				Usable: func(ctx context.Context, dir string) (bool, error) {
+					id, err := n.systemID(ctx, dir)
+					return err == nil && id == primary, nil
+				},
 				Env: []string{"PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + TLS.CA, "PGSSLCERT=" + TLS.Cert, "PGSSLKEY=" + TLS.Key, "PGAPPNAME=" + n.Doc.Node + " basebackup"},
 				Args: []string{"-h", n.Doc.Primary.Address, "-p", strconv.Itoa(n.Facts.PG.Serverconf.Port),
 					"-U", n.Doc.Node, "-X", "stream", "-c", "fast", "--no-password"},
@@ -77,7 +82,7 @@ func refuseForeign(dataDir, local, primary, createdID string) error {
 	if strings.TrimSpace(string(created)) == local {
 		return nil
 	}
-	return fmt.Errorf("%s holds the cluster with system identifier %s, which is neither the primary's (%s) nor the instance this node created; refusing to replace it (move it away by hand if it is disposable)", dataDir, local, primary)
+	return retry.Final(fmt.Errorf("%s holds the cluster with system identifier %s, which is neither the primary's (%s) nor the instance this node created; refusing to replace it (move it away by hand if it is disposable)", dataDir, local, primary))
 }
 
 // systemID reads a data directory's system identifier.

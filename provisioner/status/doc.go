@@ -63,9 +63,16 @@
 //	provisioning.done           [string] phases with a stamp, in plan order
 //	provisioning.pending        [string] phases of the plan without a stamp, or null when the plan is unknown
 //	provisioning.result         result.json of the last run, or null
-//	  .status                   "provisioned", "failed" or "phase-done"
+//	  .status                   "running", "provisioned", "failed" or "phase-done"
 //	  .phase, .error, .retry    the failed (or repaired) phase and how to retry
 //	  .time
+//	  .attempts                 [object] failures on the way, oldest first: .time, .phase,
+//	                            .outcome ("retried", "failed", "interrupted"), .error
+//	provisioning.movedAside     [object] directories beside the PostgreSQL data directories:
+//	  .path                     DATADIR.replaced-TIME (kept: may hold someone's data) or a base
+//	                            backup left behind (DATADIR.xroad-basebackup[.interrupted-TIME])
+//	  .kind                     "replaced" or "interrupted"
+//	  .bytes                    the size of the files in it
 //	provisioning.error          omitted when empty
 //	identity                    [object] the per-install material the image leaves out, or null when
 //	                            the role has none (database nodes) or document and facts are unknown

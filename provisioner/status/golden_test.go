@@ -35,7 +35,7 @@ func goldenReports() map[string]*Report {
 		ReplayLagBytes: ptr(int64(0)), ReplayLagSeconds: ptr(0.000734),
 	}}}
 	primary.Provisioning = Provisioning{Provisioned: true, Done: []string{"stop-services", "tls"}, Pending: []string{},
-		Result: &Result{Status: "provisioned", Time: at.Add(-time.Hour)}}
+		Result: &Result{Status: "provisioned", Time: at.Add(-time.Hour), Attempts: []Attempt{}}, MovedAside: []MovedAside{}}
 	made := at.Add(-time.Hour)
 	primary.Identity = []Identity{
 		{Item: "/etc/xroad/ssl/internal.{crt,key,p12}", Origin: generatedHere, Phase: "certificates", Time: &made},
@@ -54,7 +54,13 @@ func goldenReports() map[string]*Report {
 	secondary.Provisioning = Provisioning{Done: []string{"stop-services", "tls", "serverconf-instance", "ssh", "wait-primary"},
 		Pending: []string{"basebackup", "local-access"},
 		Result: &Result{Status: "failed", Phase: "basebackup", Error: "phase basebackup: pg_basebackup: exit status 1",
-			Retry: "/usr/bin/xroad-node provision --phase basebackup (or /usr/bin/xroad-node provision to resume)", Time: at.Add(-time.Hour)}}
+			Retry: "/usr/bin/xroad-node provision --phase basebackup (or /usr/bin/xroad-node provision to resume)", Time: at.Add(-time.Hour),
+			Attempts: []Attempt{
+				{Time: at.Add(-61 * time.Minute), Phase: "basebackup", Outcome: "retried",
+					Error: "pg_basebackup: error: could not receive data from WAL stream: SSL connection has been closed unexpectedly"},
+				{Time: at.Add(-time.Hour), Phase: "basebackup", Outcome: "failed", Error: "phase basebackup: pg_basebackup: exit status 1"},
+			}},
+		MovedAside: []MovedAside{{Path: "/var/lib/postgresql/15/serverconf.replaced-20261122T130000Z", Kind: "replaced", Bytes: 41234567}}}
 	secondary.Identity = []Identity{
 		{Item: "/etc/xroad/ssl/internal.{crt,key,p12}", Origin: synced, Phase: "initial-sync"},
 		{Item: "serverconf database", Origin: replicated, Phase: "basebackup"},
@@ -72,7 +78,7 @@ func centralServerGoldenReports(at time.Time) map[string]*Report {
 	base := func(role, node string, problems ...string) *Report {
 		return &Report{Schema: Schema, Time: at, Healthy: len(problems) == 0, Problems: append([]string{}, problems...),
 			Node:         Node{Role: role, Name: node, Cluster: "cs", Source: "frozen:/var/lib/xroad-node/metadata.yaml"},
-			Provisioning: Provisioning{Provisioned: true, Done: []string{"tls", "wait-database"}, Pending: []string{}}}
+			Provisioning: Provisioning{Provisioned: true, Done: []string{"tls", "wait-database"}, Pending: []string{}, MovedAside: []MovedAside{}}}
 	}
 	csNode := base("cs-node", "cs1", "HA node node_1 (cs2.example.org) is WARN", "the central server reports all_nodes_ok false")
 	csNode.CentralServer = &CentralServer{HANodeName: "node_0", Writable: "10.0.0.21:5432", HACluster: &HACluster{

@@ -67,6 +67,14 @@ func provisioningProblems(pr *Provisioning) []string {
 	if res := pr.Result; res != nil && res.Status == "failed" {
 		p = append(p, fmt.Sprintf("provisioning failed in phase %s; retry: %s", res.Phase, res.Retry))
 	}
+	// A replaced data directory is kept and reported, not judged: every
+	// clone replaces one. A backup left behind on a provisioned node is
+	// debris its last run should have removed.
+	for _, m := range pr.MovedAside {
+		if m.Kind == "interrupted" && pr.Provisioned {
+			p = append(p, fmt.Sprintf("an interrupted base backup is left at %s (%s)", m.Path, humanBytes(m.Bytes)))
+		}
+	}
 	return p
 }
 
@@ -155,4 +163,18 @@ func syncProblems(s *Sync, maxAge time.Duration) []string {
 		p = append(p, fmt.Sprintf("last sync ended %s ago, more than %s", time.Duration(run.AgeSeconds)*time.Second, maxAge))
 	}
 	return p
+}
+
+// humanBytes is a size in binary units.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -12,6 +12,7 @@ import (
 
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/plan"
 )
 
@@ -56,6 +57,11 @@ func probeProvisioning(c *Inputs) (Provisioning, error) {
 		errs = append(errs, err)
 	}
 	p.Result = res
+	aside, err := movedAside(c)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	p.MovedAside = aside
 	return p, errors.Join(errs...)
 }
 
@@ -107,7 +113,70 @@ func readResult(path string, doc *metadata.Document) (*Result, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("provisioning result %s: %w", filepath.Base(path), err)
 	}
-	return &Result{Status: r.Status, Phase: r.Phase, Error: scrub(r.Error, doc), Retry: r.Retry, Time: r.Time.UTC()}, nil
+	res := &Result{Status: r.Status, Phase: r.Phase, Error: scrub(r.Error, doc), Retry: r.Retry, Time: r.Time.UTC(), Attempts: []Attempt{}}
+	for _, a := range r.Attempts {
+		res.Attempts = append(res.Attempts, Attempt{Time: a.Time.UTC(), Phase: a.Phase, Outcome: a.Outcome, Error: scrub(a.Error, doc)})
+	}
+	return res, nil
+}
+
+// movedAside finds the directories beside the node's data directories
+// that a base backup replaced or left: DATADIR.replaced-TIME,
+// DATADIR.xroad-basebackup (a backup under way or broken off) and
+// DATADIR.xroad-basebackup.interrupted-TIME (kept by earlier versions).
+func movedAside(c *Inputs) ([]MovedAside, error) {
+	out := []MovedAside{}
+	if c.Facts == nil {
+		return out, nil
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, dir := range []string{c.Facts.PG.Serverconf.DataDir, c.Facts.PG.Default.DataDir} {
+		if dir == "" || seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		for _, k := range []struct{ glob, kind string }{
+			{dir + ".replaced-*", "replaced"},
+			{dir + pg.BackupSuffix, "interrupted"},
+			{dir + pg.BackupSuffix + ".interrupted-*", "interrupted"},
+		} {
+			paths, _ := filepath.Glob(k.glob) // the patterns are well-formed
+			for _, p := range paths {
+				if st, err := os.Lstat(p); err != nil || !st.IsDir() {
+					continue
+				}
+				size, err := duSize(p)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				out = append(out, MovedAside{Path: p, Kind: k.kind, Bytes: size})
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// duSize adds up the sizes of the regular files under dir.
+func duSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("size of %s: %w", dir, err)
+	}
+	return n, nil
 }
 
 // scrub hides the document's passwords should an error text ever carry

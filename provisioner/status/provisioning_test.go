@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -117,5 +118,43 @@ func TestProvisioningWithoutPlanOrState(t *testing.T) {
 	writeFile(t, filepath.Join(in.StateDir, "result.json"), "{not json")
 	if _, err := probeProvisioning(in); err == nil || !strings.Contains(err.Error(), "result.json") {
 		t.Fatalf("a broken result file gave %v", err)
+	}
+}
+
+// Directories beside the data directories are reported with their sizes; a
+// backup left behind on a provisioned node is a problem, a replaced data
+// directory is not (every clone keeps one).
+func TestMovedAsideReportedWithSize(t *testing.T) {
+	dir := t.TempDir()
+	f := *debianFacts(t)
+	f.PG.Serverconf.DataDir = filepath.Join(dir, "serverconf")
+	f.PG.Default.DataDir = filepath.Join(dir, "main")
+	for path, size := range map[string]int{
+		f.PG.Serverconf.DataDir + ".replaced-20260101T000000Z/base/1":     3000,
+		f.PG.Serverconf.DataDir + ".replaced-20260101T000000Z/PG_VERSION": 3,
+		f.PG.Default.DataDir + ".xroad-basebackup/base/1":                 1024,
+	} {
+		os.MkdirAll(filepath.Dir(path), 0o700)
+		if err := os.WriteFile(path, make([]byte, size), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(f.PG.Serverconf.DataDir+".replaced-file", nil, 0o600) // not a directory: not ours to report
+	in := &Inputs{Facts: &f, StateDir: filepath.Join(dir, "state")}
+	p, err := probeProvisioning(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []MovedAside{
+		{Path: f.PG.Serverconf.DataDir + ".replaced-20260101T000000Z", Kind: "replaced", Bytes: 3003},
+		{Path: f.PG.Default.DataDir + ".xroad-basebackup", Kind: "interrupted", Bytes: 1024},
+	}
+	if !slices.Equal(p.MovedAside, want) {
+		t.Fatalf("moved aside %+v, want %+v", p.MovedAside, want)
+	}
+	p.Provisioned = true
+	problems := provisioningProblems(&p)
+	if len(problems) != 1 || !strings.Contains(problems[0], "interrupted base backup is left at "+want[1].Path+" (1.0 KiB)") {
+		t.Fatalf("problems %q", problems)
 	}
 }

@@ -109,7 +109,19 @@ type Provisioning struct {
 	Done        []string `json:"done"`
 	Pending     []string `json:"pending"`
 	Result      *Result  `json:"result"`
-	Error       string   `json:"error,omitempty"`
+	// MovedAside are the directories beside the node's PostgreSQL data
+	// directories that provisioning moved aside or left.
+	MovedAside []MovedAside `json:"movedAside"`
+	Error      string       `json:"error,omitempty"`
+}
+
+// MovedAside is one directory beside a data directory: a data directory a
+// base backup replaced (kept: it may hold someone's data), or a base backup
+// that was interrupted (the provisioner's own copy, removed by its next run).
+type MovedAside struct {
+	Path  string `json:"path"`
+	Kind  string `json:"kind"` // replaced, interrupted
+	Bytes int64  `json:"bytes"`
 }
 
 // Result is result.json of the last provisioning run.
@@ -119,6 +131,17 @@ type Result struct {
 	Error  string    `json:"error"`
 	Retry  string    `json:"retry"`
 	Time   time.Time `json:"time"`
+	// Attempts are the failures met on the way (result.json's attempts).
+	Attempts []Attempt `json:"attempts"`
+}
+
+// Attempt is one failed try: retried within a run, ending a run, or a run
+// that ended without a result.
+type Attempt struct {
+	Time    time.Time `json:"time"`
+	Phase   string    `json:"phase"`
+	Outcome string    `json:"outcome"`
+	Error   string    `json:"error"`
 }
 
 // HealthCheck is the proxy health check's answer (guide 3.4).

@@ -35,6 +35,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	if res := r.Provisioning.Result; res != nil && res.Status == "failed" {
 		row("", "retry: "+res.Retry)
 	}
+	for _, m := range r.Provisioning.MovedAside {
+		row("", fmt.Sprintf("moved aside (%s): %s, %s", m.Kind, m.Path, humanBytes(m.Bytes)))
+	}
 	for i, id := range r.Identity {
 		key := ""
 		if i == 0 {
@@ -169,6 +172,10 @@ func (r *Report) provisioningText() string {
 		parts = append(parts, fmt.Sprintf("%d of %d phases done", len(p.Done), len(p.Done)+len(p.Pending)))
 	} else {
 		parts = append(parts, fmt.Sprintf("%d phases done", len(p.Done)))
+	}
+	if res := p.Result; res != nil && len(res.Attempts) > 0 {
+		last := res.Attempts[len(res.Attempts)-1]
+		parts = append(parts, fmt.Sprintf("%d failed attempts, the last %s in phase %s", len(res.Attempts), last.Outcome, last.Phase))
 	}
 	if res := p.Result; res != nil && res.Status == "failed" {
 		parts = append(parts, fmt.Sprintf("failed in phase %s at %s: %s", res.Phase, res.Time.Format(time.RFC3339), res.Error))

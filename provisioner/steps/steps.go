@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -130,30 +130,7 @@ const (
 // WaitFor polls cond until it holds or the timeout passes, keeping systemd's
 // start timeout extended meanwhile.
 func WaitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	delay := firstPoll
-	var last error
-	for {
-		ok, err := cond(ctx)
-		if ok {
-			return nil
-		}
-		last = err
-		if time.Now().After(deadline) {
-			if last != nil {
-				return fmt.Errorf("waited %s for %s: %w", timeout, what, last)
-			}
-			return fmt.Errorf("waited %s for %s", timeout, what)
-		}
-		system.Notify("waiting for " + what)
-		system.ExtendTimeout(uint64((delay + 30*time.Second).Microseconds()))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(jitter(delay)):
-		}
-		delay = min(2*delay, maxPoll)
-	}
+	return retry.Until(ctx, retry.Policy{First: firstPoll, Max: maxPoll, Timeout: timeout}, what, cond)
 }
 
 // Chain runs fns in order, stopping at the first error.
@@ -166,10 +143,6 @@ func Chain(fns ...func(context.Context) error) func(context.Context) error {
 		}
 		return nil
 	}
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d/2 + time.Duration(rand.Int64N(int64(d)))
 }
 
 // RunAs is the user a command of the profile runs as; "" for root.

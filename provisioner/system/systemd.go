@@ -30,12 +30,23 @@ func (s *Systemd) Close() { s.conn.Close() }
 // Start starts a unit and waits for the job's result. Never use it on a unit
 // ordered after the caller's own unit: that job waits for us and deadlocks.
 func (s *Systemd) Start(ctx context.Context, name string) error {
+	s.resetFailed(ctx, name)
 	return s.job(ctx, name, "start", s.conn.StartUnitContext)
 }
 
 // Restart restarts a unit and waits for the job's result.
 func (s *Systemd) Restart(ctx context.Context, name string) error {
+	s.resetFailed(ctx, name)
 	return s.job(ctx, name, "restart", s.conn.RestartUnitContext)
+}
+
+// resetFailed clears a unit's failed state and its start-limit counter
+// before a start asked for: systemd's own restarts after crashes (or a
+// fenced database refused at each of them) may have used the limit up, and
+// a deliberate start (rejoin, repair) must not be refused for that. A unit
+// that is not loaded or not failed has nothing to reset.
+func (s *Systemd) resetFailed(ctx context.Context, name string) {
+	_ = s.conn.ResetFailedUnitContext(ctx, name)
 }
 
 // Stop stops a unit and waits for the job's result.

@@ -26,6 +26,7 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -199,19 +200,13 @@ var lockedRE = regexp.MustCompile(`is locked by another process|Could not get lo
 // and cloud-init may be using debconf at the same moment.
 func RunPackageTool(ctx context.Context, c system.Cmd) error {
 	stdin, _ := io.ReadAll(orEmpty(c.Stdin))
-	deadline := time.Now().Add(lockWait)
-	for delay := 250 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
-		c.Stdin = bytes.NewReader(stdin)
-		_, err := system.Run(ctx, c)
-		if err == nil || !lockedRE.MatchString(err.Error()) || time.Now().After(deadline) {
+	locked := func(err error) bool { return lockedRE.MatchString(err.Error()) }
+	return retry.Do(ctx, retry.Policy{First: 250 * time.Millisecond, Max: 5 * time.Second, Timeout: lockWait, Transient: locked},
+		c.Args[0], func(ctx context.Context) error {
+			c.Stdin = bytes.NewReader(stdin)
+			_, err := system.Run(ctx, c)
 			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-	}
+		})
 }
 
 func orEmpty(r io.Reader) io.Reader {

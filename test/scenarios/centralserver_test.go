@@ -77,6 +77,21 @@ func TestCentralServerHA(t *testing.T) {
 		got, err := querySQL(ctx, db2, defaultPort, "centerui", "SELECT string_agg(v, ',') FROM replication_probe")
 		return err == nil && got == "from db1", got
 	})
+	// The database primary's postmaster crashes: systemd starts it again
+	// (its fence check finds no node ahead) and the standbys stream again.
+	unit := pgOf(t, db1).Default.Unit + ".service"
+	postmaster := strings.TrimSpace(db1.MustExec(ctx, "head", "-1", pgOf(t, db1).Default.DataDir+"/postmaster.pid"))
+	db1.MustExec(ctx, "kill", "-KILL", postmaster)
+	eventually(t, ctx, 2*time.Minute, "db1's PostgreSQL restarted after a crash", func() (bool, string) {
+		out, _ := db1.Exec(ctx, "systemctl", "show", "-p", "ActiveState", "-p", "NRestarts", unit)
+		_, err := querySQL(ctx, db1, defaultPort, "postgres", "SELECT 1")
+		return err == nil && property(out, "ActiveState") == "active" && property(out, "NRestarts") != "0", out
+	})
+	dbSQL(t, ctx, db1, "centerui", "CREATE TABLE restart_probe AS SELECT 'after the crash'::text AS v")
+	eventually(t, ctx, time.Minute, "db2 replays db1's write after its restart", func() (bool, string) {
+		got, err := querySQL(ctx, db2, defaultPort, "centerui", "SELECT v FROM restart_probe")
+		return err == nil && got == "after the crash", got
+	})
 	for _, want := range []string{"password_encryption = 'scram-sha-256'", "primary_slot_name = 'standby_db2'", "recovery_target_timeline = 'latest'"} {
 		if conf := db2.MustExec(ctx, "cat", pgOf(t, db2).Default.ConfigDir+"/postgresql.conf"); !strings.Contains(conf, want) {
 			t.Errorf("db2 postgresql.conf lacks %q", want)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/test/cluster"
 	"xroad-appliance/test/nodeimage"
 )
@@ -53,7 +55,12 @@ func TestProvisionKilledAtPhaseBoundaries(t *testing.T) {
 // TestSecondaryWaitsForPrimarySync holds the primary between its replication
 // roles and its sync user, so the secondary can clone the database but not
 // yet copy /etc/xroad: it must wait there, not fail, and finish once the
-// primary goes on.
+// primary goes on. On the way, what breaks is mended without a reboot or a
+// hand: the secondary's base backup is broken off on the primary mid-way
+// (its walsender terminated) and is taken again within the phase; the
+// secondary's provisioner is killed while it waits and systemd starts it
+// again; result.json lists both. Once provisioned, the primary's serverconf
+// postmaster and the secondary's xroad-proxy are killed and come back.
 func TestSecondaryWaitsForPrimarySync(t *testing.T) {
 	tc := newCluster(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -70,11 +77,46 @@ func TestSecondaryWaitsForPrimarySync(t *testing.T) {
 		t.Fatalf("ss1 held after db-properties: %s %v", result, err)
 	}
 
+	// A database large enough that its backup takes a while, and a breaker
+	// on the primary that terminates the secondary's backup connection as
+	// soon as it shows in pg_stat_replication.
+	sql(t, ctx, ss1, "postgres", "CREATE TABLE bulk AS SELECT g, repeat(md5(g::text), 30) AS pad FROM generate_series(1, 250000) g")
+	broken := make(chan string, 1)
+	go func() {
+		out, err := ss1.Exec(ctx, "sh", "-c", `for i in $(seq 1 6000); do
+  if runuser -u postgres -- psql -X -qtA -p `+serverconfPort+` -d postgres -c "SELECT pg_terminate_backend(pid) FROM (SELECT pid FROM pg_stat_replication WHERE application_name = 'ss2 basebackup' OFFSET 0) s" | grep -q t; then
+    echo terminated; exit 0
+  fi
+  sleep 0.05
+done; exit 1`)
+		if err != nil {
+			out += err.Error()
+		}
+		broken <- strings.TrimSpace(out)
+	}()
+
 	ss2 := tc.boot(t, "ss2")
-	eventually(t, ctx, 5*time.Minute, "ss2 waiting for the primary's /etc/xroad", func() (bool, string) {
-		out, _ := ss2.Exec(ctx, "systemctl", "show", "-p", "ActiveState", "-p", "StatusText", "xroad-provision.service")
+	select {
+	case out := <-broken:
+		if out != "terminated" {
+			t.Fatalf("the secondary's base backup was never seen on the primary: %s", out)
+		}
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	waitingForSync := func() (bool, string) {
+		out, _ := ss2.Exec(ctx, "systemctl", "show", "-p", "ActiveState", "-p", "StatusText", "-p", "ExecMainPID", "xroad-provision.service")
 		return property(out, "ActiveState") == "activating" &&
 			strings.Contains(property(out, "StatusText"), "/etc/xroad over SSH"), out
+	}
+	eventually(t, ctx, 5*time.Minute, "ss2 waiting for the primary's /etc/xroad", waitingForSync)
+
+	// Killed while it waits: systemd starts it again, and it waits again.
+	killed := property(ss2.MustExec(ctx, "systemctl", "show", "-p", "ExecMainPID", "xroad-provision.service"), "ExecMainPID")
+	ss2.MustExec(ctx, "systemctl", "kill", "--signal=KILL", "xroad-provision.service")
+	eventually(t, ctx, 3*time.Minute, "ss2's provisioner started again by systemd", func() (bool, string) {
+		ok, out := waitingForSync()
+		return ok && property(out, "ExecMainPID") != killed, out
 	})
 
 	if err := os.Remove(filepath.Join(ss1.Root(), crashEnvFile)); err != nil {
@@ -89,13 +131,75 @@ func TestSecondaryWaitsForPrimarySync(t *testing.T) {
 	for _, n := range all(ss1, ss2) {
 		expectHealthy(t, ctx, n)
 	}
+
+	res := resultOf(t, ss2)
+	if !hasAttempt(res, "basebackup", "retried", "pg_basebackup") || !hasAttempt(res, "initial-sync", "interrupted", "") {
+		t.Errorf("ss2's result.json does not list the broken-off backup and the killed run: %+v", res.Attempts)
+	}
+	if left := ss2.MustExec(ctx, "sh", "-c", "ls -d "+pgOf(t, ss2).Serverconf.DataDir+".xroad-basebackup* 2>/dev/null || true"); left != "" {
+		t.Errorf("ss2: a base backup was left in place: %s", left)
+	}
+	if st, raw := nodeStatus(t, ctx, ss2); len(st.Provisioning.MovedAside) != 1 || st.Provisioning.MovedAside[0].Kind != "replaced" || st.Provisioning.MovedAside[0].Bytes == 0 {
+		t.Errorf("ss2's status does not report the one data directory its clone replaced:\n%s", raw)
+	}
+	if got := sql(t, ctx, ss2, "postgres", "SELECT count(*) FROM bulk"); got != "250000" {
+		t.Errorf("ss2 has %s rows of the primary's 250000", got)
+	}
+
+	// Crashed services come back by themselves.
+	unit := pgOf(t, ss1).Serverconf.Unit + ".service"
+	postmaster := strings.TrimSpace(ss1.MustExec(ctx, "head", "-1", pgOf(t, ss1).Serverconf.DataDir+"/postmaster.pid"))
+	ss1.MustExec(ctx, "kill", "-KILL", postmaster)
+	eventually(t, ctx, 2*time.Minute, "ss1's serverconf instance restarted", func() (bool, string) {
+		out, _ := ss1.Exec(ctx, "systemctl", "show", "-p", "ActiveState", "-p", "NRestarts", unit)
+		pid, _ := ss1.Exec(ctx, "head", "-1", pgOf(t, ss1).Serverconf.DataDir+"/postmaster.pid")
+		return property(out, "ActiveState") == "active" && property(out, "NRestarts") != "0" &&
+			strings.TrimSpace(pid) != postmaster && strings.TrimSpace(pid) != "", out
+	})
+	expectStreaming(t, ctx, ss1, "ss2")
+	proxy := property(ss2.MustExec(ctx, "systemctl", "show", "-p", "MainPID", "xroad-proxy.service"), "MainPID")
+	if limit := property(ss2.MustExec(ctx, "systemctl", "show", "-p", "StartLimitIntervalUSec", "xroad-proxy.service"), "StartLimitIntervalUSec"); limit != "10min" {
+		t.Errorf("xroad-proxy's start limit interval is %s, not the profile's", limit)
+	}
+	ss2.MustExec(ctx, "kill", "-KILL", proxy)
+	eventually(t, ctx, 2*time.Minute, "ss2's xroad-proxy restarted", func() (bool, string) {
+		out, _ := ss2.Exec(ctx, "systemctl", "show", "-p", "ActiveState", "-p", "MainPID", "xroad-proxy.service")
+		return property(out, "ActiveState") == "active" && property(out, "MainPID") != proxy && property(out, "MainPID") != "0", out
+	})
+	for _, n := range all(ss1, ss2) {
+		expectHealthy(t, ctx, n)
+	}
+}
+
+// resultOf reads the node's result.json.
+func resultOf(t *testing.T, n *cluster.Node) *engine.Result {
+	t.Helper()
+	b, err := n.ReadFile("/var/lib/xroad-node/result.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res engine.Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	return &res
+}
+
+func hasAttempt(res *engine.Result, phase, outcome, text string) bool {
+	for _, a := range res.Attempts {
+		if a.Phase == phase && a.Outcome == outcome && strings.Contains(a.Error, text) {
+			return true
+		}
+	}
+	return false
 }
 
 // createCrashable creates the kit's node name with a drop-in that feeds
-// crashEnvFile to the provisioner.
+// crashEnvFile to the provisioner. These tests move the kill point and start
+// the unit again themselves, so systemd's own restart is off here.
 func (tc *testCluster) createCrashable(t *testing.T, name string) *cluster.Node {
 	n := tc.create(t, name)
-	dropIn := "[Service]\nEnvironmentFile=-" + crashEnvFile + "\n"
+	dropIn := "[Unit]\nOnFailure=\n[Service]\nRestart=no\nEnvironmentFile=-" + crashEnvFile + "\n"
 	if err := n.WriteFile("/etc/systemd/system/xroad-provision.service.d/crash.conf", []byte(dropIn), 0o644); err != nil {
 		t.Fatal(err)
 	}
