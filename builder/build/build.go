@@ -14,9 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 	"xroad-appliance/builder/outdir"
+	"xroad-appliance/builder/parallel"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -291,28 +291,13 @@ func lowerBlobs(ctx context.Context, cacheRoot string, d *definition.Resolved, b
 		{"packages", pkgs.Key, pkgs.Upper, "xroad-image: packages " + strings.Join(d.XRoadPackages, " "), true, &hits.PackagesBlob},
 	}
 	out := make([]namedBlob, len(jobs))
-	err := inParallel(len(jobs), func(i int) error {
+	err := parallel.Do(len(jobs), func(i int) error {
 		j := jobs[i]
 		blob, hit, err := cachedBlob(ctx, cacheRoot, j.name, j.key, j.dir, layer.Options{Epoch: d.Epoch, Overlay: j.overlay}, p)
 		out[i], *j.hit = namedBlob{j.name, blob, j.createdBy}, hit
 		return err
 	})
 	return out, err
-}
-
-// inParallel runs fn for 0..n-1 at once and joins every error.
-func inParallel(n int, fn func(i int) error) error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(i)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // layerRecipe changes whenever the way trees become tar streams changes.

@@ -18,6 +18,7 @@ import (
 	"xroad-appliance/builder/image"
 	"xroad-appliance/builder/layer"
 	"xroad-appliance/builder/packages"
+	"xroad-appliance/builder/parallel"
 	"xroad-appliance/builder/progress"
 )
 
@@ -103,7 +104,7 @@ func writeOutputs(ctx context.Context, d *definition.Resolved, img v1.Image, man
 		}})
 	}
 	outputs := make([]Output, len(jobs))
-	err := inParallel(len(jobs), func(i int) error {
+	err := parallel.Do(len(jobs), func(i int) error {
 		j := jobs[i]
 		done := p.Step("output %s", j.kind)
 		o := Output{Kind: j.kind, Path: filepath.Join(out, j.name)}

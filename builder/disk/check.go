@@ -161,33 +161,47 @@ func checkGCE(path string, diskSize int64, rawSHA256 string) error {
 	}
 	tr := tar.NewReader(br)
 	var members []string
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("check %s: %w", path, err)
-		}
+	err = eachMember(tr, func(h *tar.Header) error {
 		members = append(members, h.Name)
 		if h.Name != gceMember {
-			continue
+			return nil
 		}
 		if h.Size != diskSize {
-			return fmt.Errorf("check %s: %s of %d bytes, the disk has %d", path, gceMember, h.Size, diskSize)
+			return fmt.Errorf("%s of %d bytes, the disk has %d", gceMember, h.Size, diskSize)
 		}
 		h256 := newSHA256()
 		if _, err := io.CopyBuffer(h256, tr, make([]byte, mib)); err != nil {
-			return fmt.Errorf("check %s: %s: %w", path, gceMember, err)
+			return fmt.Errorf("%s: %w", gceMember, err)
 		}
 		if got := h256.hex(); got != rawSHA256 {
-			return fmt.Errorf("check %s: %s has SHA-256 %s, the raw disk %s", path, gceMember, got, rawSHA256)
+			return fmt.Errorf("%s has SHA-256 %s, the raw disk %s", gceMember, got, rawSHA256)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("check %s: %w", path, err)
 	}
 	if len(members) != 1 || members[0] != gceMember {
 		return fmt.Errorf("check %s: members %q, want exactly one, %s", path, members, gceMember)
 	}
 	return nil
+}
+
+// eachMember calls fn with each member's header, positioned to read its
+// content from tr.
+func eachMember(tr *tar.Reader, fn func(*tar.Header) error) error {
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
 }
 
 // ovfEnvelope is the part of an OVF descriptor the check compares.
@@ -250,16 +264,9 @@ func checkOVA(path, name string, diskSize int64, vmdkSHA256 string) error {
 		body   []byte // the descriptor and the manifest
 	}
 	var members []member
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("check %s: %w", path, err)
-		}
+	err = eachMember(tr, func(h *tar.Header) error {
 		if h.Format != tar.FormatUSTAR || h.Typeflag != tar.TypeReg {
-			return fmt.Errorf("check %s: member %s is %v type %q, want a plain ustar file", path, h.Name, h.Format, h.Typeflag)
+			return fmt.Errorf("member %s is %v type %q, want a plain ustar file", h.Name, h.Format, h.Typeflag)
 		}
 		m := member{name: h.Name, size: h.Size}
 		s := newSHA256()
@@ -269,10 +276,14 @@ func checkOVA(path, name string, diskSize int64, vmdkSHA256 string) error {
 			w = io.MultiWriter(s, &body)
 		}
 		if _, err := io.CopyBuffer(w, tr, make([]byte, mib)); err != nil {
-			return fmt.Errorf("check %s: %s: %w", path, h.Name, err)
+			return fmt.Errorf("%s: %w", h.Name, err)
 		}
 		m.sha256, m.body = s.hex(), body.Bytes()
 		members = append(members, m)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("check %s: %w", path, err)
 	}
 	ovfName, vmdkName, mfName := ovaNames(name)
 	var got []string

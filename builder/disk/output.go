@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
+	"xroad-appliance/builder/parallel"
 	"xroad-appliance/provisioner/atomicfile"
 )
 
@@ -147,7 +146,7 @@ func convertAll(ctx context.Context, raw, stage, work string, opts Options, disk
 		// concurrent use.
 		opts.Progress("disk: converting to " + strings.Join(names, ", "))
 	}
-	if err := inParallel(len(first), func(i int) error { return first[i].run() }); err != nil {
+	if err := parallel.Do(len(first), func(i int) error { return first[i].run() }); err != nil {
 		return nil, err
 	}
 	// The GCE archive must hold the disk the raw check hashed.
@@ -180,7 +179,7 @@ func convertAll(ctx context.Context, raw, stage, work string, opts Options, disk
 			n = append(n, string(j.out.Format))
 		}
 		opts.Progress("disk: packing " + strings.Join(n, ", "))
-		if err := inParallel(len(second), func(i int) error { return second[i].run() }); err != nil {
+		if err := parallel.Do(len(second), func(i int) error { return second[i].run() }); err != nil {
 			return nil, err
 		}
 	}
@@ -199,21 +198,6 @@ func convertAll(ctx context.Context, raw, stage, work string, opts Options, disk
 		staged = append(staged, o)
 	}
 	return staged, nil
-}
-
-// inParallel runs fn(0..n-1) side by side and joins their errors.
-func inParallel(n int, fn func(int) error) error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(i)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // finish flushes a staged output to disk (before the rename makes it
