@@ -25,7 +25,7 @@ var TLS = pg.TLSIn(TLSDir)
 type Node struct {
 	Doc      *metadata.Document
 	Facts    *profiles.Facts
-	Systemd  *system.Systemd // nil when only planning
+	Systemd  system.Units // nil when only planning
 	StateDir string
 	// PrimaryWait bounds how long a standby waits for the database primary;
 	// StandbysWait how long the primary waits for its standbys to stream.

@@ -23,7 +23,7 @@ const DefaultAdminPort = 5566
 type Node struct {
 	Doc      *metadata.Document
 	Facts    *profiles.Facts
-	Systemd  *system.Systemd
+	Systemd  system.Units
 	StateDir string
 	// AdminPort is the proxy admin port (maintenance mode).
 	AdminPort int

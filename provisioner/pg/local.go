@@ -48,7 +48,7 @@ func Local(ctx context.Context, port int, database string) (*pgx.Conn, error) {
 
 // Restart restarts an instance's unit and waits until it accepts local
 // connections again.
-func Restart(ctx context.Context, sd *system.Systemd, unit string, port int) error {
+func Restart(ctx context.Context, sd system.Units, unit string, port int) error {
 	if err := sd.Restart(ctx, unit); err != nil {
 		return err
 	}

@@ -45,10 +45,11 @@ func (n *Node) stopServices() engine.Phase {
 // tlsFiles installs the node's PostgreSQL certificate material (guide 4.1 step 3).
 func (n *Node) tlsFiles() engine.Phase {
 	owner := "postgres:root" // guide: chown postgres, chmod 400
+	tls := n.tls()
 	files := []engine.File{
-		{Path: TLS.CA, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.CA)},
-		{Path: TLS.Cert, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Cert)},
-		{Path: TLS.Key, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Key), Secret: true},
+		{Path: tls.CA, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.CA)},
+		{Path: tls.Cert, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Cert)},
+		{Path: tls.Key, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Key), Secret: true},
 	}
 	p := steps.Files("tls", "PostgreSQL TLS certificate and key in "+TLSDir, files, nil)
 	apply := p.Apply

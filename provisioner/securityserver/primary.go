@@ -20,9 +20,9 @@ func (n *Node) primarySettings() string {
 	p := n.Facts.PG
 	return strings.Join([]string{
 		"ssl = on",
-		"ssl_ca_file   = " + confedit.PGString(TLS.CA),
-		"ssl_cert_file = " + confedit.PGString(TLS.Cert),
-		"ssl_key_file  = " + confedit.PGString(TLS.Key),
+		"ssl_ca_file   = " + confedit.PGString(n.tls().CA),
+		"ssl_cert_file = " + confedit.PGString(n.tls().Cert),
+		"ssl_key_file  = " + confedit.PGString(n.tls().Key),
 		"listen_addresses = '*'",
 		"wal_level = " + p.WalLevel,
 		fmt.Sprintf("max_wal_senders = %d", n.walSenders()),
