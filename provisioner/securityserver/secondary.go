@@ -104,10 +104,13 @@ func (n *Node) primaryConninfo() string {
 	return confedit.Conninfo(pg.ReplicationConninfo(n.Doc.Primary.Address, n.primaryPort(), n.Doc.Node, n.tls()), pg.ConninfoOrder...)
 }
 
-// recoveryConf is guide 4.4's recovery.conf below PostgreSQL 12.
+// recoveryConf is guide 4.4's recovery.conf below PostgreSQL 12, with
+// recovery_target_timeline = 'latest' (12's default): without it a standby
+// repointed to a promoted secondary stays on the old timeline and never
+// streams again ("End of WAL reached on timeline 1", seen on 10.23).
 func (n *Node) recoveryConf() []byte {
 	return []byte("standby_mode = 'on'\nprimary_conninfo = " + confedit.PGString(n.primaryConninfo()) +
-		"\ntrigger_file = " + confedit.PGString(n.Facts.PG.Standby.TriggerFile) + "\n")
+		"\ntrigger_file = " + confedit.PGString(n.Facts.PG.Standby.TriggerFile) + "\nrecovery_target_timeline = 'latest'\n")
 }
 
 // standbyFile is standby.signal or recovery.conf, 0600 postgres:postgres.
