@@ -67,3 +67,14 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// lacking refuses cmd, before it changes anything, when the node's
+// PostgreSQL lacks a server feature cmd uses (the profile's pg.lacks).
+func (n *Node) lacking(cmd string, features ...string) error {
+	for _, f := range features {
+		if why, ok := n.Facts.PG.Lacks[f]; ok {
+			return refuse("%s: not possible on PostgreSQL %s: %s; nothing was changed", cmd, n.Facts.PostgreSQLVersion, why)
+		}
+	}
+	return nil
+}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
+	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
@@ -202,6 +204,17 @@ func (n *Node) settingsApplied(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	defer conn.Close(ctx)
+	if _, lacks := n.Facts.PG.Lacks[profiles.FeaturePendingRestart]; lacks {
+		// Without pending_restart the settings are in effect when the
+		// server started after postgresql.conf last changed.
+		st, err := os.Stat(n.pgConf())
+		if err != nil {
+			return false, err
+		}
+		var started time.Time
+		err = conn.QueryRow(ctx, "SELECT pg_postmaster_start_time()").Scan(&started)
+		return err == nil && started.After(st.ModTime()), err
+	}
 	var pending int
 	err = conn.QueryRow(ctx, "SELECT count(*) FROM pg_settings WHERE pending_restart").Scan(&pending)
 	return err == nil && pending == 0, err

@@ -27,7 +27,7 @@ func (n *Node) primarySettings() string {
 		"wal_level = " + p.WalLevel,
 		fmt.Sprintf("max_wal_senders = %d", n.walSenders()),
 		p.WalRetentionKey + " = " + confedit.PGString(p.WalRetentionValue),
-		"password_encryption = " + confedit.PGString(p.PasswordEncryption),
+		"password_encryption = " + confedit.PGString(p.PasswordEncryptionValue()),
 	}, "\n")
 }
 
