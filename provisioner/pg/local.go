@@ -160,3 +160,19 @@ func WALReceiver(ctx context.Context, port int) (host, status string, err error)
 	}
 	return confedit.ParseConninfo(conninfo)["host"], status, nil
 }
+
+// ReceivedTimeline is the timeline of the last WAL a standby's receiver
+// flushed; 0 when no receiver runs.
+func ReceivedTimeline(ctx context.Context, port int) (int, error) {
+	conn, err := Local(ctx, port, "postgres")
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var tli int
+	err = conn.QueryRow(ctx, "SELECT coalesce(received_tli, 0) FROM pg_stat_wal_receiver").Scan(&tli)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return tli, err
+}
