@@ -100,6 +100,7 @@ type caseRun struct {
 	mu               sync.Mutex
 	lines            []string
 	passed, failed   int
+	skipped          int
 	start            time.Time
 }
 
@@ -128,6 +129,14 @@ func (c *caseRun) add(ok bool, check, detail string) {
 }
 
 func (c *caseRun) fail(check string, err error) { c.add(false, check, err.Error()) }
+
+// skip records a check the platform cannot have, with the profile's reason.
+func (c *caseRun) skip(check, why string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, fmt.Sprintf("SKIP %s %s %s", c.label(), check, why))
+	c.skipped++
+}
 
 // check runs one check and records it; false stops the case, whose later
 // checks build on this one.
@@ -255,11 +264,13 @@ func run(scratch, onlyProfile, onlyVersion string, jobs int) int {
 	}
 	runCases(ctx, newer, jobs)
 	passed, failed := 0, 0
+	skipped := len(skips)
 	for _, c := range cases {
 		passed += c.passed
 		failed += c.failed
+		skipped += c.skipped
 	}
-	fmt.Printf("%d passed, %d failed (%d skipped) in %.0fs\n", passed, failed, len(skips), time.Since(began).Seconds())
+	fmt.Printf("%d passed, %d failed (%d skipped) in %.0fs\n", passed, failed, skipped, time.Since(began).Seconds())
 	if failed > 0 {
 		return 1
 	}
@@ -296,4 +307,5 @@ func runCases(ctx context.Context, cases []*caseRun, jobs int) {
 
 func runCase(ctx context.Context, c *caseRun) {
 	runSecurityServer(ctx, c)
+	runCentralServer(ctx, c)
 }

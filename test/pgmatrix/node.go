@@ -66,7 +66,7 @@ func rewrite(base *profiles.Facts, root string, port int) *profiles.Facts {
 
 // newNode lays out a node's root: TLS files from its kit document, the
 // state directory, the parents of its data directory, its server.
-func newNode(ctx context.Context, dir string, doc *metadata.Document, addr string, base *profiles.Facts, unit func(*profiles.Facts) string) (*node, error) {
+func newNode(ctx context.Context, dir string, doc *metadata.Document, addr string, base *profiles.Facts, instance func(*profiles.Facts) profiles.Instance) (*node, error) {
 	root := filepath.Join(dir, doc.Node)
 	port, err := freePort()
 	if err != nil {
@@ -75,7 +75,8 @@ func newNode(ctx context.Context, dir string, doc *metadata.Document, addr strin
 	f := rewrite(base, root, port)
 	n := &node{name: doc.Node, addr: addr, doc: doc, facts: f, root: root, state: filepath.Join(root, "var/lib/xroad-node"),
 		tls: pg.TLSIn(filepath.Join(root, "etc/xroad/postgresql"))}
-	for _, d := range []string{n.state, filepath.Dir(n.tls.CA), filepath.Dir(f.PG.Serverconf.DataDir)} {
+	in := instance(f)
+	for _, d := range []string{n.state, filepath.Dir(n.tls.CA), filepath.Dir(in.DataDir)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
@@ -97,8 +98,7 @@ func newNode(ctx context.Context, dir string, doc *metadata.Document, addr strin
 		return nil, err
 	}
 	n.log = slog.New(slog.NewTextHandler(lf, nil))
-	sc := f.PG.Serverconf
-	n.srv = &server{unit: unit(f), binDir: f.PG.BinDir, dataDir: sc.DataDir, confDir: sc.ConfigDir, port: port,
+	n.srv = &server{unit: in.Unit + ".service", binDir: f.PG.BinDir, dataDir: in.DataDir, confDir: in.ConfigDir, port: port,
 		log: filepath.Join(logDir, "postgresql.log")}
 	return n, nil
 }
@@ -108,8 +108,7 @@ func newNode(ctx context.Context, dir string, doc *metadata.Document, addr strin
 // with its configuration in the profile's configuration directory. Where
 // that is not the data directory (pg_createcluster), the configuration
 // names the data directory and stays when a base backup replaces the data.
-func (n *node) createInstance(template string, withData bool) error {
-	sc := n.facts.PG.Serverconf
+func (n *node) createInstance(template string, withData bool, sc profiles.Instance) error {
 	if withData {
 		if err := copyTree(template, sc.DataDir); err != nil {
 			return err

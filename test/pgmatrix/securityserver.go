@@ -34,7 +34,7 @@ type ssCluster struct {
 	secondary []*node
 }
 
-func ssUnit(f *profiles.Facts) string { return f.PG.Serverconf.Unit + ".service" }
+func ssInstance(f *profiles.Facts) profiles.Instance { return f.PG.Serverconf.Instance }
 
 // ssNode is the provisioner's node for n with document doc, following a
 // primary on primaryPort (0: its own, as for the primary itself).
@@ -87,7 +87,7 @@ func runSecurityServer(ctx context.Context, c *caseRun) {
 	}
 	cl := &ssCluster{c: c}
 	mk := func(name, addr string) (*node, error) {
-		return newNode(ctx, c.dir, docs[name], addr, c.facts, ssUnit)
+		return newNode(ctx, c.dir, docs[name], addr, c.facts, ssInstance)
 	}
 	if cl.primary, err = mk("ss1", address(0)); err != nil {
 		c.fail("layout", err)
@@ -144,7 +144,7 @@ func (cl *ssCluster) primarySetup(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := p.createInstance(tmpl, true); err != nil {
+	if err := p.createInstance(tmpl, true, p.facts.PG.Serverconf.Instance); err != nil {
 		return "", err
 	}
 	if err := p.converge(ctx, securityserver.Plan(p.ss(p.doc, 0)), "local-access", "replication", "serverconf-start", "roles"); err != nil {
@@ -247,7 +247,7 @@ func (cl *ssCluster) secondariesUp(ctx context.Context) bool {
 }
 
 func (cl *ssCluster) baseBackup(ctx context.Context, n *node, tmpl, method string) error {
-	if err := n.createInstance(tmpl, false); err != nil {
+	if err := n.createInstance(tmpl, false, n.facts.PG.Serverconf.Instance); err != nil {
 		return err
 	}
 	if err := n.converge(ctx, securityserver.Plan(n.ss(n.doc, cl.primary.srv.port)), "basebackup"); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/system"
@@ -217,15 +219,32 @@ func (u units) UnitFileState(_ context.Context, name string) (string, error) {
 
 var _ system.Units = units{}
 
-// freePort returns a port nothing listens on, on any address: a primary
-// listens on '*'.
+// nextPort hands out the servers' ports from below the kernel's ephemeral
+// range (32768 and up by default): a port picked there may be taken by a
+// replication client's own end before its server starts.
+var nextPort = struct {
+	sync.Mutex
+	p int
+}{p: 20000 + int(time.Now().UnixNano()%5000)}
+
+// freePort returns a port nothing listens on, on any address (a primary
+// listens on '*'), and that no other node of the matrix was given.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", ":0")
-	if err != nil {
-		return 0, err
+	nextPort.Lock()
+	defer nextPort.Unlock()
+	for tries := 0; tries < 1000; tries++ {
+		nextPort.p++
+		if nextPort.p >= 32000 {
+			nextPort.p = 20000
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", nextPort.p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return nextPort.p, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free port between 20000 and 32000")
 }
 
 // copyTree copies a directory with cp -a (ownership and modes kept).
