@@ -39,7 +39,7 @@ fuzz:
 	done
 
 # The provisioner's PostgreSQL code on real servers of every major each
-# profile offers (test/pgmatrix; as root, about 2 minutes on 2 cores).
+# profile offers (test/pgmatrix; as root, 2–3 minutes on 2 cores).
 pg-matrix: setup
 	$(GO) run ./test/pgmatrix
 
