@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X xroad-appliance/cmd/internal/cli.Version=$(VERSION)
 GOFLAGS   ?= -trimpath
 export CGO_ENABLED := 0
 
-.PHONY: setup build test test-short e2e bench fuzz demo demo-down lint golden clean
+.PHONY: setup build test test-short e2e bench fuzz demo demo-down lint golden clean pg-matrix
 
 # Everything a Debian 12 machine needs for the demo and the tests, installed
 # once (test/host/setup is idempotent).
@@ -25,6 +25,7 @@ lint:
 
 test: setup lint build
 	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) pg-matrix
 	$(MAKE) fuzz FUZZTIME=30s
 	XROAD_TEST_QEMU=1 $(GO) test -p 1 -count=1 -timeout 30m -run "TestDebianDiskBootsUnderQEMU|TestUbuntuDiskProvisionsUnderQEMU" ./builder/disk/ ./test/scenarios/
 
@@ -36,6 +37,11 @@ fuzz:
 		echo "fuzz $${t%%:*} ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
 	done
+
+# The provisioner's PostgreSQL code on real servers of every major each
+# profile offers (test/pgmatrix; as root, 2–3 minutes on 2 cores).
+pg-matrix: setup
+	$(GO) run ./test/pgmatrix
 
 test-short:
 	$(GO) test -short ./...

@@ -213,6 +213,14 @@ func (pg *PostgreSQL) validate(at string) error {
 	if pg.Major >= 12 && pg.Standby.Method != "standby.signal" {
 		return fmt.Errorf("key %s.standby.method: PostgreSQL %d needs standby.signal", at, pg.Major)
 	}
+	for f := range pg.Lacks {
+		if !slices.Contains(Features, f) {
+			return fmt.Errorf("key %s.lacks.%s: unknown feature (known: %s)", at, f, strings.Join(Features, ", "))
+		}
+	}
+	if pg.Major < 10 && pg.PasswordEncryption == "md5" && pg.PasswordEncryptionSetting != "on" {
+		return fmt.Errorf("key %s.passwordEncryptionSetting: PostgreSQL %d's password_encryption is a boolean; 'on' stores md5", at, pg.Major)
+	}
 	if pg.Standby.PromoteAs == "root" {
 		return fmt.Errorf("key %s.standby.promoteAs: pg_ctl cannot be run as root; name the PostgreSQL OS user", at)
 	}

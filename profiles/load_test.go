@@ -223,3 +223,38 @@ func TestGuestForMergesTargets(t *testing.T) {
 		}
 	}
 }
+
+// 9.2 writes password_encryption as the boolean it is there and names the
+// features it lacks; a feature the code does not know is refused.
+func TestPostgreSQL92Facts(t *testing.T) {
+	f, err := Resolve("rhel-7", "9.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := f.PG.PasswordEncryptionValue(); v != "on" {
+		t.Errorf("9.2 password_encryption = %q, want on", v)
+	}
+	for _, feature := range Features {
+		if f.PG.Lacks[feature] == "" {
+			t.Errorf("9.2 lacks %s, but the profile does not say so", feature)
+		}
+	}
+	for _, name := range Names() {
+		p, _ := Load(name)
+		for _, v := range p.VersionNames() {
+			if f, _ := p.Resolve(v); f.PG.Major >= 10 && len(f.PG.Lacks) > 0 {
+				t.Errorf("%s pg%s lacks %v", name, v, f.PG.Lacks)
+			}
+		}
+	}
+	pg := PostgreSQL{Major: 9, PasswordEncryption: "md5", Standby: Standby{Method: "recovery.conf", TriggerFile: "/t", PromoteAs: "postgres"},
+		WalLevel: "hot_standby", WalRetentionKey: "wal_keep_segments", Serverconf: Serverconf{Method: "pg_createcluster", Instance: Instance{}, AuthHost: "md5"}}
+	if err := pg.validate("v"); err == nil || !strings.Contains(err.Error(), "passwordEncryptionSetting") {
+		t.Errorf("9.x with password_encryption 'md5': %v", err)
+	}
+	pg.PasswordEncryptionSetting = "on"
+	pg.Lacks = map[string]string{"replicationSlots": "9.4"}
+	if err := pg.validate("v"); err == nil || !strings.Contains(err.Error(), "unknown feature") {
+		t.Errorf("unknown feature: %v", err)
+	}
+}

@@ -378,6 +378,38 @@ type PostgreSQL struct {
 	ReplicationLSNColumn string `yaml:"replicationLSNColumn"`
 	// PasswordEncryption is the server's password_encryption (md5 or scram-sha-256).
 	PasswordEncryption string `yaml:"passwordEncryption"`
+	// PasswordEncryptionSetting is the value written for password_encryption
+	// where the server does not take the method's name: before 10 the
+	// setting is a boolean ('on' stores md5), and 'md5' stops 9.2 starting.
+	PasswordEncryptionSetting string `yaml:"passwordEncryptionSetting,omitempty" fact:"optional"`
+	// Lacks names server features the appliance uses that this version does
+	// not have (see Features), each with the version that brought it. A
+	// command needing one is refused before it changes anything.
+	Lacks map[string]string `yaml:"lacks,omitempty" fact:"optional"`
+}
+
+// Server features a PostgreSQL version may lack (PostgreSQL.Lacks keys).
+const (
+	// FeaturePendingRestart is pg_settings.pending_restart (9.5).
+	FeaturePendingRestart = "pendingRestart"
+	// FeatureAlterSystem is ALTER SYSTEM (9.4), used by handover.
+	FeatureAlterSystem = "alterSystem"
+	// FeatureLSNType is the pg_lsn type and aggregate FILTER (9.4), used by handover.
+	FeatureLSNType = "lsnType"
+	// FeatureWALReceiverView is pg_stat_wal_receiver (9.6), which promote
+	// and repoint ask whether and from where WAL streams.
+	FeatureWALReceiverView = "walReceiverView"
+)
+
+// Features are the known Lacks keys.
+var Features = []string{FeaturePendingRestart, FeatureAlterSystem, FeatureLSNType, FeatureWALReceiverView}
+
+// PasswordEncryptionValue is what the server's password_encryption is set to.
+func (p *PostgreSQL) PasswordEncryptionValue() string {
+	if p.PasswordEncryptionSetting != "" {
+		return p.PasswordEncryptionSetting
+	}
+	return p.PasswordEncryption
 }
 
 // Instance is one PostgreSQL instance (cluster) on the node.

@@ -24,9 +24,9 @@ import (
 func (n *Node) tlsFiles() engine.Phase {
 	owner := "postgres:root"
 	p := steps.Files("tls", "PostgreSQL TLS certificate and key in "+TLSDir, []engine.File{
-		{Path: TLS.CA, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.CA)},
-		{Path: TLS.Cert, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Cert)},
-		{Path: TLS.Key, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Key), Secret: true},
+		{Path: n.tls().CA, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.CA)},
+		{Path: n.tls().Cert, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Cert)},
+		{Path: n.tls().Key, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Key), Secret: true},
 	}, nil)
 	p.Apply = steps.Chain(func(context.Context) error {
 		if err := n.checkPlatform(); err != nil {
@@ -66,9 +66,9 @@ func (n *Node) settingLines() []string {
 	return []string{
 		"password_encryption = 'scram-sha-256'",
 		"ssl = on",
-		"ssl_ca_file   = " + confedit.PGString(TLS.CA),
-		"ssl_cert_file = " + confedit.PGString(TLS.Cert),
-		"ssl_key_file  = " + confedit.PGString(TLS.Key),
+		"ssl_ca_file   = " + confedit.PGString(n.tls().CA),
+		"ssl_cert_file = " + confedit.PGString(n.tls().Cert),
+		"ssl_key_file  = " + confedit.PGString(n.tls().Key),
 		"listen_addresses = '*'",
 		"wal_level = replica",
 		"max_wal_senders = 10",
@@ -270,8 +270,12 @@ func (n *Node) verifyStandbys() engine.Phase {
 	}
 }
 
-// passfilePath is the replication user's passfile in postgres's home.
-func passfilePath() string {
+// passfilePath is the replication user's passfile: in postgres's home,
+// unless the node names another (Node.PassfilePath).
+func (n *Node) passfilePath() string {
+	if n.PassfilePath != "" {
+		return n.PassfilePath
+	}
 	home := "/var/lib/postgresql"
 	if ids, err := system.LookupIDs("postgres"); err == nil {
 		home = ids.Home
@@ -290,7 +294,7 @@ func passfileLine(port int, user, password string) string {
 func (n *Node) passfile() engine.Phase {
 	db := n.db()
 	return steps.Files("passfile", "replication password in a 0600 passfile", []engine.File{{
-		Path: passfilePath(), Mode: 0o600, Owner: "postgres:postgres", Secret: true,
+		Path: n.passfilePath(), Mode: 0o600, Owner: "postgres:postgres", Secret: true,
 		Content: []byte(passfileLine(db.Port, db.ReplicationUser, db.ReplicationPassword)),
 	}}, nil)
 }
@@ -303,7 +307,7 @@ func (n *Node) primaryConninfo() string {
 	db := n.db()
 	return confedit.Conninfo(map[string]string{
 		"host": db.Primary.Address, "port": fmt.Sprint(db.Port), "user": db.ReplicationUser, "dbname": "replication",
-		"passfile": passfilePath(), "sslmode": "verify-ca", "sslrootcert": TLS.CA, "application_name": n.Doc.Node,
+		"passfile": n.passfilePath(), "sslmode": "verify-ca", "sslrootcert": n.tls().CA, "application_name": n.Doc.Node,
 	}, "host", "port", "user", "dbname", "passfile", "sslmode", "sslrootcert", "application_name")
 }
 
@@ -416,7 +420,7 @@ func (n *Node) baseBackup() engine.Phase {
 	return engine.Phase{
 		Name: "basebackup", Summary: "base backup of " + db.Primary.Address + " on slot " + metadata.SlotName(n.Doc.Node),
 		Actions: []string{fmt.Sprintf("PGPASSFILE=%s PGSSLMODE=verify-ca PGSSLROOTCERT=%s pg_basebackup -h %s -p %d -U %s --slot=%s -D <temporary directory> -X stream -c fast (as postgres)",
-			passfilePath(), TLS.CA, db.Primary.Address, db.Port, db.ReplicationUser, metadata.SlotName(n.Doc.Node)),
+			n.passfilePath(), n.tls().CA, db.Primary.Address, db.Port, db.ReplicationUser, metadata.SlotName(n.Doc.Node)),
 			"write " + n.standbyFile().Path + " into the backup", "swap it in; move the old data directory aside"},
 		// Every node of an image starts with the image's own cluster, whose
 		// system identifier the primary shares: only a clone carries the
@@ -452,7 +456,7 @@ func (n *Node) baseBackup() engine.Phase {
 					id, err := pg.SystemID(ctx, n.Facts.PG.BinDir, dir)
 					return err == nil && id == primary.SystemID, nil
 				},
-				Env: []string{"PGPASSFILE=" + passfilePath(), "PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + TLS.CA, "PGAPPNAME=" + n.Doc.Node + " basebackup"},
+				Env: []string{"PGPASSFILE=" + n.passfilePath(), "PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + n.tls().CA, "PGAPPNAME=" + n.Doc.Node + " basebackup"},
 				Args: []string{"-h", db.Primary.Address, "-p", fmt.Sprint(db.Port), "-U", db.ReplicationUser,
 					"--slot=" + metadata.SlotName(n.Doc.Node), "-X", "stream", "-c", "fast", "--no-password"},
 			}.Run(ctx)

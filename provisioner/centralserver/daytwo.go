@@ -72,7 +72,7 @@ func (n *Node) ownerSession(ctx context.Context, h metadata.Host) (*pgx.Conn, er
 	db := n.db()
 	cfg, err := pgx.ParseConfig(confedit.Conninfo(map[string]string{
 		"host": h.Address, "port": fmt.Sprint(db.Port), "dbname": db.Name, "user": db.Owner,
-		"sslmode": "verify-ca", "sslrootcert": TLS.CA, "connect_timeout": "5", "application_name": n.Doc.Node + " xroad-node",
+		"sslmode": "verify-ca", "sslrootcert": n.tls().CA, "connect_timeout": "5", "application_name": n.Doc.Node + " xroad-node",
 	}, "host", "port", "dbname", "user", "sslmode", "sslrootcert", "connect_timeout", "application_name"))
 	if err != nil {
 		return nil, err

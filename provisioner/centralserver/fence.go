@@ -145,7 +145,7 @@ func (n *Node) identify(ctx context.Context, h metadata.Host) (pg.Identity, erro
 	db := n.db()
 	cfg, err := pgconn.ParseConfig(confedit.Conninfo(map[string]string{
 		"host": h.Address, "port": fmt.Sprint(db.Port), "user": db.ReplicationUser, "dbname": "replication",
-		"sslmode": "verify-ca", "sslrootcert": TLS.CA, "application_name": n.Doc.Node + " fence-check", "connect_timeout": "3",
+		"sslmode": "verify-ca", "sslrootcert": n.tls().CA, "application_name": n.Doc.Node + " fence-check", "connect_timeout": "3",
 	}, "host", "port", "user", "dbname", "sslmode", "sslrootcert", "application_name", "connect_timeout"))
 	if err != nil {
 		return pg.Identity{}, err

@@ -25,11 +25,23 @@ var TLS = pg.TLSIn(TLSDir)
 type Node struct {
 	Doc      *metadata.Document
 	Facts    *profiles.Facts
-	Systemd  *system.Systemd // nil when only planning
+	Systemd  system.Units // nil when only planning
 	StateDir string
 	// PrimaryWait bounds how long a standby waits for the database primary;
 	// StandbysWait how long the primary waits for its standbys to stream.
 	PrimaryWait, StandbysWait time.Duration
+	// TLSFiles are the node's certificate files, zero for TLS; PassfilePath
+	// is the replication passfile, empty for the one in postgres's home.
+	// The PostgreSQL matrix runs several database nodes on one host.
+	TLSFiles     pg.TLSFiles
+	PassfilePath string
+}
+
+func (n *Node) tls() pg.TLSFiles {
+	if n.TLSFiles == (pg.TLSFiles{}) {
+		return TLS
+	}
+	return n.TLSFiles
 }
 
 // Plan returns the phases for the node's central-server role, in order.

@@ -23,7 +23,7 @@ const DefaultAdminPort = 5566
 type Node struct {
 	Doc      *metadata.Document
 	Facts    *profiles.Facts
-	Systemd  *system.Systemd
+	Systemd  system.Units
 	StateDir string
 	// AdminPort is the proxy admin port (maintenance mode).
 	AdminPort int
@@ -66,4 +66,15 @@ func Provisioned(stateDir string) error {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// lacking refuses cmd, before it changes anything, when the node's
+// PostgreSQL lacks a server feature cmd uses (the profile's pg.lacks).
+func (n *Node) lacking(cmd string, features ...string) error {
+	for _, f := range features {
+		if why, ok := n.Facts.PG.Lacks[f]; ok {
+			return refuse("%s: not possible on PostgreSQL %s: %s; nothing was changed", cmd, n.Facts.PostgreSQLVersion, why)
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
@@ -42,6 +43,9 @@ func (n *Node) Promote(ctx context.Context, force bool, w TopologyWaits) error {
 	}
 	if n.isPrimary() {
 		return refuse("promote: %s is already the primary of cluster %s", n.Doc.Node, n.Doc.Cluster)
+	}
+	if err := n.lacking("promote", profiles.FeatureWALReceiverView); err != nil {
+		return err
 	}
 	if _, err := n.readUpgrade(); err == nil {
 		return refuse("promote: an upgrade is prepared on this node; run `xroad-node upgrade finish` first")
@@ -89,6 +93,9 @@ func (n *Node) Repoint(ctx context.Context, primary string, w TopologyWaits) err
 		n.say("repoint: %s already follows %s (%s)", n.Doc.Node, n.Doc.Primary.Name, n.Doc.Primary.Address)
 		return nil
 	}
+	if err := n.lacking("repoint", profiles.FeatureWALReceiverView); err != nil {
+		return err
+	}
 	if _, err := n.readUpgrade(); err == nil {
 		return refuse("repoint: an upgrade is prepared on this node; run `xroad-node upgrade finish` first")
 	}
@@ -127,6 +134,9 @@ func (n *Node) handoverFile() string { return filepath.Join(n.StateDir, "handove
 func (n *Node) Handover(ctx context.Context, w TopologyWaits) error {
 	if !n.isPrimary() {
 		return refuse("handover: %s is a secondary; run handover on the primary %s", n.Doc.Node, n.Doc.Primary.Name)
+	}
+	if err := n.lacking("handover", profiles.FeatureAlterSystem, profiles.FeatureLSNType); err != nil {
+		return err
 	}
 	if b, err := os.ReadFile(n.handoverFile()); err == nil {
 		return refuse("handover: already handed over (%s); replace this node with one that rejoins as a secondary", strings.TrimSpace(string(b)))

@@ -15,7 +15,7 @@ import (
 // cluster and runs: Debian's packages create it at install, RHEL's leave
 // that to postgresql-setup (init), which runs here, as root, once; then the
 // unit is enabled and started.
-func DefaultInstance(sd *system.Systemd, unit string, port int, dataDir string, init []string) engine.Phase {
+func DefaultInstance(sd system.Units, unit string, port int, dataDir string, init []string) engine.Phase {
 	service := unit + ".service"
 	actions := []string{"systemctl enable --now " + service}
 	if len(init) > 0 {

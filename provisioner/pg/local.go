@@ -49,7 +49,7 @@ func Local(ctx context.Context, port int, database string) (*pgx.Conn, error) {
 
 // Restart restarts an instance's unit and waits until it accepts local
 // connections again.
-func Restart(ctx context.Context, sd *system.Systemd, unit string, port int) error {
+func Restart(ctx context.Context, sd system.Units, unit string, port int) error {
 	if err := sd.Restart(ctx, unit); err != nil {
 		return err
 	}
@@ -153,4 +153,20 @@ func WALReceiver(ctx context.Context, port int) (host, status string, err error)
 		return "", "", fmt.Errorf("pg_stat_wal_receiver: %w", err)
 	}
 	return confedit.ParseConninfo(conninfo)["host"], status, nil
+}
+
+// ReceivedTimeline is the timeline of the last WAL a standby's receiver
+// flushed; 0 when no receiver runs.
+func ReceivedTimeline(ctx context.Context, port int) (int, error) {
+	conn, err := Local(ctx, port, "postgres")
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var tli int
+	err = conn.QueryRow(ctx, "SELECT coalesce(received_tli, 0) FROM pg_stat_wal_receiver").Scan(&tli)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return tli, err
 }

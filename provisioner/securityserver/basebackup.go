@@ -31,7 +31,7 @@ func (n *Node) baseBackup() engine.Phase {
 	return engine.Phase{
 		Name: "basebackup", Summary: "base backup of the primary over verify-ca as " + n.Doc.Node,
 		Actions: []string{fmt.Sprintf("PGSSLMODE=verify-ca PGSSLROOTCERT=%s PGSSLCERT=%s PGSSLKEY=%s pg_basebackup -h %s -p %d -U %s -D <temporary directory> -X stream -c fast (as postgres)",
-			TLS.CA, TLS.Cert, TLS.Key, n.Doc.Primary.Address, n.Facts.PG.Serverconf.Port, n.Doc.Node),
+			n.tls().CA, n.tls().Cert, n.tls().Key, n.Doc.Primary.Address, n.primaryPort(), n.Doc.Node),
 			"write " + n.standbyFile().Path + " into the backup", "swap it in; move the old data directory aside"},
 		Check: func(ctx context.Context) (bool, error) {
 			primary, err := pg.PrimarySystemID(ctx, conninfo)
@@ -64,8 +64,8 @@ func (n *Node) baseBackup() engine.Phase {
 					id, err := n.systemID(ctx, dir)
 					return err == nil && id == primary, nil
 				},
-				Env: []string{"PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + TLS.CA, "PGSSLCERT=" + TLS.Cert, "PGSSLKEY=" + TLS.Key, "PGAPPNAME=" + n.Doc.Node + " basebackup"},
-				Args: []string{"-h", n.Doc.Primary.Address, "-p", strconv.Itoa(n.Facts.PG.Serverconf.Port),
+				Env: []string{"PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + n.tls().CA, "PGSSLCERT=" + n.tls().Cert, "PGSSLKEY=" + n.tls().Key, "PGAPPNAME=" + n.Doc.Node + " basebackup"},
+				Args: []string{"-h", n.Doc.Primary.Address, "-p", strconv.Itoa(n.primaryPort()),
 					"-U", n.Doc.Node, "-X", "stream", "-c", "fast", "--no-password"},
 			}.Run(ctx)
 		},

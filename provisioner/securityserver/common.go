@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/confedit"
@@ -47,10 +48,11 @@ func (n *Node) stopServices() engine.Phase {
 // tlsFiles installs the node's PostgreSQL certificate material (guide 4.1 step 3).
 func (n *Node) tlsFiles() engine.Phase {
 	owner := "postgres:root" // guide: chown postgres, chmod 400
+	tls := n.tls()
 	files := []engine.File{
-		{Path: TLS.CA, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.CA)},
-		{Path: TLS.Cert, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Cert)},
-		{Path: TLS.Key, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Key), Secret: true},
+		{Path: tls.CA, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.CA)},
+		{Path: tls.Cert, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Cert)},
+		{Path: tls.Key, Mode: 0o400, Owner: owner, Content: []byte(n.Doc.TLS.Key), Secret: true},
 	}
 	p := steps.Files("tls", "PostgreSQL TLS certificate and key in "+TLSDir, files, nil)
 	apply := p.Apply
@@ -216,6 +218,17 @@ func (n *Node) settingsApplied(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	defer conn.Close(ctx)
+	if _, lacks := n.Facts.PG.Lacks[profiles.FeaturePendingRestart]; lacks {
+		// Without pending_restart the settings are in effect when the
+		// server started after postgresql.conf last changed.
+		st, err := os.Stat(n.pgConf())
+		if err != nil {
+			return false, err
+		}
+		var started time.Time
+		err = conn.QueryRow(ctx, "SELECT pg_postmaster_start_time()").Scan(&started)
+		return err == nil && started.After(st.ModTime()), err
+	}
 	var pending int
 	err = conn.QueryRow(ctx, "SELECT count(*) FROM pg_settings WHERE pending_restart").Scan(&pending)
 	return err == nil && pending == 0, err

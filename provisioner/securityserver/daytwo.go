@@ -170,9 +170,20 @@ func (n *Node) follow() engine.Phase {
 	if n.Facts.PG.Standby.ConninfoReload && n.Facts.PG.Standby.Method == "standby.signal" {
 		verb = "reload"
 	}
+	// A standby following a promoted node streams the old timeline up to
+	// the fork, then fetches the new timeline's history and streams again:
+	// done once it streams the primary's own timeline, not in between.
 	streaming := func(ctx context.Context) (bool, error) {
 		host, status, err := pg.WALReceiver(ctx, n.Facts.PG.Serverconf.Port)
-		return err == nil && status == "streaming" && host == addr, err
+		if err != nil || status != "streaming" || host != addr {
+			return false, err
+		}
+		primary, err := pg.Identify(ctx, n.primaryConninfo()+" connect_timeout=5")
+		if err != nil {
+			return false, nil // not answering yet: the wait goes on
+		}
+		tli, err := pg.ReceivedTimeline(ctx, n.Facts.PG.Serverconf.Port)
+		return err == nil && tli == primary.Timeline, err
 	}
 	return engine.Phase{
 		Name: "follow", Summary: "WAL streamed from " + addr,

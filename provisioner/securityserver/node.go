@@ -29,11 +29,32 @@ var TLS = pg.TLSIn(TLSDir)
 type Node struct {
 	Doc      *metadata.Document
 	Facts    *profiles.Facts
-	Systemd  *system.Systemd // nil when only planning
+	Systemd  system.Units // nil when only planning
 	StateDir string
 	// PrimaryWait bounds how long a secondary waits for its primary;
 	// SecondariesWait how long the primary waits for its secondaries to stream.
 	PrimaryWait, SecondariesWait time.Duration
+	// TLSFiles are the node's certificate files; zero means TLS. The
+	// PostgreSQL matrix gives each node of a loopback cluster its own.
+	TLSFiles pg.TLSFiles
+	// PrimaryPort is the primary's serverconf port; zero means this node's
+	// own, as on every real cluster (one profile, one port). The matrix
+	// runs a cluster's nodes on one host, each on a port of its own.
+	PrimaryPort int
+}
+
+func (n *Node) tls() pg.TLSFiles {
+	if n.TLSFiles == (pg.TLSFiles{}) {
+		return TLS
+	}
+	return n.TLSFiles
+}
+
+func (n *Node) primaryPort() int {
+	if n.PrimaryPort == 0 {
+		return n.Facts.PG.Serverconf.Port
+	}
+	return n.PrimaryPort
 }
 
 // Plan returns the phases for the node's role, in order.

@@ -88,3 +88,23 @@ func TestWalSendersMatchAcrossTheCluster(t *testing.T) {
 		}
 	}
 }
+
+// PostgreSQL 9.2's password_encryption is a boolean: 'md5' there stops the
+// server starting; every other version takes the method's name.
+func TestPasswordEncryptionSetting(t *testing.T) {
+	for _, c := range []struct{ profile, pg, want string }{
+		{"rhel-7", "9.2", "password_encryption = 'on'"},
+		{"rhel-7", "12", "password_encryption = 'md5'"},
+		{"rhel-8", "10", "password_encryption = 'md5'"},
+		{"ubuntu-24.04", "16", "password_encryption = 'scram-sha-256'"},
+	} {
+		f, err := profiles.Resolve(c.profile, c.pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := &Node{Doc: clusterDoc(metadata.RolePrimary, "ss1", 2), Facts: f, StateDir: t.TempDir()}
+		if got := n.primarySettings(); !strings.Contains(got+"\n", c.want+"\n") {
+			t.Errorf("%s pg%s: want %q in\n%s", c.profile, c.pg, c.want, got)
+		}
+	}
+}

@@ -20,14 +20,14 @@ func (n *Node) primarySettings() string {
 	p := n.Facts.PG
 	return strings.Join([]string{
 		"ssl = on",
-		"ssl_ca_file   = " + confedit.PGString(TLS.CA),
-		"ssl_cert_file = " + confedit.PGString(TLS.Cert),
-		"ssl_key_file  = " + confedit.PGString(TLS.Key),
+		"ssl_ca_file   = " + confedit.PGString(n.tls().CA),
+		"ssl_cert_file = " + confedit.PGString(n.tls().Cert),
+		"ssl_key_file  = " + confedit.PGString(n.tls().Key),
 		"listen_addresses = '*'",
 		"wal_level = " + p.WalLevel,
 		fmt.Sprintf("max_wal_senders = %d", n.walSenders()),
 		p.WalRetentionKey + " = " + confedit.PGString(p.WalRetentionValue),
-		"password_encryption = " + confedit.PGString(p.PasswordEncryption),
+		"password_encryption = " + confedit.PGString(p.PasswordEncryptionValue()),
 	}, "\n")
 }
 

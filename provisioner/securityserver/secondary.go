@@ -54,7 +54,7 @@ func (n *Node) sshClient() engine.Phase {
 // waitPrimary waits, with bounded jittered backoff, until the primary answers
 // a replication connection as this node: certificate, user and pg_hba proven.
 func (n *Node) waitPrimary() engine.Phase {
-	conninfo := confedit.Conninfo(pg.ReplicationConninfo(n.Doc.Primary.Address, n.Facts.PG.Serverconf.Port, n.Doc.Node, TLS), pg.ConninfoOrder...)
+	conninfo := confedit.Conninfo(pg.ReplicationConninfo(n.Doc.Primary.Address, n.primaryPort(), n.Doc.Node, n.tls()), pg.ConninfoOrder...)
 	reachable := func(ctx context.Context) (bool, error) {
 		c, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -86,9 +86,9 @@ func (n *Node) waitPrimary() engine.Phase {
 func (n *Node) standbySettings() string {
 	lines := []string{
 		"ssl = on",
-		"ssl_ca_file   = " + confedit.PGString(TLS.CA),
-		"ssl_cert_file = " + confedit.PGString(TLS.Cert),
-		"ssl_key_file  = " + confedit.PGString(TLS.Key),
+		"ssl_ca_file   = " + confedit.PGString(n.tls().CA),
+		"ssl_cert_file = " + confedit.PGString(n.tls().Cert),
+		"ssl_key_file  = " + confedit.PGString(n.tls().Key),
 		"listen_addresses = localhost",
 		"hot_standby = on",
 		"hot_standby_feedback = on",
@@ -101,13 +101,16 @@ func (n *Node) standbySettings() string {
 }
 
 func (n *Node) primaryConninfo() string {
-	return confedit.Conninfo(pg.ReplicationConninfo(n.Doc.Primary.Address, n.Facts.PG.Serverconf.Port, n.Doc.Node, TLS), pg.ConninfoOrder...)
+	return confedit.Conninfo(pg.ReplicationConninfo(n.Doc.Primary.Address, n.primaryPort(), n.Doc.Node, n.tls()), pg.ConninfoOrder...)
 }
 
-// recoveryConf is guide 4.4's recovery.conf below PostgreSQL 12.
+// recoveryConf is guide 4.4's recovery.conf below PostgreSQL 12, with
+// recovery_target_timeline = 'latest' (12's default): without it a standby
+// repointed to a promoted secondary stays on the old timeline and never
+// streams again ("End of WAL reached on timeline 1", seen on 10.23).
 func (n *Node) recoveryConf() []byte {
 	return []byte("standby_mode = 'on'\nprimary_conninfo = " + confedit.PGString(n.primaryConninfo()) +
-		"\ntrigger_file = " + confedit.PGString(n.Facts.PG.Standby.TriggerFile) + "\n")
+		"\ntrigger_file = " + confedit.PGString(n.Facts.PG.Standby.TriggerFile) + "\nrecovery_target_timeline = 'latest'\n")
 }
 
 // standbyFile is standby.signal or recovery.conf, 0600 postgres:postgres.

@@ -157,7 +157,7 @@ func RunAs(u string) string {
 // unit: waiting for them here would deadlock. Their start jobs check the
 // final stamp, and a crash before it makes them skip, so it always queues
 // again. A service the installed packages lack is left out.
-func StartServices(name, summary string, sd *system.Systemd, services []string) engine.Phase {
+func StartServices(name, summary string, sd system.Units, services []string) engine.Phase {
 	enqueued := false
 	return engine.Phase{
 		Name: name, Summary: summary, Always: true,

@@ -11,6 +11,25 @@ import (
 // Systemd drives units over D-Bus.
 type Systemd struct{ conn *dbus.Conn }
 
+// Units is what the phases ask of the service manager. *Systemd is the one
+// every node uses; the PostgreSQL matrix (test/pgmatrix) answers the same
+// calls with pg_ctl for servers it runs outside systemd.
+type Units interface {
+	Start(ctx context.Context, name string) error
+	Restart(ctx context.Context, name string) error
+	Stop(ctx context.Context, name string) error
+	Reload(ctx context.Context, name string) error
+	Enqueue(ctx context.Context, name string) error
+	Enable(ctx context.Context, names ...string) error
+	Disable(ctx context.Context, names ...string) error
+	DaemonReload(ctx context.Context) error
+	ActiveState(ctx context.Context, name string) (string, error)
+	Loaded(ctx context.Context, name string) (bool, error)
+	UnitFileState(ctx context.Context, name string) (string, error)
+}
+
+var _ Units = (*Systemd)(nil)
+
 // ConnectSystemd connects to the system bus, or to systemd's private socket
 // when no bus is running (early boot, minimal images).
 func ConnectSystemd(ctx context.Context) (*Systemd, error) {
