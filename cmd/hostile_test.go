@@ -449,7 +449,6 @@ func specCases(t *testing.T) []corpus {
 		{"public-name-space", r("publicName: ss.example.org", "publicName: 'ss example'"), "publicName"},
 		{"admin-reserved", r("name: xroad-admin", "name: postgres"), "adminUser.name"},
 		{"both-kinds", []byte(cs + "primary: {name: p, address: 10.0.0.1}\n"), "primary"},
-		{"cs-profile-without-packages", []byte(strings.Replace(cs, "profile: ubuntu-24.04", "profile: rhel-8", 1)), "profile"},
 		{"cs-database-on-rhel-7", []byte(strings.Replace(cs, "profile: ubuntu-24.04", "profile: rhel-7", 1)), "profile"},
 		{"cs-port-zero", []byte(strings.Replace(cs, "port: 5432", "port: 0", 1)), "centralServer.database.port"},
 		{"cs-duplicate-ha-name", []byte(strings.Replace(cs, "{name: cs2, address: 10.0.0.12}", "{name: cs2, address: 10.0.0.12, haNodeName: site_a}", 1)), "centralServer.nodes[1].haNodeName"},

@@ -154,16 +154,13 @@ func resolveFacts(spec *Spec, facts *profiles.Facts) (*profiles.Facts, error) {
 	return facts, nil
 }
 
-// centralServerSets are the package sets a central-server cluster's nodes
-// are built from; a profile that cannot have one cannot serve the cluster,
-// and the kit says so before any node is booted with it.
-var centralServerSets = []string{"centralserver", "cs-database"}
-
+// centralServerAvailable refuses a profile whose database nodes cannot
+// serve a central-server cluster (rhel-7: its systemd cannot run the
+// fence). The central servers themselves boot an Ubuntu image whatever the
+// database nodes run, so a profile without their packages is not refused.
 func centralServerAvailable(f *profiles.Facts) error {
-	for _, set := range centralServerSets {
-		if reason := f.XRoad.Unavailable[set]; reason != "" {
-			return fieldErr("profile", "%s cannot serve a central-server cluster (%s): %s", f.Name, set, reason)
-		}
+	if reason := f.XRoad.Unavailable["cs-database"]; reason != "" {
+		return fieldErr("profile", "%s cannot serve a central-server cluster's database: %s", f.Name, reason)
 	}
 	return nil
 }

@@ -68,25 +68,14 @@ func fetchRelease(ctx context.Context, r release) (dir string, hit bool, err err
 // package/native into dir and makes the shared libraries' soname links the
 // package lists in pg-symlinks.json but does not carry.
 func download(ctx context.Context, r release, dir string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, registry+r.Version+".tgz", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", req.URL, resp.Status)
-	}
-	body, err := io.ReadAll(resp.Body)
+	url := registry + r.Version + ".tgz"
+	body, err := get(ctx, url)
 	if err != nil {
 		return err
 	}
 	sum := sha512.Sum512(body)
 	if got := "sha512-" + base64.StdEncoding.EncodeToString(sum[:]); got != r.Integrity {
-		return fmt.Errorf("%s: integrity %s, want %s", req.URL, got, r.Integrity)
+		return fmt.Errorf("%s: integrity %s, want %s", url, got, r.Integrity)
 	}
 	gz, err := gzip.NewReader(strings.NewReader(string(body)))
 	if err != nil {
@@ -173,15 +162,54 @@ var (
 	// Debian 12's pg_basebackup 15 refuses servers newer than itself: 16
 	// is backed up with Ubuntu 24.04's pg_basebackup 16, run by Ubuntu
 	// 24.04's own dynamic loader and C library (it needs glibc 2.38).
-	client16 = debPackage{"http://archive.ubuntu.com/ubuntu/pool/main/p/postgresql-16/postgresql-client-16_16.15-0ubuntu0.24.04.1_amd64.deb",
-		"4796f72e1a7270ad8c17b1ecb025cd453f692b42c10aaf89f6b476da61761eac"}
-	libc16 = debPackage{"http://archive.ubuntu.com/ubuntu/pool/main/g/glibc/libc6_2.39-0ubuntu8.12_amd64.deb",
-		"d821b41fc59cb4978ecd53bc83e5c964ac15d305c8d2ac4c8a35aebe55010fb9"}
+	// These are noble's release-pocket builds, which stay in the pool for
+	// the release's life; an -updates build is dropped once superseded.
+	client16 = debPackage{"http://archive.ubuntu.com/ubuntu/pool/main/p/postgresql-16/postgresql-client-16_16.2-1ubuntu4_amd64.deb",
+		"d9f308ba17d9ac027d3a44fd07e5464e3d69407fb609a7d3ecd6e81937e5282d"}
+	libc16 = debPackage{"http://archive.ubuntu.com/ubuntu/pool/main/g/glibc/libc6_2.39-0ubuntu8_amd64.deb",
+		"af36c7ac770770fe3d3c10e85d6bc538e76e57570ba7db7d397fb9f654783ef3"}
 )
 
+// prefetch fills the cache with every server and package the matrix may
+// use, while the host's network is there: the matrix itself runs in a
+// network namespace with none.
+func prefetch(ctx context.Context) error {
+	for _, r := range releases {
+		if _, _, err := fetchRelease(ctx, r); err != nil {
+			return err
+		}
+	}
+	debs := []debPackage{client16, libc16}
+	for _, d := range controldataDebs {
+		debs = append(debs, d)
+	}
+	for _, d := range debs {
+		if _, err := fetchDeb(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// get downloads url whole.
+func get(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
 // fetchDeb returns the unpacked tree of d from the cache, downloading it
-// once. A pin the archive no longer serves (a newer update replaced it)
-// fails here, naming the URL.
+// once. A pin the archive no longer serves fails here, naming the URL.
 func fetchDeb(ctx context.Context, d debPackage) (string, error) {
 	root, err := cache.Root()
 	if err != nil {
@@ -189,21 +217,9 @@ func fetchDeb(ctx context.Context, d debPackage) (string, error) {
 	}
 	entry := filepath.Join(root, "postgresql-debs", d.SHA256[:16])
 	dir, err := cache.Ensure(ctx, entry, func(ctx context.Context, tmp string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL, nil)
+		body, err := get(ctx, d.URL)
 		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s (update the pin in test/pgmatrix/binaries.go)", d.URL, resp.Status)
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
+			return fmt.Errorf("%w (update the pin in test/pgmatrix/binaries.go)", err)
 		}
 		if got := fmt.Sprintf("%x", sha256.Sum256(body)); got != d.SHA256 {
 			return fmt.Errorf("%s: sha256 %s, want %s", d.URL, got, d.SHA256)

@@ -40,9 +40,9 @@ func runCentralServer(ctx context.Context, c *caseRun) {
 		return
 	}
 	spec := kit.Spec{Cluster: "matrix-cs", CentralServer: kit.DefaultCentralServer()}
-	spec.CentralServer.Database.Primary = kit.Node{Name: "db1", Address: "127.0.2.1"}
-	spec.CentralServer.Database.Standbys = []kit.Node{{Name: "db2", Address: "127.0.2.2"}}
-	spec.CentralServer.Nodes = []kit.CSNode{{Node: kit.Node{Name: "cs1", Address: "127.0.2.11"}, HANodeName: "node_0"}}
+	spec.CentralServer.Database.Primary = kit.Node{Name: "db1", Address: "10.254.2.1"}
+	spec.CentralServer.Database.Standbys = []kit.Node{{Name: "db2", Address: "10.254.2.2"}}
+	spec.CentralServer.Nodes = []kit.CSNode{{Node: kit.Node{Name: "cs1", Address: "10.254.2.11"}, HANodeName: "node_0"}}
 	dir := filepath.Join(c.dir, "cs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		c.fail("cs-layout", err)
@@ -53,12 +53,12 @@ func runCentralServer(ctx context.Context, c *caseRun) {
 		c.fail("cs-kit", err)
 		return
 	}
-	db1, err := newNode(ctx, dir, docs["db1"], "127.0.2.1", c.facts, csInstance)
+	db1, err := newNode(ctx, dir, docs["db1"], "10.254.2.1", c.facts, csInstance)
 	if err != nil {
 		c.fail("cs-layout", err)
 		return
 	}
-	db2, err := newNode(ctx, dir, docs["db2"], "127.0.2.2", c.facts, csInstance)
+	db2, err := newNode(ctx, dir, docs["db2"], "10.254.2.2", c.facts, csInstance)
 	if err != nil {
 		c.fail("cs-layout", err)
 		return

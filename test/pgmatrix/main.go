@@ -1,16 +1,20 @@
 // Command pgmatrix runs the provisioner's own PostgreSQL code — its settings,
 // pg_hba and pg_ident blocks, base backup, standby files, replay commands,
 // promote, repoint, handover and the central-server database roles —
-// against real PostgreSQL servers of every major each profile offers, on
-// loopback, and prints one line per profile, version and check:
+// against real PostgreSQL servers of every major each profile offers, in a
+// network namespace of its own, and prints one line per profile, version
+// and check:
 //
 //	PASS rhel-8 pg10 promote (detail)
 //	FAIL ubuntu-24.04 pg16 basebackup: reason
 //	SKIP rhel-7 pg9.2 reason
 //
 // then "N passed, M failed". It exits 1 when a check failed. It needs root
-// (servers run as the postgres user) and runs in a private mount namespace
-// where every major's binaries appear under /usr/lib/postgresql.
+// (servers run as the postgres user) and runs in private mount and network
+// namespaces: every major's binaries appear under /usr/lib/postgresql, and
+// the nodes' addresses (10.254.0.0/16, not loopback, which a node's address
+// may not be) are local to the namespace's own lo. Downloads happen before,
+// in the host's namespace.
 //
 // Usage: go run ./test/pgmatrix [-profile NAME] [-version V] [-jobs N]
 package main
@@ -48,6 +52,10 @@ func main() {
 		os.Exit(2)
 	}
 	if os.Getenv(nsEnv) == "" {
+		if err := prefetch(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "pgmatrix:", err)
+			os.Exit(2)
+		}
 		os.Exit(reexec(*keep))
 	}
 	os.Exit(run(os.Getenv(nsEnv), *profile, *version, *jobs))
@@ -72,7 +80,7 @@ func reexec(keep bool) int {
 	cmd := exec.Command(self, os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), nsEnv+"="+scratch)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGTERM}
 	err = cmd.Run()
 	if keep {
 		fmt.Fprintln(os.Stderr, "pgmatrix: kept", scratch)
@@ -90,6 +98,22 @@ func reexec(keep bool) int {
 	}
 	return 0
 }
+
+// nodeNetwork brings up the namespace's lo with the nodes' network on it:
+// an address on lo makes its whole prefix local, and PostgreSQL's samenet
+// (the replication pg_hba line) matches it.
+func nodeNetwork(ctx context.Context) error {
+	for _, args := range [][]string{{"link", "set", "lo", "up"}, {"addr", "add", nodeNet, "dev", "lo"}} {
+		if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// nodeNet is the namespace's node network; security servers are
+// 10.254.1.N, the central-server database nodes 10.254.2.N.
+const nodeNet = "10.254.0.1/16"
 
 // caseRun is one profile with one PostgreSQL version.
 type caseRun struct {
@@ -157,6 +181,10 @@ func run(scratch, onlyProfile, onlyVersion string, jobs int) int {
 	// in the scratch directory and prints its own progress.
 	if f, err := os.Create(filepath.Join(scratch, "day2.log")); err == nil {
 		os.Stderr = f
+	}
+	if err := nodeNetwork(ctx); err != nil {
+		fmt.Fprintln(progress, "pgmatrix:", err)
+		return 2
 	}
 	all, err := profiles.All()
 	if err != nil {

@@ -27,7 +27,7 @@ import (
 const secondaries = 10
 
 // ssCluster is a security-server cluster of one primary and ten secondaries
-// on loopback addresses 127.0.1.N, each node on its own port.
+// on addresses 10.254.1.N of the namespace's node network, each node on its own port.
 type ssCluster struct {
 	c         *caseRun
 	primary   *node
@@ -72,7 +72,7 @@ func kitDocuments(dir string, spec kit.Spec, facts *profiles.Facts) (map[string]
 	return docs, nil
 }
 
-func address(i int) string { return fmt.Sprintf("127.0.1.%d", i+1) }
+func address(i int) string { return fmt.Sprintf("10.254.1.%d", i+1) }
 
 // runSecurityServer runs the security-server checks of one case.
 func runSecurityServer(ctx context.Context, c *caseRun) {
