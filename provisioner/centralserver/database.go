@@ -375,7 +375,7 @@ func (n *Node) primaryDatabaseMade(ctx context.Context) (bool, error) {
 	db := n.db()
 	cfg, err := pgconn.ParseConfig(confedit.Conninfo(map[string]string{
 		"host": db.Primary.Address, "port": fmt.Sprint(db.Port), "user": db.ReplicationUser, "dbname": db.Name,
-		"sslmode": "verify-ca", "sslrootcert": TLS.CA, "connect_timeout": "5",
+		"sslmode": "verify-ca", "sslrootcert": n.tls().CA, "connect_timeout": "5",
 	}, "host", "port", "user", "dbname", "sslmode", "sslrootcert", "connect_timeout"))
 	if err != nil {
 		return false, err
