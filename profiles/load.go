@@ -207,6 +207,13 @@ func (pg *PostgreSQL) validate(at string) error {
 	if pg.Major >= 13 && pg.WalRetentionKey != "wal_keep_size" {
 		return fmt.Errorf("key %s.walRetentionKey: PostgreSQL %d needs wal_keep_size", at, pg.Major)
 	}
+	base, unit, err := amount(pg.WalRetentionValue)
+	if err != nil || base <= 0 {
+		return fmt.Errorf("key %s.walRetentionValue: %q is not a positive amount", at, pg.WalRetentionValue)
+	}
+	if per, perUnit, err := amount(pg.WalRetentionPerSecondary); err != nil || per < 0 || perUnit != unit {
+		return fmt.Errorf("key %s.walRetentionPerSecondary: %q is not an amount in walRetentionValue's unit %q", at, pg.WalRetentionPerSecondary, unit)
+	}
 	if pg.Major < 12 && pg.Standby.Method != "recovery.conf" {
 		return fmt.Errorf("key %s.standby.method: PostgreSQL %d needs recovery.conf", at, pg.Major)
 	}

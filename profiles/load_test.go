@@ -248,7 +248,7 @@ func TestPostgreSQL92Facts(t *testing.T) {
 		}
 	}
 	pg := PostgreSQL{Major: 9, PasswordEncryption: "md5", Standby: Standby{Method: "recovery.conf", TriggerFile: "/t", PromoteAs: "postgres"},
-		WalLevel: "hot_standby", WalRetentionKey: "wal_keep_segments", Serverconf: Serverconf{Method: "pg_createcluster", Instance: Instance{}, AuthHost: "md5"}}
+		WalLevel: "hot_standby", WalRetentionKey: "wal_keep_segments", WalRetentionValue: "8", WalRetentionPerSecondary: "2", Serverconf: Serverconf{Method: "pg_createcluster", Instance: Instance{}, AuthHost: "md5"}}
 	if err := pg.validate("v"); err == nil || !strings.Contains(err.Error(), "passwordEncryptionSetting") {
 		t.Errorf("9.x with password_encryption 'md5': %v", err)
 	}

@@ -3,7 +3,11 @@
 // PostgreSQL versions lives here as data, so that code never asks "is this RHEL?".
 package profiles
 
-import "slices"
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // Profile is one OS target as written in profiles/NAME.yaml. A profile offers
 // one or more PostgreSQL versions; Resolve picks one and yields Facts.
@@ -371,6 +375,11 @@ type PostgreSQL struct {
 	// WalRetentionKey is wal_keep_segments before 13 and wal_keep_size from 13 on.
 	WalRetentionKey   string `yaml:"walRetentionKey"`
 	WalRetentionValue string `yaml:"walRetentionValue"`
+	// WalRetentionPerSecondary is added to WalRetentionValue for each
+	// secondary, in the same unit: every secondary's base backup ends a WAL
+	// segment, so secondaries taking theirs at once would push out the WAL
+	// an earlier one still needs before its standby starts.
+	WalRetentionPerSecondary string `yaml:"walRetentionPerSecondary"`
 	// Standby is how a secondary becomes a hot standby.
 	Standby   Standby   `yaml:"standby"`
 	Functions Functions `yaml:"functions"`
@@ -467,4 +476,22 @@ type Functions struct {
 	LastReplay   string `yaml:"lastReplay"`
 	CurrentLSN   string `yaml:"currentLSN"`
 	LSNDiff      string `yaml:"lsnDiff"`
+}
+
+// WalRetention is the retention setting for a primary with this many
+// secondaries: the guide's value plus WalRetentionPerSecondary for each.
+func (pg *PostgreSQL) WalRetention(secondaries int) string {
+	base, unit, _ := amount(pg.WalRetentionValue)
+	per, _, _ := amount(pg.WalRetentionPerSecondary)
+	return strconv.Itoa(base+per*secondaries) + unit
+}
+
+// amount splits "128MB" into 128 and "MB" ("8" into 8 and "").
+func amount(v string) (int, string, error) {
+	i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if i < 0 {
+		i = len(v)
+	}
+	n, err := strconv.Atoi(v[:i])
+	return n, v[i:], err
 }

@@ -108,3 +108,29 @@ func TestPasswordEncryptionSetting(t *testing.T) {
 		}
 	}
 }
+
+// WAL retention grows with the cluster: every secondary's base backup ends
+// a segment, and with ten taking theirs at once the guide's 8 segments
+// (128 MB) were gone before a slower secondary's standby started ("requested
+// WAL segment has already been removed", seen in a 1 + 10 boot).
+func TestWalRetentionGrowsWithSecondaries(t *testing.T) {
+	for _, c := range []struct {
+		profile, pg string
+		n           int
+		want        string
+	}{
+		{"ubuntu-24.04", "16", 2, "wal_keep_size = '192MB'"},
+		{"ubuntu-24.04", "16", 10, "wal_keep_size = '448MB'"},
+		{"rhel-8", "10", 10, "wal_keep_segments = '28'"},
+		{"rhel-7", "9.2", 1, "wal_keep_segments = '10'"},
+	} {
+		f, err := profiles.Resolve(c.profile, c.pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := &Node{Doc: clusterDoc(metadata.RolePrimary, "ss1", c.n), Facts: f, StateDir: t.TempDir()}
+		if got := n.primarySettings(); !strings.Contains(got+"\n", c.want+"\n") {
+			t.Errorf("%s pg%s with %d secondaries: want %q in\n%s", c.profile, c.pg, c.n, c.want, got)
+		}
+	}
+}

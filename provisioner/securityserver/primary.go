@@ -26,7 +26,7 @@ func (n *Node) primarySettings() string {
 		"listen_addresses = '*'",
 		"wal_level = " + p.WalLevel,
 		fmt.Sprintf("max_wal_senders = %d", n.walSenders()),
-		p.WalRetentionKey + " = " + confedit.PGString(p.WalRetentionValue),
+		p.WalRetentionKey + " = " + confedit.PGString(p.WalRetention(len(n.Doc.Secondaries))),
 		"password_encryption = " + confedit.PGString(p.PasswordEncryptionValue()),
 	}, "\n")
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
@@ -228,7 +229,14 @@ func (n *Node) uiGroups() engine.Phase {
 // all it received.
 func (n *Node) verifySecondary() engine.Phase {
 	fn := n.Facts.PG.Functions
-	q := fmt.Sprintf("SELECT pg_is_in_recovery(), %s() IS NOT NULL AND %s() = %s()", fn.LastReceive, fn.LastReceive, fn.LastReplay)
+	// Caught up, and a WAL receiver streaming now: a standby whose primary
+	// no longer has the WAL it needs starts a receiver every few seconds
+	// that dies at once, while receive and replay positions look equal.
+	streaming := "EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')"
+	if _, lacks := n.Facts.PG.Lacks[profiles.FeatureWALReceiverView]; lacks {
+		streaming = "true"
+	}
+	q := fmt.Sprintf("SELECT pg_is_in_recovery(), %s() IS NOT NULL AND %s() = %s() AND %s", fn.LastReceive, fn.LastReceive, fn.LastReplay, streaming)
 	caughtUp := func(ctx context.Context) (bool, error) {
 		conn, err := pg.Local(ctx, n.Facts.PG.Serverconf.Port, "postgres")
 		if err != nil {
@@ -245,7 +253,7 @@ func (n *Node) verifySecondary() engine.Phase {
 		return same, nil
 	}
 	return engine.Phase{
-		Name: "verify", Summary: "in recovery, receive = replay LSN", Actions: []string{q},
+		Name: "verify", Summary: "in recovery, streaming, receive = replay LSN", Actions: []string{q},
 		Check: caughtUp,
 		Apply: func(ctx context.Context) error {
 			return steps.WaitFor(ctx, n.PrimaryWait, "the standby to catch up", caughtUp)
