@@ -3,6 +3,7 @@ package centralserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/units"
 )
@@ -99,8 +101,8 @@ func (n *Node) FenceCheck(ctx context.Context, wait time.Duration, log io.Writer
 		}
 	}
 	failures := map[string]error{}
-	deadline := time.Now().Add(wait)
-	for {
+	// A peer that does not answer within wait is taken as down.
+	err = retry.Every(ctx, 2*time.Second, wait, func(ctx context.Context) (bool, error) {
 		for name, h := range pending {
 			id, err := n.identify(ctx, h)
 			if err != nil {
@@ -113,19 +115,15 @@ func (n *Node) FenceCheck(ctx context.Context, wait time.Duration, log io.Writer
 				f := &Fenced{Peer: h.Name + " (" + h.Address + ")", PeerTimeline: id.Timeline, Timeline: local.Timeline, Since: time.Now().UTC()}
 				b, _ := json.Marshal(f)
 				if err := engine.WriteState(FenceFile(n.StateDir), append(b, '\n')); err != nil {
-					return fmt.Errorf("fence-check: %w (and %v)", err, f)
+					return false, fmt.Errorf("fence-check: %w (and %v)", err, f)
 				}
-				return f
+				return false, f
 			}
 		}
-		if len(pending) == 0 || !time.Now().Before(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+		return len(pending) == 0, nil
+	})
+	if err != nil && !errors.Is(err, retry.ErrTimedOut) {
+		return err
 	}
 	fmt.Fprintf(log, "fence-check: %s starts as the primary on timeline %d; no other database node is ahead\n", n.Doc.Node, local.Timeline)
 	var names []string

@@ -2,12 +2,14 @@ package operations
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/retry"
 )
 
 // replayState is the standby's recovery as the replay commands need it.
@@ -101,27 +103,25 @@ func (n *Node) ReplayWait(ctx context.Context, timeout time.Duration) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	deadline := time.Now().Add(timeout)
-	for {
-		s, err := n.replayState(ctx, conn)
-		if err != nil {
-			return fmt.Errorf("replay wait: %w", err)
+	var s replayState
+	err = retry.Every(ctx, 200*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+		var err error
+		if s, err = n.replayState(ctx, conn); err != nil {
+			return false, fmt.Errorf("replay wait: %w", err)
 		}
-		switch {
-		case s.paused:
-			return refuse("replay wait: WAL replay is paused and would never catch up; run `xroad-node replay resume` first")
-		case s.caughtUp:
-			n.say("WAL replay caught up: receive %s = replay %s", s.receive, s.replay)
-			return nil
-		case time.Now().After(deadline):
-			return fmt.Errorf("replay wait: not caught up within %s: receive %s, replay %s", timeout, orNone(s.receive), orNone(s.replay))
+		if s.paused {
+			return false, refuse("replay wait: WAL replay is paused and would never catch up; run `xroad-node replay resume` first")
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+		return s.caughtUp, nil
+	})
+	if errors.Is(err, retry.ErrTimedOut) {
+		return fmt.Errorf("replay wait: not caught up within %s: receive %s, replay %s", timeout, orNone(s.receive), orNone(s.replay))
 	}
+	if err != nil {
+		return err
+	}
+	n.say("WAL replay caught up: receive %s = replay %s", s.receive, s.replay)
+	return nil
 }
 
 func orNone(lsn string) string {

@@ -3,6 +3,7 @@ package operations
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/securityserver"
 	"xroad-appliance/units"
 )
@@ -162,22 +164,20 @@ func (n *Node) Handover(ctx context.Context, w TopologyWaits) error {
 	if err := conn.QueryRow(ctx, "SELECT "+n.Facts.PG.Functions.CurrentLSN+"()::text").Scan(&lsn); err != nil {
 		return fmt.Errorf("handover: %w", err)
 	}
-	caughtUp := func() (bool, error) {
+	// A failed query is only remembered: a secondary reconnecting is not
+	// the end of the wait.
+	var queryErr error
+	err = retry.Every(ctx, time.Second, w.Follow, func(ctx context.Context) (bool, error) {
 		var behind, total int
-		err := conn.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FILTER (WHERE %s < $1::pg_lsn), count(*) FROM pg_stat_replication",
+		queryErr = conn.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FILTER (WHERE %s < $1::pg_lsn), count(*) FROM pg_stat_replication",
 			n.Facts.PG.ReplicationLSNColumn), lsn).Scan(&behind, &total)
-		return err == nil && behind == 0 && total >= len(n.Doc.Secondaries), err
+		return queryErr == nil && behind == 0 && total >= len(n.Doc.Secondaries), nil
+	})
+	if errors.Is(err, retry.ErrTimedOut) {
+		return fmt.Errorf("handover: secondaries have not all replayed up to %s after %s (%v); see `xroad-node status`", lsn, w.Follow, queryErr)
 	}
-	deadline := time.Now().Add(w.Follow)
-	for {
-		ok, err := caughtUp()
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("handover: secondaries have not all replayed up to %s after %s (%v); see `xroad-node status`", lsn, w.Follow, err)
-		}
-		time.Sleep(time.Second)
+	if err != nil {
+		return fmt.Errorf("handover: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_replication"); err != nil {
 		return fmt.Errorf("handover: %w", err)

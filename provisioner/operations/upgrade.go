@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/status"
 )
 
@@ -179,25 +181,20 @@ func (n *Node) readUpgrade() (upgradeState, error) {
 
 // drain waits until no TCP connection on the message port is established.
 func (n *Node) drain(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		count, err := established(messagePort)
-		if err != nil {
-			return fmt.Errorf("drain: %w", err)
-		}
-		if count == 0 {
-			n.say("drained: no connection established on port %d", messagePort)
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("drain: %d connections still established on port %d after %s", count, messagePort, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+	var count int
+	err := retry.Every(ctx, time.Second, timeout, func(context.Context) (bool, error) {
+		var err error
+		count, err = established(messagePort)
+		return count == 0, err
+	})
+	switch {
+	case errors.Is(err, retry.ErrTimedOut):
+		return fmt.Errorf("drain: %d connections still established on port %d after %s", count, messagePort, timeout)
+	case err != nil:
+		return fmt.Errorf("drain: %w", err)
 	}
+	n.say("drained: no connection established on port %d", messagePort)
+	return nil
 }
 
 // established counts the established TCP connections with port at either
@@ -241,23 +238,20 @@ func hasPort(addr string, port int) bool {
 // waitHealthy waits for a 200 from the node's health check port.
 func (n *Node) waitHealthy(ctx context.Context, timeout time.Duration) error {
 	target := status.HealthURL(n.Doc)
-	deadline := time.Now().Add(timeout)
-	for {
-		h, err := status.ProbeHealth(ctx, target)
-		if err == nil && h.StatusCode == 200 {
-			n.say("health check %s answers 200", target)
-			return nil
-		}
-		if time.Now().After(deadline) {
-			if err != nil {
-				return fmt.Errorf("health check %s: %w after %s", target, err, timeout)
-			}
-			return fmt.Errorf("health check %s answers %d after %s: %s", target, h.StatusCode, timeout, h.FirstLine)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+	var h status.HealthCheck
+	var probeErr error
+	err := retry.Every(ctx, time.Second, timeout, func(ctx context.Context) (bool, error) {
+		h, probeErr = status.ProbeHealth(ctx, target)
+		return probeErr == nil && h.StatusCode == 200, nil
+	})
+	switch {
+	case errors.Is(err, retry.ErrTimedOut) && probeErr != nil:
+		return fmt.Errorf("health check %s: %w after %s", target, probeErr, timeout)
+	case errors.Is(err, retry.ErrTimedOut):
+		return fmt.Errorf("health check %s answers %d after %s: %s", target, h.StatusCode, timeout, h.FirstLine)
+	case err != nil:
+		return err
 	}
+	n.say("health check %s answers 200", target)
+	return nil
 }

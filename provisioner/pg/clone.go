@@ -73,7 +73,7 @@ func (c Clone) Run(ctx context.Context) error {
 		}
 	}
 	if _, err := os.Stat(c.DataDir); err == nil {
-		aside, err := system.MoveAside(c.DataDir, "replaced")
+		aside, err := system.MoveAside(c.DataDir, replacedAs)
 		if err != nil {
 			return err
 		}
@@ -146,11 +146,42 @@ func removeMarker(tmp string) error {
 	return nil
 }
 
+// What a base backup leaves beside a data directory is named by system.MoveAside:
+// DATADIR.replaced-TIME, and DATADIR.xroad-basebackup.interrupted-TIME from
+// earlier versions.
+const (
+	replacedAs    = "replaced"
+	interruptedAs = "interrupted"
+)
+
+// Leftover is a directory base backups left beside a data directory; Kind
+// is replaced (a data directory a backup took the place of: kept, it may
+// hold someone's data) or interrupted (a backup under way or broken off).
+type Leftover struct{ Path, Kind string }
+
+// Leftovers lists the directories base backups left beside dataDir.
+func Leftovers(dataDir string) []Leftover {
+	var out []Leftover
+	for _, k := range []struct{ glob, kind string }{
+		{dataDir + "." + replacedAs + "-*", replacedAs},
+		{dataDir + BackupSuffix, interruptedAs},
+		{dataDir + BackupSuffix + "." + interruptedAs + "-*", interruptedAs},
+	} {
+		paths, _ := filepath.Glob(k.glob) // the patterns are well-formed
+		for _, p := range paths {
+			if st, err := os.Lstat(p); err == nil && st.IsDir() {
+				out = append(out, Leftover{Path: p, Kind: k.kind})
+			}
+		}
+	}
+	return out
+}
+
 // RemoveInterruptedBackups removes the backups earlier versions kept aside
 // as DATADIR.xroad-basebackup.interrupted-TIME: copies this program made
 // and never used. Moved-aside data directories (.replaced-) stay.
 func RemoveInterruptedBackups(dataDir string) error {
-	old, err := filepath.Glob(dataDir + BackupSuffix + ".interrupted-*")
+	old, err := filepath.Glob(dataDir + BackupSuffix + "." + interruptedAs + "-*")
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 // Package retry is the provisioner's one backoff loop: bounded, jittered and
 // ctx-aware. Do retries an operation whose failure is transient (a peer not
 // ready yet, a connection reset, a primary restarting, a base backup broken
-// off); Until polls a condition. A permanent failure (a bad document, a
-// foreign data directory, a refused operation) ends Do at once.
+// off); Until polls a condition with backoff, Every at a fixed interval. A
+// permanent failure (a bad document, a foreign data directory, a refused
+// operation) ends Do at once.
 package retry
 
 import (
@@ -103,6 +104,28 @@ func Until(ctx context.Context, p Policy, what string, cond func(context.Context
 			return err
 		}
 		delay = min(2*delay, p.Max)
+	}
+}
+
+// ErrTimedOut is what Every returns when its condition did not hold in time.
+var ErrTimedOut = errors.New("timed out")
+
+// Every checks cond at a fixed interval until it holds (nil), it fails
+// (its error), ctx ends (ctx's error) or timeout passes (ErrTimedOut): the
+// day-2 commands' waits, which word their own timeout from what they saw.
+func Every(ctx context.Context, interval, timeout time.Duration, cond func(context.Context) (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond(ctx)
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return ErrTimedOut
+		}
+		if err := sleep(ctx, interval); err != nil {
+			return err
+		}
 	}
 }
 

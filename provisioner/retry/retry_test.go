@@ -92,3 +92,23 @@ func TestIsTransient(t *testing.T) {
 		}
 	}
 }
+
+func TestEvery(t *testing.T) {
+	ctx := context.Background()
+	n := 0
+	if err := Every(ctx, time.Millisecond, time.Second, func(context.Context) (bool, error) { n++; return n == 3, nil }); err != nil || n != 3 {
+		t.Errorf("held at the third check: %v after %d", err, n)
+	}
+	if err := Every(ctx, time.Millisecond, 5*time.Millisecond, func(context.Context) (bool, error) { return false, nil }); !errors.Is(err, ErrTimedOut) {
+		t.Errorf("never holds: %v", err)
+	}
+	stop := errors.New("stop")
+	if err := Every(ctx, time.Millisecond, time.Second, func(context.Context) (bool, error) { return false, stop }); err != stop {
+		t.Errorf("a failing check: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := Every(cancelled, time.Hour, time.Hour, func(context.Context) (bool, error) { return false, nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}

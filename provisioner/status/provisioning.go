@@ -1,7 +1,6 @@
 package status
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -102,16 +101,12 @@ func planNames(c *Inputs) []string {
 
 // readResult reads result.json; a missing file means no run has ended yet.
 func readResult(path string, doc *metadata.Document) (*Result, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	r, err := engine.ReadResult(path)
+	if err != nil || r == nil {
+		if err != nil {
+			return nil, fmt.Errorf("provisioning result: %w", err)
+		}
 		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("provisioning result: %w", err)
-	}
-	var r engine.Result
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("provisioning result %s: %w", filepath.Base(path), err)
 	}
 	res := &Result{Status: r.Status, Phase: r.Phase, Error: scrub(r.Error, doc), Retry: r.Retry, Time: r.Time.UTC(), Attempts: []Attempt{}}
 	for _, a := range r.Attempts {
@@ -121,9 +116,7 @@ func readResult(path string, doc *metadata.Document) (*Result, error) {
 }
 
 // movedAside finds the directories beside the node's data directories
-// that a base backup replaced or left: DATADIR.replaced-TIME,
-// DATADIR.xroad-basebackup (a backup under way or broken off) and
-// DATADIR.xroad-basebackup.interrupted-TIME (kept by earlier versions).
+// that a base backup replaced or left (pg.Leftovers), with their sizes.
 func movedAside(c *Inputs) ([]MovedAside, error) {
 	out := []MovedAside{}
 	if c.Facts == nil {
@@ -136,22 +129,12 @@ func movedAside(c *Inputs) ([]MovedAside, error) {
 			continue
 		}
 		seen[dir] = true
-		for _, k := range []struct{ glob, kind string }{
-			{dir + ".replaced-*", "replaced"},
-			{dir + pg.BackupSuffix, "interrupted"},
-			{dir + pg.BackupSuffix + ".interrupted-*", "interrupted"},
-		} {
-			paths, _ := filepath.Glob(k.glob) // the patterns are well-formed
-			for _, p := range paths {
-				if st, err := os.Lstat(p); err != nil || !st.IsDir() {
-					continue
-				}
-				size, err := duSize(p)
-				if err != nil {
-					errs = append(errs, err)
-				}
-				out = append(out, MovedAside{Path: p, Kind: k.kind, Bytes: size})
+		for _, l := range pg.Leftovers(dir) {
+			size, err := duSize(l.Path)
+			if err != nil {
+				errs = append(errs, err)
 			}
+			out = append(out, MovedAside{Path: l.Path, Kind: l.Kind, Bytes: size})
 		}
 	}
 	return out, errors.Join(errs...)
