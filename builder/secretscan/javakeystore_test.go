@@ -2,7 +2,6 @@ package secretscan
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"os/exec"
 	"path/filepath"
@@ -85,19 +84,9 @@ func TestScanRealJavaKeyStores(t *testing.T) {
 	}
 	keytool("-importcert", "-noprompt", "-alias", "ca", "-file", filepath.Join(dir, "jks.crt"),
 		"-storetype", "JKS", "-keystore", filepath.Join(dir, "cacerts"), "-storepass", "changeit")
-	got, err := Scan(context.Background(), root, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var paths []string
-	for _, f := range got {
-		paths = append(paths, f.String())
-	}
 	want := []string{
 		"/keys/jceks.store: Java key store with a private key",
 		"/keys/jks.store: Java key store with a private key",
 	}
-	if strings.Join(paths, "\n") != strings.Join(want, "\n") {
-		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(paths, "\n"), strings.Join(want, "\n"))
-	}
+	expectFindings(t, root, want)
 }

@@ -213,14 +213,6 @@ func TestScanRealKeyFiles(t *testing.T) {
 	run("openssl", "pkcs12", "-export", "-in", filepath.Join(dir, "internal.crt"), "-inkey", filepath.Join(dir, "internal.key"),
 		"-out", filepath.Join(dir, "store.bin"), "-passout", "pass:internal")
 	run("openssl", "pkcs12", "-export", "-nokeys", "-in", filepath.Join(dir, "internal.crt"), "-out", filepath.Join(dir, "truststore.bin"), "-passout", "pass:x")
-	got, err := Scan(context.Background(), root, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var paths []string
-	for _, f := range got {
-		paths = append(paths, f.String())
-	}
 	want := []string{
 		"/keys/encrypted.key: PEM private key (ENCRYPTED PRIVATE KEY)",
 		"/keys/internal.key: PEM private key (PRIVATE KEY)",
@@ -228,9 +220,7 @@ func TestScanRealKeyFiles(t *testing.T) {
 		"/keys/ssh_host_ed25519_key: PEM private key (OPENSSH PRIVATE KEY)",
 		"/keys/store.bin: PKCS#12 key store with a private key",
 	}
-	if strings.Join(paths, "\n") != strings.Join(want, "\n") {
-		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(paths, "\n"), strings.Join(want, "\n"))
-	}
+	expectFindings(t, root, want)
 }
 
 func TestSplitProperty(t *testing.T) {
@@ -248,5 +238,21 @@ func TestSplitProperty(t *testing.T) {
 		if k != want[0] || v != want[1] {
 			t.Errorf("splitProperty(%q) = %q, %q; want %q, %q", line, k, v, want[0], want[1])
 		}
+	}
+}
+
+// expectFindings scans root and compares its findings, one line each, with want.
+func expectFindings(t *testing.T, root string, want []string) {
+	t.Helper()
+	got, err := Scan(context.Background(), root, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, f := range got {
+		lines = append(lines, f.String())
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
