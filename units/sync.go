@@ -2,6 +2,7 @@ package units
 
 import (
 	"fmt"
+	"xroad-appliance/provisioner/address"
 
 	"github.com/coreos/go-systemd/v22/unit"
 )
@@ -66,11 +67,11 @@ func SyncTimer() []*unit.UnitOption {
 
 // SyncPrimary is the drop-in that points xroad-sync.service at the primary.
 // The address comes from metadata, so it is checked before it reaches a unit.
-func SyncPrimary(address string) (File, error) {
-	if err := ValidateAddress(address); err != nil {
-		return File{}, fmt.Errorf("primary address: %w", err)
+func SyncPrimary(addr string) (File, error) {
+	if p := address.Problem(addr); p != "" {
+		return File{}, fmt.Errorf("primary address: %s", p)
 	}
-	body := serialize([]*unit.UnitOption{opt("Service", "Environment", "MASTER="+address)})
+	body := serialize([]*unit.UnitOption{opt("Service", "Environment", "MASTER="+addr)})
 	return File{Path: SyncPrimaryDropIn, Mode: 0o644, Content: withHeader(body, "primary of this secondary")}, nil
 }
 
