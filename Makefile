@@ -35,7 +35,7 @@ FUZZ_TARGETS := FuzzParseSpec:./builder/kit FuzzParse:./builder/definition FuzzP
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t%%:*} ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
+		GO=$(GO) bash test/fuzz/run "$${t%%:*}" "$${t#*:}" $(FUZZTIME) || exit 1; \
 	done
 
 # The provisioner's PostgreSQL code on real servers of every major each
