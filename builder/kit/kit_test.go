@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -491,6 +492,7 @@ func TestSpecRejected(t *testing.T) {
 		{"admin user reserved", ok + "adminUser: {name: postgres}\n", "adminUser.name"},
 		{"admin user bad name", ok + "adminUser: {name: 'Ad min'}\n", "adminUser.name"},
 		{"bad public name", ok + "publicName: 'ss example'\n", "publicName"},
+		{"too many secondaries", "cluster: c\nprimary: {name: p, address: 10.0.0.1}\nsecondaries:\n" + manySecondaries(metadata.MaxSecondaries+1), "secondaries: 21 listed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseSpec([]byte(tc.spec))
@@ -809,4 +811,13 @@ func TestReuseOlderKit(t *testing.T) {
 	if got := seedDocs(t, res)[primary].Primary.HostKey; got != docs[primary].Secondaries[0].HostKey {
 		t.Errorf("pinned primary host key %q, want the one the previous kit listed for %s", got, replica)
 	}
+}
+
+// manySecondaries lists n secondaries s1… at 10.0.1.1….
+func manySecondaries(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "  - {name: s%d, address: 10.0.1.%d}\n", i, i)
+	}
+	return b.String()
 }

@@ -217,6 +217,9 @@ func (s *Spec) Validate() error {
 	if len(s.Secondaries) == 0 {
 		return fieldErr("secondaries", "missing; a cluster needs at least one secondary")
 	}
+	if len(s.Secondaries) > metadata.MaxSecondaries {
+		return fieldErr("secondaries", "%d listed; a cluster has at most %d secondaries", len(s.Secondaries), metadata.MaxSecondaries)
+	}
 	for i, n := range s.Secondaries {
 		if err := seen.add(fmt.Sprintf("secondaries[%d]", i), n); err != nil {
 			return err

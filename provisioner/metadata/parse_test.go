@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -142,6 +143,11 @@ func badCases(t testing.TB) []badCase {
 		{name: "address loopback", base: sec, edit: set(func(d *Document) { d.Primary.Address = "127.0.0.1" }), field: "field primary.address"},
 		{name: "address localhost", base: sec, edit: set(func(d *Document) { d.Primary.Address = "localhost" }), field: "field primary.address"},
 		{name: "address broadcast", base: sec, edit: set(func(d *Document) { d.Primary.Address = "255.255.255.255" }), field: "field primary.address"},
+		{name: "more secondaries than a cluster's walsenders serve", edit: set(func(d *Document) {
+			for i := len(d.Secondaries); i <= MaxSecondaries; i++ {
+				d.Secondaries = append(d.Secondaries, Member{Name: fmt.Sprintf("ss%d", i+2), Address: fmt.Sprintf("10.20.1.%d", i)})
+			}
+		}), field: "field secondaries: 21 listed"},
 		{name: "secondary at the primary's address", edit: set(func(d *Document) { d.Secondaries[0].Address = strings.ToUpper(d.Primary.Address) + "." }), field: "field secondaries[0].address"},
 		{name: "address too long", base: sec, edit: set(func(d *Document) { d.Primary.Address = strings.Repeat("a.", 127) + "aa" }), field: "field primary.address"},
 

@@ -108,6 +108,13 @@ func (c *checker) securityServer(d *Document) {
 	c.options(d.Options)
 }
 
+// MaxSecondaries bounds a security-server cluster. Every node sizes
+// max_wal_senders for this many secondaries, not for the number its own
+// document lists: a standby must hold at least its primary's value
+// (PostgreSQL 12 and later refuse hot standby below it), and documents of
+// one cluster differ in length once a secondary is added.
+const MaxSecondaries = 20
+
 // nameRE is deliberately narrow: a node name becomes a PostgreSQL role, a
 // certificate CN, application_name, a file name and possibly a host name.
 var nameRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -204,6 +211,9 @@ func (c *checker) secondaries(d *Document, primaryHostKey []byte) {
 	if len(d.Secondaries) == 0 {
 		c.fail("secondaries", "required on the primary: list at least one secondary")
 		return
+	}
+	if len(d.Secondaries) > MaxSecondaries {
+		c.fail("secondaries", "%d listed; a cluster has at most %d secondaries (every node's max_wal_senders is sized for that many)", len(d.Secondaries), MaxSecondaries)
 	}
 	names := map[string]int{}
 	addrs := map[string]int{}

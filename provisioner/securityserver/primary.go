@@ -8,6 +8,7 @@ import (
 
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
@@ -25,7 +26,7 @@ func (n *Node) primarySettings() string {
 		"ssl_key_file  = " + confedit.PGString(n.tls().Key),
 		"listen_addresses = '*'",
 		"wal_level = " + p.WalLevel,
-		fmt.Sprintf("max_wal_senders = %d", n.walSenders()),
+		fmt.Sprintf("max_wal_senders = %d", walSenders),
 		p.WalRetentionKey + " = " + confedit.PGString(p.WalRetention(len(n.Doc.Secondaries))),
 		"password_encryption = " + confedit.PGString(p.PasswordEncryptionValue()),
 	}, "\n")
@@ -35,11 +36,13 @@ func (n *Node) primarySettings() string {
 // asks for about the number of secondaries plus a small number, but a
 // secondary's first base backup (-X stream) takes two walsenders, and all
 // of them may take theirs at once; two spare let a replaced secondary
-// connect while its old walsender is still timing out. A standby must
-// hold at least its primary's value (PostgreSQL 12 and later refuse hot
-// standby below it), so secondaries set the same: every node's document
-// lists the whole cluster.
-func (n *Node) walSenders() int { return 2*len(n.Doc.Secondaries) + 2 }
+// connect while its old walsender is still timing out. A standby must hold
+// at least its primary's value (PostgreSQL 12 and later refuse hot standby
+// below it), so the value is the same on every node whatever its document
+// lists: sized for the largest cluster, it stays right when a secondary is
+// added and after a promote. An unused walsender slot costs a few
+// kilobytes of shared memory.
+const walSenders = 2*metadata.MaxSecondaries + 2
 
 func (n *Node) primaryReplicationSettings() engine.Phase {
 	return steps.Edits("replication", "primary replication settings in postgresql.conf", []steps.Edit{{

@@ -93,7 +93,7 @@ func (n *Node) standbySettings() string {
 		"listen_addresses = localhost",
 		"hot_standby = on",
 		"hot_standby_feedback = on",
-		fmt.Sprintf("max_wal_senders = %d", n.walSenders()),
+		fmt.Sprintf("max_wal_senders = %d", walSenders),
 	}
 	if n.Facts.PG.Standby.Method == "standby.signal" {
 		lines = append(lines, "primary_conninfo = "+confedit.PGString(n.primaryConninfo()))
