@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
 	"xroad-appliance/cmd/internal/cli"
+	"xroad-appliance/provisioner/inputfile"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/operations"
 	"xroad-appliance/provisioner/system"
@@ -195,4 +197,32 @@ func handoverCommand() *cli.Command {
 func rejoinCommand() *cli.Command {
 	return followCommand(&day2{centralServer: true}, "rejoin", "Central-server database node: rebuild as a standby of the promoted primary, lifting a fence",
 		"the promoted database node's name or address (required)", (*operations.Node).Rejoin)
+}
+
+func reseedCommand() *cli.Command {
+	d := &day2{}
+	return &cli.Command{
+		Name: "reseed", Args: "FILE",
+		Summary: "Take the secondaries added to the cluster from this node's renewed seed (`xroad-image kit --reuse`); run on every node before they boot",
+		Flags:   d.register,
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) != 1 {
+				return cli.Usagef("expected this node's seed (user-data or role document)")
+			}
+			seed, err := readDocument(args[0])
+			if err != nil {
+				return err
+			}
+			n, done, err := d.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			next, added, err := n.Doc.Reseeded(seed)
+			if err != nil {
+				return cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(args[0]), err)}
+			}
+			return n.Reseed(ctx, next, added)
+		},
+	}
 }

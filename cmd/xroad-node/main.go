@@ -26,6 +26,7 @@ func main() {
 			promoteCommand(),
 			repointCommand(),
 			rejoinCommand(),
+			reseedCommand(),
 			fenceCheckCommand(),
 			cli.VersionCommand("xroad-node"),
 		},

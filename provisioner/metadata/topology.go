@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"xroad-appliance/provisioner/address"
 	"xroad-appliance/provisioner/atomicfile"
 
 	"gopkg.in/yaml.v3"
@@ -197,4 +198,55 @@ func (d *Document) Repointed(primary string) (*Document, error) {
 		return nil, fmt.Errorf("the repointed document would be invalid: %w", err)
 	}
 	return r, nil
+}
+
+// Reseeded is d, the node's document as it stands, with the secondaries that
+// seed adds: seed is this node's renewed user-data from `xroad-image kit
+// --reuse` after secondaries were added to the spec. Only the secondaries
+// list is taken from it, so a seed of another cluster, another node or
+// another place in the cluster is refused, naming the field, as is one
+// that drops or changes a secondary d lists. added is empty when seed
+// lists no new secondary.
+func (d *Document) Reseeded(seed *Document) (next *Document, added []Member, err error) {
+	mismatch := func(field, format string, a ...any) error {
+		return fmt.Errorf("field %s: %s; reseed takes only added secondaries from this node's own seed", field, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case seed.Role.IsCentralServer() || d.Role.IsCentralServer():
+		return nil, nil, mismatch("role", "%s; reseed serves security-server nodes", seed.Role)
+	case seed.Cluster != d.Cluster:
+		return nil, nil, mismatch("cluster", "%q, this node's cluster is %q", seed.Cluster, d.Cluster)
+	case seed.Node != d.Node:
+		return nil, nil, mismatch("node", "%q, this node is %q", seed.Node, d.Node)
+	case seed.Role != d.Role:
+		return nil, nil, mismatch("role", "%s, this node is the cluster's %s now", seed.Role, d.Role)
+	case seed.Primary.Name != d.Primary.Name || address.Key(seed.Primary.Address) != address.Key(d.Primary.Address):
+		return nil, nil, mismatch("primary", "%s (%s), this node's primary is %s (%s)", seed.Primary.Name, seed.Primary.Address, d.Primary.Name, d.Primary.Address)
+	case seed.Primary.HostKey != d.Primary.HostKey:
+		return nil, nil, mismatch("primary.hostKey", "not the host key this node pins")
+	case seed.TLS.CA != d.TLS.CA:
+		return nil, nil, mismatch("tls.ca", "another cluster CA")
+	}
+	listed := map[string]Member{}
+	for _, m := range seed.Secondaries {
+		listed[m.Name] = m
+	}
+	for _, m := range d.Secondaries {
+		s, ok := listed[m.Name]
+		if !ok {
+			return nil, nil, mismatch("secondaries", "%s is missing; removing a secondary is not a reseed", m.Name)
+		}
+		if s != m {
+			return nil, nil, mismatch("secondaries", "%s differs from the node's entry (address or keys)", m.Name)
+		}
+		delete(listed, m.Name)
+	}
+	for _, m := range seed.Secondaries {
+		if _, ok := listed[m.Name]; ok {
+			added = append(added, m)
+		}
+	}
+	c := *d
+	c.Secondaries = append(append([]Member(nil), d.Secondaries...), added...)
+	return &c, added, nil
 }

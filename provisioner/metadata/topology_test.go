@@ -146,3 +146,48 @@ func TestTopologyRoundTrip(t *testing.T) {
 		t.Errorf("bad role: %v", err)
 	}
 }
+
+// TestReseeded: a node takes only added secondaries from its renewed seed;
+// another node's, cluster's or place's seed, or one that drops or changes a
+// secondary, is refused naming the field.
+func TestReseeded(t *testing.T) {
+	primary, ss2, _ := peerDocs(t)
+	ss4 := Member{Name: "ss4", Address: "10.20.0.14", SSHPublicKey: material(t).spare.pub}
+	grown := func(d *Document) *Document {
+		c := *d
+		c.Secondaries = append(append([]Member(nil), d.Secondaries...), ss4)
+		return &c
+	}
+	for _, d := range []*Document{primary, ss2} {
+		next, added, err := d.Reseeded(grown(d))
+		if err != nil {
+			t.Fatalf("%s: %v", d.Node, err)
+		}
+		if len(added) != 1 || added[0] != ss4 || len(next.Secondaries) != 3 || next.Secondaries[2] != ss4 || len(d.Secondaries) != 2 {
+			t.Errorf("%s: added %v, next lists %d, d lists %d", d.Node, added, len(next.Secondaries), len(d.Secondaries))
+		}
+		if _, added, err := d.Reseeded(d); err != nil || len(added) != 0 {
+			t.Errorf("%s reseeded with its own document: added %v, %v", d.Node, added, err)
+		}
+	}
+	for _, c := range []struct {
+		name, field string
+		edit        func(*Document)
+	}{
+		{"another cluster", "field cluster", func(d *Document) { d.Cluster = "other" }},
+		{"another node", "field node", func(d *Document) { d.Node = "ss3" }},
+		{"another role", "field role", func(d *Document) { d.Role = RoleSecondary }},
+		{"another primary", "field primary", func(d *Document) { d.Primary.Address = "10.20.0.99" }},
+		{"another primary host key", "field primary.hostKey", func(d *Document) { d.Primary.HostKey = ss2.Secondaries[0].HostKey }},
+		{"another CA", "field tls.ca", func(d *Document) { d.TLS.CA = "other" }},
+		{"a secondary dropped", "ss3 is missing", func(d *Document) { d.Secondaries = d.Secondaries[:1] }},
+		{"a secondary's key changed", "ss2 differs", func(d *Document) { d.Secondaries[0].SSHPublicKey = ss4.SSHPublicKey }},
+	} {
+		seed := grown(primary)
+		seed.Secondaries = append([]Member(nil), seed.Secondaries...)
+		c.edit(seed)
+		if _, _, err := primary.Reseeded(seed); err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: %v, want an error naming %q", c.name, err, c.field)
+		}
+	}
+}

@@ -2,12 +2,14 @@ package securityserver
 
 import (
 	"context"
+	"os"
 	"strings"
 	"time"
 
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
 )
@@ -36,7 +38,50 @@ func HandoverPlan(n *Node) []engine.Phase {
 	return []engine.Phase{steps.Edits("replication-closed", "no new replication connections", []steps.Edit{{
 		Path: n.pgHBA(), Describe: pg.HBALocal,
 		Fn: func(b []byte) []byte { return confedit.SetBlock(b, pg.HBALocal, confedit.Prepend) },
-	}}, func(ctx context.Context) error { return n.Systemd.Reload(ctx, n.serverconfUnit()) })}
+	}}, n.reloadServerconf)}
+}
+
+// MembersPlan brings a primary up to the secondaries its document gained
+// (`xroad-node reseed`): the WAL retention grows with them (a reload; the
+// walsenders already cover the largest cluster), and each new secondary gets
+// its replication role and its authorized key for the configuration sync.
+func MembersPlan(n *Node) []engine.Phase {
+	return []engine.Phase{n.primaryReplicationSettings(), n.configLoaded(), n.roles(), n.syncUser()}
+}
+
+// configLoaded makes a running instance read settings written since it last
+// did: done once it loaded its configuration after postgresql.conf changed.
+func (n *Node) configLoaded() engine.Phase {
+	loaded := func(ctx context.Context) (bool, error) {
+		st, err := os.Stat(n.pgConf())
+		if err != nil {
+			return false, err
+		}
+		conn, err := pg.Local(ctx, n.Facts.PG.Serverconf.Port, "postgres")
+		if err != nil {
+			return false, err
+		}
+		defer conn.Close(ctx)
+		var at time.Time
+		err = conn.QueryRow(ctx, "SELECT pg_conf_load_time()").Scan(&at)
+		return err == nil && at.After(st.ModTime()), err
+	}
+	return engine.Phase{
+		Name: "serverconf-reload", Summary: "serverconf instance runs with the settings in postgresql.conf",
+		Actions: []string{"systemctl reload " + n.serverconfUnit()},
+		Check:   loaded,
+		Apply: func(ctx context.Context) error {
+			if err := n.reloadServerconf(ctx); err != nil {
+				return err
+			}
+			// The postmaster reads the file on SIGHUP, after reload returns.
+			return retry.Every(ctx, 100*time.Millisecond, 10*time.Second, loaded)
+		},
+	}
+}
+
+func (n *Node) reloadServerconf(ctx context.Context) error {
+	return n.Systemd.Reload(ctx, n.serverconfUnit())
 }
 
 func (n *Node) inRecovery(ctx context.Context) (bool, error) {

@@ -153,3 +153,22 @@ func TestWalRetentionGrowsWithSecondaries(t *testing.T) {
 		}
 	}
 }
+
+// TestMembersPlan: letting in added secondaries touches only what depends
+// on the list — WAL retention (reloaded, never a restart), the replication
+// roles and the sync keys.
+func TestMembersPlan(t *testing.T) {
+	n := node(t, "ubuntu-24.04", clusterDoc(metadata.RolePrimary, "ss1", 3))
+	plan := MembersPlan(n)
+	if got := strings.Join(phaseNames(plan), ","); got != "replication,serverconf-reload,roles,sync-user" {
+		t.Errorf("phases %s", got)
+	}
+	var actions []string
+	for _, p := range plan {
+		actions = append(actions, p.Actions...)
+	}
+	all := strings.Join(actions, "\n")
+	if !strings.Contains(all, `CREATE USER "ss4" REPLICATION`) || strings.Contains(all, "restart") {
+		t.Errorf("actions:\n%s", all)
+	}
+}

@@ -48,7 +48,7 @@ func runCentralServer(ctx context.Context, c *caseRun) {
 		c.fail("cs-layout", err)
 		return
 	}
-	docs, err := kitDocuments(dir, spec, c.facts)
+	docs, err := kitDocuments(dir, spec, c.facts, false)
 	if err != nil {
 		c.fail("cs-kit", err)
 		return

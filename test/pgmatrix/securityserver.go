@@ -21,9 +21,10 @@ import (
 	"xroad-appliance/provisioner/securityserver"
 )
 
-// secondaries is the cluster size every case runs: ten secondaries, the
-// size at which a standby holding PostgreSQL's default max_wal_senders (10)
-// below its primary's stopped starting on 12 and later.
+// secondaries is the cluster size every case reaches: nine secondaries
+// first, then a tenth added as `xroad-node reseed` adds one. Ten is the size
+// at which a standby holding PostgreSQL's default max_wal_senders (10) below
+// its primary's stopped starting on 12 and later.
 const secondaries = 10
 
 // ssCluster is a security-server cluster of one primary and ten secondaries
@@ -32,6 +33,10 @@ type ssCluster struct {
 	c         *caseRun
 	primary   *node
 	secondary []*node
+	// added is the secondary that joins the running cluster, and grown
+	// every node's document from the kit that added it.
+	added *node
+	grown map[string]*metadata.Document
 }
 
 func ssInstance(f *profiles.Facts) profiles.Instance { return f.PG.Serverconf.Instance }
@@ -50,8 +55,9 @@ func (n *node) ops(doc *metadata.Document, out *bytes.Buffer) *operations.Node {
 
 // kitDocuments makes the cluster's role documents with the kit itself:
 // CA, certificates with the node names as CN, keys, passwords.
-func kitDocuments(dir string, spec kit.Spec, facts *profiles.Facts) (map[string]*metadata.Document, error) {
-	res, err := kit.Generate(spec, facts, filepath.Join(dir, "kit"), kit.Options{})
+// With reuse it runs again over the same kit, keeping CA, keys and passwords.
+func kitDocuments(dir string, spec kit.Spec, facts *profiles.Facts, reuse bool) (map[string]*metadata.Document, error) {
+	res, err := kit.Generate(spec, facts, filepath.Join(dir, "kit"), kit.Options{Reuse: reuse})
 	if err != nil {
 		return nil, err
 	}
@@ -80,26 +86,40 @@ func runSecurityServer(ctx context.Context, c *caseRun) {
 	for i := 1; i <= secondaries; i++ {
 		spec.Secondaries = append(spec.Secondaries, kit.Node{Name: fmt.Sprintf("ss%d", i+1), Address: address(i)})
 	}
-	docs, err := kitDocuments(c.dir, spec, c.facts)
+	// The cluster starts without its last secondary; the kit is then run
+	// again with it, keeping every key, as an operator adds a secondary.
+	first := spec
+	first.Secondaries = spec.Secondaries[:secondaries-1]
+	docs, err := kitDocuments(c.dir, first, c.facts, false)
 	if err != nil {
 		c.fail("kit", err)
 		return
 	}
-	cl := &ssCluster{c: c}
-	mk := func(name, addr string) (*node, error) {
-		return newNode(ctx, c.dir, docs[name], addr, c.facts, ssInstance)
+	grown, err := kitDocuments(c.dir, spec, c.facts, true)
+	if err != nil {
+		c.fail("kit", err)
+		return
 	}
-	if cl.primary, err = mk("ss1", address(0)); err != nil {
+	cl := &ssCluster{c: c, grown: grown}
+	mk := func(doc *metadata.Document, addr string) (*node, error) {
+		return newNode(ctx, c.dir, doc, addr, c.facts, ssInstance)
+	}
+	if cl.primary, err = mk(docs["ss1"], address(0)); err != nil {
 		c.fail("layout", err)
 		return
 	}
-	for i, s := range spec.Secondaries {
-		n, err := mk(s.Name, address(i+1))
+	for i, s := range first.Secondaries {
+		n, err := mk(docs[s.Name], address(i+1))
 		if err != nil {
 			c.fail("layout", err)
 			return
 		}
 		cl.secondary = append(cl.secondary, n)
+	}
+	last := spec.Secondaries[secondaries-1]
+	if cl.added, err = mk(grown[last.Name], last.Address); err != nil {
+		c.fail("layout", err)
+		return
 	}
 	defer cl.stop()
 	steps := []struct {
@@ -109,6 +129,7 @@ func runSecurityServer(ctx context.Context, c *caseRun) {
 		{"primary", cl.primarySetup},
 		{"", nil}, // basebackup and standby
 		{"streaming", cl.streaming},
+		{"secondary-added", cl.addSecondary},
 		{"replay", cl.replay},
 		{"handover", cl.handover},
 		{"promote", cl.promote},
@@ -129,7 +150,7 @@ func runSecurityServer(ctx context.Context, c *caseRun) {
 
 func (cl *ssCluster) stop() {
 	ctx := context.Background()
-	for _, n := range append([]*node{cl.primary}, cl.secondary...) {
+	for _, n := range append([]*node{cl.primary, cl.added}, cl.secondary...) {
 		if n != nil && n.srv != nil {
 			n.srv.stop(ctx)
 		}
@@ -314,6 +335,99 @@ func (cl *ssCluster) streaming(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%d of %d secondaries stream over TLS under their node names", tlsNamed, len(cl.secondary))
 	}
 	return fmt.Sprintf("pg_stat_replication: %d node names, all over TLS", tlsNamed), nil
+}
+
+// addSecondary: a secondary joins the running cluster as `xroad-node
+// reseed` lets it in. The primary takes its grown document (WAL retention
+// for one more, the new replication role; its walsenders cover the largest
+// cluster already), the new node is backed up and starts as a hot standby,
+// and the nine that keep their documents stay hot and streaming, with the
+// primary's max_wal_senders and no setting on the primary waiting for a
+// restart. The others then record the new member, so that promote and
+// repoint below include it.
+func (cl *ssCluster) addSecondary(ctx context.Context) (string, error) {
+	p, joining := cl.primary, cl.added
+	next, added, err := p.doc.Reseeded(cl.grown[p.name])
+	if err != nil {
+		return "", err
+	}
+	if len(added) != 1 || added[0].Name != joining.name {
+		return "", fmt.Errorf("the grown seed adds %v, want %s", added, joining.name)
+	}
+	retention := func() (string, error) {
+		var v string
+		err := p.query(ctx, "SELECT setting || coalesce(unit, '') FROM pg_settings WHERE name = "+pg.Literal(p.facts.PG.WalRetentionKey), &v)
+		return v, err
+	}
+	before, err := retention()
+	if err != nil {
+		return "", err
+	}
+	if err := p.converge(ctx, securityserver.MembersPlan(p.ss(next, 0)), "replication", "serverconf-reload", "roles"); err != nil {
+		return "", fmt.Errorf("%w\n%s", err, p.srv.logTail())
+	}
+	p.doc = next
+	after, err := retention()
+	if err != nil {
+		return "", err
+	}
+	if after == before {
+		return "", fmt.Errorf("%s stayed %s with one more secondary", p.facts.PG.WalRetentionKey, before)
+	}
+	var pending []string
+	if err := p.query(ctx, "SELECT coalesce(array_agg(name::text), '{}') FROM pg_settings WHERE pending_restart", &pending); err != nil {
+		return "", err
+	}
+	if len(pending) > 0 {
+		return "", fmt.Errorf("the primary waits for a restart to apply %v: its secondaries would then run below its values", pending)
+	}
+	tmpl, err := cl.c.templates.get(ctx, strconv.Itoa(p.facts.PG.Major), p.facts.PG.Serverconf.AuthHost)
+	if err != nil {
+		return "", err
+	}
+	want, err := p.show(ctx, "max_wal_senders")
+	if err != nil {
+		return "", err
+	}
+	if err := cl.baseBackup(ctx, joining, tmpl, p.facts.PG.Standby.Method); err != nil {
+		return "", fmt.Errorf("%s: %w", joining.name, err)
+	}
+	if err := cl.standby(ctx, joining, want); err != nil {
+		return "", fmt.Errorf("%s: %w", joining.name, err)
+	}
+	for _, n := range cl.secondary {
+		if n.doc, _, err = n.doc.Reseeded(cl.grown[n.name]); err != nil {
+			return "", fmt.Errorf("%s: %w", n.name, err)
+		}
+	}
+	cl.secondary, cl.added = append(cl.secondary, joining), nil
+	err = waitFor(ctx, 30*time.Second, "every secondary streaming", func() (bool, error) {
+		streaming, err := pg.Streaming(ctx, p.srv.port)
+		for _, n := range cl.secondary {
+			if !streaming[n.name] {
+				return false, err
+			}
+		}
+		return true, err
+	})
+	if err != nil {
+		return "", err
+	}
+	err = cl.parallel(cl.secondary, func(n *node) error {
+		var in bool
+		if err := n.query(ctx, "SELECT pg_is_in_recovery()", &in); err != nil || !in {
+			return fmt.Errorf("not a standby (%v)", err)
+		}
+		if got, err := n.show(ctx, "max_wal_senders"); err != nil || got != want {
+			return fmt.Errorf("max_wal_senders = %s (%v), the primary's is %s", got, err, want)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s joined; %d hot standbys stream, max_wal_senders %s on every node, %s %s → %s, no restart pending",
+		joining.name, len(cl.secondary), want, p.facts.PG.WalRetentionKey, before, after), nil
 }
 
 // replay: xroad-node replay pause, resume and wait on a secondary, with the

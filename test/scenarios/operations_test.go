@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"xroad-appliance/builder/kit"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/test/cluster"
 	"xroad-appliance/test/fixtures"
@@ -128,6 +129,61 @@ func dayTwoOperations(t *testing.T, profile string) {
 		}
 		if code, body := health(ctx, ss3); code != 200 {
 			t.Errorf("health after maintenance off: %d %q", code, body)
+		}
+	})
+
+	t.Run("a secondary is added to the running cluster", func(t *testing.T) {
+		tc.rekit(t, "ss1", kit.Node{Name: "ss4", Address: tc.Addr(14)})
+		for _, n := range all(ss1, ss2, ss3) {
+			if err := n.WriteFile("/root/renewed-seed", tc.seedOf(t, n.Name), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Another node's seed is bad input: exit 2, naming the field, nothing changed.
+		if err := ss2.WriteFile("/root/other-seed", tc.seedOf(t, "ss3"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		before := treeState(t, ctx, ss2)
+		if out, code := xroadNode(ctx, ss2, "reseed", "/root/other-seed"); code != 2 || !strings.Contains(out, "other-seed: field node") {
+			t.Errorf("reseed with ss3's seed on ss2: exit %d, want 2 naming the file and field node:\n%s", code, out)
+		}
+		if treeState(t, ctx, ss2) != before {
+			t.Error("ss2: a refused reseed changed the node")
+		}
+		senders := sql(t, ctx, ss1, "postgres", "SHOW max_wal_senders")
+		if out := mustXroadNode(t, ctx, ss1, "reseed", "/root/renewed-seed"); !strings.Contains(out, "lets in ss4") {
+			t.Errorf("reseed on the primary: %s", out)
+		}
+		for _, n := range all(ss2, ss3) {
+			if out := mustXroadNode(t, ctx, n, "reseed", "/root/renewed-seed"); !strings.Contains(out, "knows ss4") {
+				t.Errorf("reseed on %s: %s", n.Name, out)
+			}
+		}
+		if out := mustXroadNode(t, ctx, ss1, "reseed", "/root/renewed-seed"); !strings.Contains(out, "adds no secondary") {
+			t.Errorf("second reseed on the primary: %s", out)
+		}
+		if got := sql(t, ctx, ss1, "postgres", "SELECT count(*) FROM pg_settings WHERE pending_restart"); got != "0" {
+			t.Errorf("the primary waits for a restart after reseed (%s settings)", got)
+		}
+		ss4 := tc.boot(t, "ss4")
+		waitProvisioned(t, ctx, ss4)
+		expectHealthy(t, ctx, ss4)
+		expectStreaming(t, ctx, ss1, "ss2", "ss3", "ss4")
+		for _, n := range all(ss1, ss2, ss3, ss4) {
+			if got := sql(t, ctx, n, "postgres", "SHOW max_wal_senders"); got != senders {
+				t.Errorf("%s: max_wal_senders %s, the primary's %s", n.Name, got, senders)
+			}
+		}
+		ss1.MustExec(ctx, "sh", "-c", "echo added > /etc/xroad/signer/added-probe && chown xroad:xroad /etc/xroad/signer/added-probe")
+		mustXroadNode(t, ctx, ss4, "sync", "now")
+		if out, err := ss4.Exec(ctx, "cat", "/etc/xroad/signer/added-probe"); err != nil || strings.TrimSpace(out) != "added" {
+			t.Errorf("ss4 does not sync /etc/xroad from the primary: %v %s", err, out)
+		}
+		if st, raw := nodeStatus(t, ctx, ss2); st.Node.Role != "secondary" {
+			t.Errorf("ss2 status after reseed:\n%s", raw)
+		}
+		if err := ss4.Destroy(); err != nil {
+			t.Fatal(err)
 		}
 	})
 

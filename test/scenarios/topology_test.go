@@ -3,6 +3,8 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,7 +12,6 @@ import (
 
 	"xroad-appliance/builder/kit"
 	"xroad-appliance/test/cluster"
-	"xroad-appliance/test/nodeimage"
 )
 
 // TestRollingReplacementAndFailover rolls a three-node cluster from image v1
@@ -167,11 +168,12 @@ func (tc *testCluster) createFrom(t testing.TB, layers []string, seeds *kit.Resu
 }
 
 // rekit runs the kit again over the same directory with primary as the
-// cluster's primary, keeping every key: the seeds a replaced node boots with
-// after a promotion.
-func (tc *testCluster) rekit(t testing.TB, primary string) *kit.Result {
+// cluster's primary and the added secondaries, keeping every key: the seeds
+// a replaced node boots with after a promotion, or every node's renewed seed
+// when secondaries are added.
+func (tc *testCluster) rekit(t testing.TB, primary string, added ...kit.Node) *kit.Result {
 	t.Helper()
-	spec := kit.Spec{Cluster: "test", Options: kit.DefaultOptions(), Profile: nodeimage.DefaultProfile}
+	spec := kit.Spec{Cluster: "test", Options: kit.DefaultOptions(), Profile: tc.profile}
 	for _, n := range tc.kit.Nodes {
 		node := kit.Node{Name: n.Name, Address: n.Address}
 		if n.Name == primary {
@@ -180,12 +182,29 @@ func (tc *testCluster) rekit(t testing.TB, primary string) *kit.Result {
 			spec.Secondaries = append(spec.Secondaries, node)
 		}
 	}
+	spec.Secondaries = append(spec.Secondaries, added...)
 	res, err := kit.Generate(spec, nil, tc.kit.Dir, kit.Options{Reuse: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tc.kit = res
 	return res
+}
+
+// seedOf is node name's user-data from the kit.
+func (tc *testCluster) seedOf(t testing.TB, name string) []byte {
+	t.Helper()
+	for _, n := range tc.kit.Nodes {
+		if n.Name == name {
+			b, err := os.ReadFile(filepath.Join(n.Dir, "user-data"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
+	t.Fatalf("no node %s in the kit", name)
+	return nil
 }
 
 // healthWatch asks every address's health port once a second, as a load
