@@ -515,6 +515,7 @@ func fileCases() []hostileCase {
 		{"definition", []string{"build", "FILE", "--out", "OUT"}, false},
 		{"document", []string{"validate", "FILE"}, true},
 		{"plan", []string{"plan", "FILE", "--profile", "ubuntu-24.04"}, true},
+		{"reseed", []string{"reseed", "FILE"}, true},
 	}
 	mkfifo := func(t *testing.T, p string) {
 		if err := syscall.Mkfifo(p, 0o600); err != nil {
