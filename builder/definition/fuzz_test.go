@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// FuzzParse: go test -run '^$' -fuzz=FuzzParse -fuzzminimizetime=5s ./builder/definition/
+// FuzzParse: go test -run '^$' -fuzz=FuzzParse -fuzzminimizetime=100x ./builder/definition/
 //
 // Whatever an image definition holds, Parse must not panic and its errors
 // must name the file and carry no raw control characters.

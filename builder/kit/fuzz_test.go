@@ -22,7 +22,7 @@ func addCorpus(f *testing.F, kind string) {
 	}
 }
 
-// FuzzParseSpec: go test -run '^$' -fuzz=FuzzParseSpec -fuzzminimizetime=5s ./builder/kit/
+// FuzzParseSpec: go test -run '^$' -fuzz=FuzzParseSpec -fuzzminimizetime=100x ./builder/kit/
 //
 // A spec is an operator's file; whatever it holds, ParseSpec must not panic,
 // its errors must carry no raw control characters (values are quoted), and a
