@@ -39,6 +39,7 @@ func dayTwoOperations(t *testing.T, profile string) {
 		expectHealthy(t, ctx, n)
 	}
 	sql(t, ctx, ss1, "serverconf", "CREATE TABLE day2_probe (v text)")
+	secondaries := all(ss2, ss3)
 
 	t.Run("wrong state is refused", func(t *testing.T) {
 		before := map[string]string{}
@@ -182,9 +183,8 @@ func dayTwoOperations(t *testing.T, profile string) {
 		if st, raw := nodeStatus(t, ctx, ss2); st.Node.Role != "secondary" {
 			t.Errorf("ss2 status after reseed:\n%s", raw)
 		}
-		if err := ss4.Destroy(); err != nil {
-			t.Fatal(err)
-		}
+		// ss4 stays: the primary lists it now, and the upgrade takes it along.
+		secondaries = append(secondaries, ss4)
 	})
 
 	t.Run("rolling upgrade steps in guide order", func(t *testing.T) {
@@ -196,7 +196,7 @@ func dayTwoOperations(t *testing.T, profile string) {
 			return sql(t, ctx, n, "serverconf", "SELECT version FROM serverconf.fixture_schema_version")
 		}
 		before := schema(ss1)
-		for _, s := range all(ss2, ss3) {
+		for _, s := range secondaries {
 			mustXroadNode(t, ctx, s, "upgrade", "prepare")
 		}
 		if out, code := xroadNode(ctx, ss2, "upgrade", "prepare"); code != 3 || !strings.Contains(out, "already prepared") {
@@ -228,7 +228,7 @@ func dayTwoOperations(t *testing.T, profile string) {
 		// (not replayed): positions, not a pause, prove it.
 		fn := pgOf(t, ss1).Functions
 		written := sql(t, ctx, ss1, "serverconf", "SELECT "+fn.CurrentLSN+"()")
-		for _, s := range all(ss2, ss3) {
+		for _, s := range secondaries {
 			eventually(t, ctx, time.Minute, s.Name+" receives the upgraded primary's WAL", func() (bool, string) {
 				got, err := querySQL(ctx, s, serverconfPort, "serverconf",
 					fmt.Sprintf("SELECT %s(%s(), '%s') >= 0", fn.LSNDiff, fn.LastReceive, written))
@@ -238,7 +238,7 @@ func dayTwoOperations(t *testing.T, profile string) {
 				t.Errorf("%s replayed past the upgraded primary's write before its turn", s.Name)
 			}
 		}
-		for _, s := range all(ss2, ss3) {
+		for _, s := range secondaries {
 			if got := sql(t, ctx, s, "serverconf", "SELECT count(*) FROM day2_probe"); got != "1" {
 				t.Errorf("%s applied the upgraded primary's write before its turn: %s rows", s.Name, got)
 			}
@@ -246,7 +246,7 @@ func dayTwoOperations(t *testing.T, profile string) {
 				t.Errorf("%s has the upgraded schema %s before its turn", s.Name, got)
 			}
 		}
-		for _, s := range all(ss2, ss3) {
+		for _, s := range secondaries {
 			// Guide 7.2.3 steps 1-3: out of the balancer, services stopped,
 			// replay resumed and caught up, all before the packages change.
 			out := mustXroadNode(t, ctx, s, "upgrade", "start", "--drain-timeout", "1m")
@@ -272,7 +272,7 @@ func dayTwoOperations(t *testing.T, profile string) {
 				t.Errorf("%s after finish: day2-probe %q", s.Name, got)
 			}
 		}
-		for _, n := range all(ss1, ss2, ss3) {
+		for _, n := range append(all(ss1), secondaries...) {
 			expectHealthy(t, ctx, n)
 		}
 	})
