@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/inputfile"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/operations"
 	"xroad-appliance/provisioner/plan"
 	"xroad-appliance/provisioner/syncserve"
@@ -57,16 +59,19 @@ func readDocument(path string) (*metadata.Document, error) {
 	return doc, nil
 }
 
+// nodeRoot is where the node's file system, and so its state, is.
+const nodeRoot = "/"
+
 // factsFlags are how a command finds the platform facts: the image's baked
 // facts by default, or a named profile (for planning off the node).
 type factsFlags struct{ profile, pg string }
 
 func (f *factsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.profile, "profile", "", "OS profile (default: the facts baked into this image, "+units.FactsFile+")")
+	fs.StringVar(&f.profile, "profile", "", "OS profile (default: the facts baked into this image, "+nodestate.FactsFile+")")
 	fs.StringVar(&f.pg, "postgresql", "", "PostgreSQL version with --profile")
 }
 
-func (f *factsFlags) load() (*profiles.Facts, error) {
+func (f *factsFlags) load(st *nodestate.State) (*profiles.Facts, error) {
 	if f.profile != "" {
 		facts, err := profiles.Resolve(f.profile, f.pg)
 		if err != nil {
@@ -74,11 +79,11 @@ func (f *factsFlags) load() (*profiles.Facts, error) {
 		}
 		return facts, nil
 	}
-	data, err := inputfile.Read(units.FactsFile)
-	if err != nil {
+	facts, err := st.Facts()
+	if unreadable := new(*inputfile.Error); errors.As(err, unreadable) {
 		return nil, cli.Usagef("no --profile given and no baked facts: %v", err)
 	}
-	return profiles.ParseFacts(units.FactsFile, data)
+	return facts, err
 }
 
 func planCommand() *cli.Command {
@@ -94,11 +99,12 @@ func planCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			f, err := facts.load()
+			st := nodestate.Open(nodeRoot)
+			f, err := facts.load(st)
 			if err != nil {
 				return err
 			}
-			printPlan(plan.Phases(plan.Node{Doc: doc, Facts: f, StateDir: units.StateDir}))
+			printPlan(plan.Phases(plan.Node{Doc: doc, Facts: f, State: st}))
 			return nil
 		},
 	}
@@ -141,17 +147,17 @@ func provisionCommand() *cli.Command {
 				return cli.Usagef("unexpected argument %q", args[0])
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-			f, err := facts.load()
+			st := nodestate.Open(nodeRoot)
+			f, err := facts.load(st)
 			if err != nil {
 				return err
 			}
-			src := metadata.Sources{Root: "/"}
-			doc, origin, err := metadata.Load(src, metadataFile)
+			doc, origin, err := st.Load(metadataFile)
 			if err != nil {
 				return cli.UsageError{Err: err}
 			}
 			log.Info("role metadata", "origin", origin, "document", doc)
-			if err := metadata.Freeze(src, doc); err != nil {
+			if err := st.Freeze(doc); err != nil {
 				return err
 			}
 			sd, err := system.ConnectSystemd(ctx)
@@ -159,15 +165,15 @@ func provisionCommand() *cli.Command {
 				return err
 			}
 			defer sd.Close()
-			node := plan.Node{Doc: doc, Facts: f, Systemd: sd, StateDir: units.StateDir,
+			node := plan.Node{Doc: doc, Facts: f, Systemd: sd, State: st,
 				PrimaryWait: primaryWait, PeersWait: secondariesWait}
-			runner := &engine.Runner{StateDir: units.StateDir, Log: log, Notify: system.Notify, Command: units.NodeBinary + " provision",
+			runner := &engine.Runner{State: st, Log: log, Notify: system.Notify, Command: units.NodeBinary + " provision",
 				AfterPhase: crashAfter(os.Getenv(CrashAfterEnv))}
 			phases := plan.Phases(node)
 			if phase != "" {
 				// After promote or repoint the provisioning plan describes
 				// a place the node has left; rerunning a phase would undo it.
-				if topo, err := metadata.LoadTopology("/"); err != nil {
+				if topo, err := st.Topology(); err != nil {
 					return err
 				} else if topo != nil {
 					return &operations.Refusal{Reason: fmt.Sprintf("provision --phase: this node was changed by `xroad-node %s` at %s; its provisioning phases no longer apply",

@@ -10,6 +10,7 @@ import (
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/system"
 )
@@ -23,10 +24,10 @@ var TLS = pg.TLSIn(TLSDir)
 
 // Node is everything the phases need.
 type Node struct {
-	Doc      *metadata.Document
-	Facts    *profiles.Facts
-	Systemd  system.Units // nil when only planning
-	StateDir string
+	Doc     *metadata.Document
+	Facts   *profiles.Facts
+	Systemd system.Units // nil when only planning
+	State   *nodestate.State
 	// PrimaryWait bounds how long a standby waits for the database primary;
 	// StandbysWait how long the primary waits for its standbys to stream.
 	PrimaryWait, StandbysWait time.Duration

@@ -16,7 +16,7 @@ import (
 
 // database is the central-server phases' view of this node placed by doc.
 func (n *Node) database(doc *metadata.Document, follow time.Duration) *centralserver.Node {
-	return &centralserver.Node{Doc: doc, Facts: n.Facts, Systemd: n.Systemd, StateDir: n.StateDir, PrimaryWait: follow, StandbysWait: follow}
+	return &centralserver.Node{Doc: doc, Facts: n.Facts, Systemd: n.Systemd, State: n.State, PrimaryWait: follow, StandbysWait: follow}
 }
 
 // promoteDatabase is Appendix A's manual fail-over on a database standby.
@@ -49,7 +49,7 @@ func (n *Node) promoteDatabase(ctx context.Context, force bool, w TopologyWaits)
 	if err := engine.Converge(ctx, centralserver.PromotePlan(n.database(promoted, w.Follow)), n.log()); err != nil {
 		return fmt.Errorf("promote: %w; running `xroad-node promote` again finishes it", err)
 	}
-	if err := promoted.Topology("promote", time.Now()).Save("/"); err != nil {
+	if err := n.State.SaveTopology(promoted.Topology("promote", time.Now())); err != nil {
 		return err
 	}
 	n.Doc = promoted
@@ -77,10 +77,10 @@ func (n *Node) Rejoin(ctx context.Context, primary string, w TopologyWaits) erro
 	if err := engine.Converge(ctx, centralserver.RejoinPlan(db), n.log()); err != nil {
 		return fmt.Errorf("rejoin: %w; running `xroad-node rejoin` again finishes it", err)
 	}
-	if err := next.Topology("rejoin", time.Now()).Save("/"); err != nil {
+	if err := n.State.SaveTopology(next.Topology("rejoin", time.Now())); err != nil {
 		return err
 	}
-	if err := os.Remove(centralserver.FenceFile(n.StateDir)); err == nil {
+	if err := os.Remove(n.State.FenceFile()); err == nil {
 		n.say("the fence is lifted: this node starts as a standby")
 	}
 	n.Doc = next

@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -21,10 +21,10 @@ const DefaultAdminPort = 5566
 
 // Node is a provisioned node and where its commands report.
 type Node struct {
-	Doc      *metadata.Document
-	Facts    *profiles.Facts
-	Systemd  system.Units
-	StateDir string
+	Doc     *metadata.Document
+	Facts   *profiles.Facts
+	Systemd system.Units
+	State   *nodestate.State
 	// AdminPort is the proxy admin port (maintenance mode).
 	AdminPort int
 	Out       io.Writer
@@ -56,9 +56,9 @@ func (n *Node) secondaryOnly(cmd string) error {
 
 // Provisioned refuses day-2 commands on a node whose provisioning has not
 // finished: its state is the provisioner's to change.
-func Provisioned(stateDir string) error {
-	if _, err := os.Stat(filepath.Join(stateDir, "provisioned")); err != nil {
-		return refuse("this node is not provisioned yet (no %s); see `xroad-node status`", filepath.Join(stateDir, "provisioned"))
+func Provisioned(st *nodestate.State) error {
+	if !st.Provisioned() {
+		return refuse("this node is not provisioned yet (no %s); see `xroad-node status`", st.ProvisionedStamp())
 	}
 	return nil
 }

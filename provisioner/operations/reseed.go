@@ -23,7 +23,7 @@ func (n *Node) Reseed(ctx context.Context, next *metadata.Document, added []meta
 		n.say("reseed: the seed adds no secondary to the %d %s lists; nothing changed", len(n.Doc.Secondaries), n.Doc.Node)
 		return nil
 	}
-	if exists(n.handoverFile()) {
+	if exists(n.State.HandoverFile()) {
 		return refuse("reseed: %s has handed over; reseed the promoted primary and the other secondaries instead", n.Doc.Node)
 	}
 	if n.isPrimary() {
@@ -31,7 +31,7 @@ func (n *Node) Reseed(ctx context.Context, next *metadata.Document, added []meta
 			return fmt.Errorf("reseed: %w; running `xroad-node reseed` again finishes it", err)
 		}
 	}
-	if err := next.Topology("reseed", time.Now()).Save("/"); err != nil {
+	if err := n.State.SaveTopology(next.Topology("reseed", time.Now())); err != nil {
 		return err
 	}
 	n.Doc = next

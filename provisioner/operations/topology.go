@@ -2,12 +2,10 @@ package operations
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -29,7 +27,7 @@ type TopologyWaits struct {
 }
 
 func (n *Node) phases(doc *metadata.Document, follow time.Duration) *securityserver.Node {
-	return &securityserver.Node{Doc: doc, Facts: n.Facts, Systemd: n.Systemd, StateDir: n.StateDir, PrimaryWait: follow}
+	return &securityserver.Node{Doc: doc, Facts: n.Facts, Systemd: n.Systemd, State: n.State, PrimaryWait: follow}
 }
 
 // log carries the steps' progress to stderr; the outcome goes to Out.
@@ -72,7 +70,7 @@ func (n *Node) Promote(ctx context.Context, force bool, w TopologyWaits) error {
 	if err := engine.Converge(ctx, securityserver.PromotePlan(n.phases(promoted, w.Follow)), n.log()); err != nil {
 		return fmt.Errorf("promote: %w; running `xroad-node promote` again finishes it", err)
 	}
-	if err := promoted.Topology("promote", time.Now()).Save("/"); err != nil {
+	if err := n.State.SaveTopology(promoted.Topology("promote", time.Now())); err != nil {
 		return err
 	}
 	n.Doc = promoted
@@ -108,7 +106,7 @@ func (n *Node) Repoint(ctx context.Context, primary string, w TopologyWaits) err
 	if err := engine.Converge(ctx, securityserver.RepointPlan(n.phases(next, w.Follow)), n.log()); err != nil {
 		return fmt.Errorf("repoint: %w", err)
 	}
-	if err := next.Topology("repoint", time.Now()).Save("/"); err != nil {
+	if err := n.State.SaveTopology(next.Topology("repoint", time.Now())); err != nil {
 		return err
 	}
 	n.Doc = next
@@ -126,8 +124,6 @@ type handoverState struct {
 	LSN  string    `json:"lsn"`
 }
 
-func (n *Node) handoverFile() string { return filepath.Join(n.StateDir, "handover.json") }
-
 // Handover is a planned change of primary, run on the primary: configuration
 // writes stop (serverconf read-only), every secondary catches up, and then
 // no more WAL leaves this node, so any secondary can be promoted and the
@@ -140,7 +136,7 @@ func (n *Node) Handover(ctx context.Context, w TopologyWaits) error {
 	if err := n.lacking("handover", profiles.FeatureAlterSystem, profiles.FeatureLSNType); err != nil {
 		return err
 	}
-	if b, err := os.ReadFile(n.handoverFile()); err == nil {
+	if b, err := os.ReadFile(n.State.HandoverFile()); err == nil {
 		return refuse("handover: already handed over (%s); replace this node with one that rejoins as a secondary", strings.TrimSpace(string(b)))
 	}
 	port := n.Facts.PG.Serverconf.Port
@@ -182,8 +178,7 @@ func (n *Node) Handover(ctx context.Context, w TopologyWaits) error {
 	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_replication"); err != nil {
 		return fmt.Errorf("handover: %w", err)
 	}
-	st, _ := json.Marshal(handoverState{Time: time.Now().UTC(), LSN: lsn})
-	if err := engine.WriteState(n.handoverFile(), append(st, '\n')); err != nil {
+	if err := n.State.WriteRecord(n.State.HandoverFile(), handoverState{Time: time.Now().UTC(), LSN: lsn}); err != nil {
 		return err
 	}
 	n.say("every secondary replayed up to %s and no more WAL is sent; promote one with `xroad-node promote`, repoint the others", lsn)

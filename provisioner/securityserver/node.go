@@ -9,6 +9,7 @@ import (
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/system"
 )
@@ -27,10 +28,10 @@ var TLS = pg.TLSIn(TLSDir)
 
 // Node is everything the phases need.
 type Node struct {
-	Doc      *metadata.Document
-	Facts    *profiles.Facts
-	Systemd  system.Units // nil when only planning
-	StateDir string
+	Doc     *metadata.Document
+	Facts   *profiles.Facts
+	Systemd system.Units // nil when only planning
+	State   *nodestate.State
 	// PrimaryWait bounds how long a secondary waits for its primary;
 	// SecondariesWait how long the primary waits for its secondaries to stream.
 	PrimaryWait, SecondariesWait time.Duration

@@ -11,6 +11,7 @@ import (
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 )
 
 // clusterDoc is node's document in a cluster of ss1 and n secondaries.
@@ -32,7 +33,7 @@ func node(t *testing.T, profile string, d *metadata.Document) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Node{Doc: d, Facts: f, StateDir: t.TempDir()}
+	return &Node{Doc: d, Facts: f, State: nodestate.Open(t.TempDir())}
 }
 
 func phaseNames(phases []engine.Phase) []string {
@@ -121,7 +122,7 @@ func TestPasswordEncryptionSetting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := &Node{Doc: clusterDoc(metadata.RolePrimary, "ss1", 2), Facts: f, StateDir: t.TempDir()}
+		n := &Node{Doc: clusterDoc(metadata.RolePrimary, "ss1", 2), Facts: f, State: nodestate.Open(t.TempDir())}
 		if got := n.primarySettings(); !strings.Contains(got+"\n", c.want+"\n") {
 			t.Errorf("%s pg%s: want %q in\n%s", c.profile, c.pg, c.want, got)
 		}
@@ -147,7 +148,7 @@ func TestWalRetentionGrowsWithSecondaries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := &Node{Doc: clusterDoc(metadata.RolePrimary, "ss1", c.n), Facts: f, StateDir: t.TempDir()}
+		n := &Node{Doc: clusterDoc(metadata.RolePrimary, "ss1", c.n), Facts: f, State: nodestate.Open(t.TempDir())}
 		if got := n.primarySettings(); !strings.Contains(got+"\n", c.want+"\n") {
 			t.Errorf("%s pg%s with %d secondaries: want %q in\n%s", c.profile, c.pg, c.n, c.want, got)
 		}

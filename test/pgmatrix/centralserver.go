@@ -27,7 +27,7 @@ func (n *node) cs(doc *metadata.Document, peer *node) *centralserver.Node {
 	c := *doc.CentralServer
 	c.Database.Port = peer.srv.port
 	d.CentralServer = &c
-	return &centralserver.Node{Doc: &d, Facts: n.facts, Systemd: units{n.srv}, StateDir: n.state,
+	return &centralserver.Node{Doc: &d, Facts: n.facts, Systemd: units{n.srv}, State: n.state,
 		PrimaryWait: time.Minute, StandbysWait: time.Minute, TLSFiles: n.tls, PassfilePath: filepath.Join(n.root, "replication.pgpass")}
 }
 

@@ -44,13 +44,13 @@ func ssInstance(f *profiles.Facts) profiles.Instance { return f.PG.Serverconf.In
 // ssNode is the provisioner's node for n with document doc, following a
 // primary on primaryPort (0: its own, as for the primary itself).
 func (n *node) ss(doc *metadata.Document, primaryPort int) *securityserver.Node {
-	return &securityserver.Node{Doc: doc, Facts: n.facts, Systemd: units{n.srv}, StateDir: n.state,
+	return &securityserver.Node{Doc: doc, Facts: n.facts, Systemd: units{n.srv}, State: n.state,
 		PrimaryWait: time.Minute, SecondariesWait: time.Minute, TLSFiles: n.tls, PrimaryPort: primaryPort}
 }
 
 // ops is the day-2 commands' node for n.
 func (n *node) ops(doc *metadata.Document, out *bytes.Buffer) *operations.Node {
-	return &operations.Node{Doc: doc, Facts: n.facts, Systemd: units{n.srv}, StateDir: n.state, Out: out}
+	return &operations.Node{Doc: doc, Facts: n.facts, Systemd: units{n.srv}, State: n.state, Out: out}
 }
 
 // kitDocuments makes the cluster's role documents with the kit itself:
@@ -491,7 +491,7 @@ func (cl *ssCluster) handover(ctx context.Context) (string, error) {
 	if ro, err := p.show(ctx, "default_transaction_read_only"); err != nil || ro != "on" {
 		return "", fmt.Errorf("default_transaction_read_only = %q (%v)", ro, err)
 	}
-	b, err := os.ReadFile(filepath.Join(p.state, "handover.json"))
+	b, err := os.ReadFile(p.state.HandoverFile())
 	if err != nil {
 		return "", err
 	}
