@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"xroad-appliance/provisioner/inputfile"
 	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/operations"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -52,7 +54,8 @@ func (d *day2) open(ctx context.Context) (*operations.Node, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	n := &operations.Node{Doc: doc, Facts: f, Systemd: sd, State: st, AdminPort: d.adminPort, Out: os.Stdout}
+	n := &operations.Node{AdminPort: d.adminPort, Context: &phase.Context{Doc: doc, Facts: f, Systemd: sd, State: st,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)), Out: os.Stdout}}
 	return n, sd.Close, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"xroad-appliance/provisioner/centralserver"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/nodestate"
+	"xroad-appliance/provisioner/phase"
 )
 
 // fenceCheckCommand runs before every start of a central-server database
@@ -47,8 +48,7 @@ func fenceCheckCommand() *cli.Command {
 			if !st.Provisioned() {
 				wait = 0
 			}
-			n := &centralserver.Node{Doc: doc, Facts: f, State: st}
-			return n.FenceCheck(ctx, wait, os.Stderr)
+			return centralserver.FenceCheck(ctx, &phase.Context{Doc: doc, Facts: f, State: st}, wait, os.Stderr)
 		},
 	}
 }

@@ -18,7 +18,8 @@ import (
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/operations"
-	"xroad-appliance/provisioner/plan"
+	"xroad-appliance/provisioner/phase"
+	"xroad-appliance/provisioner/roles"
 	"xroad-appliance/provisioner/syncserve"
 	"xroad-appliance/provisioner/system"
 	"xroad-appliance/units"
@@ -104,7 +105,11 @@ func planCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			printPlan(plan.Phases(plan.Node{Doc: doc, Facts: f, State: st}))
+			phases, err := roles.Provisioning(&phase.Context{Doc: doc, Facts: f, State: st})
+			if err != nil {
+				return err
+			}
+			printPlan(phases)
 			return nil
 		},
 	}
@@ -131,14 +136,14 @@ func printPlan(phases []engine.Phase) {
 
 func provisionCommand() *cli.Command {
 	var facts factsFlags
-	var metadataFile, phase string
+	var metadataFile, only string
 	var primaryWait, secondariesWait time.Duration
 	return &cli.Command{
 		Name: "provision", Summary: "Provision this node for its role, resuming where a previous run stopped",
 		Flags: func(fs *flag.FlagSet) {
 			facts.register(fs)
 			fs.StringVar(&metadataFile, "metadata", "", "role metadata file (default: the frozen copy, the cloud-init role file, or a NoCloud seed)")
-			fs.StringVar(&phase, "phase", "", "run only this phase, even if done (repair)")
+			fs.StringVar(&only, "phase", "", "run only this phase, even if done (repair)")
 			fs.DurationVar(&primaryWait, "primary-wait", 20*time.Minute, "how long a secondary waits for its primary")
 			fs.DurationVar(&secondariesWait, "secondaries-wait", 20*time.Minute, "how long the primary waits for its secondaries to stream")
 		},
@@ -165,12 +170,15 @@ func provisionCommand() *cli.Command {
 				return err
 			}
 			defer sd.Close()
-			node := plan.Node{Doc: doc, Facts: f, Systemd: sd, State: st,
-				PrimaryWait: primaryWait, PeersWait: secondariesWait}
+			c := &phase.Context{Doc: doc, Facts: f, Systemd: sd, State: st, Log: log, Out: os.Stdout,
+				PrimaryWait: primaryWait, FollowersWait: secondariesWait}
+			phases, err := roles.Provisioning(c)
+			if err != nil {
+				return err
+			}
 			runner := &engine.Runner{State: st, Log: log, Notify: system.Notify, Command: units.NodeBinary + " provision",
 				AfterPhase: crashAfter(os.Getenv(CrashAfterEnv))}
-			phases := plan.Phases(node)
-			if phase != "" {
+			if only != "" {
 				// After promote or repoint the provisioning plan describes
 				// a place the node has left; rerunning a phase would undo it.
 				if topo, err := st.Topology(); err != nil {
@@ -179,7 +187,7 @@ func provisionCommand() *cli.Command {
 					return &operations.Refusal{Reason: fmt.Sprintf("provision --phase: this node was changed by `xroad-node %s` at %s; its provisioning phases no longer apply",
 						topo.By, topo.Changed.Format(time.RFC3339))}
 				}
-				return runner.RunPhase(ctx, phases, phase)
+				return runner.RunPhase(ctx, phases, only)
 			}
 			return runner.Run(ctx, phases)
 		},

@@ -18,6 +18,7 @@ import (
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/units"
@@ -71,7 +72,8 @@ func (n *Node) fence() engine.Phase {
 // central servers' data. Nodes that do not answer are asked again until
 // wait has passed; if none of those that answered is ahead, the start goes
 // ahead, so a primary whose standbys are all gone still comes up.
-func (n *Node) FenceCheck(ctx context.Context, wait time.Duration, log io.Writer) error {
+func FenceCheck(ctx context.Context, c *phase.Context, wait time.Duration, log io.Writer) error {
+	n := &Node{c}
 	if _, err := os.Stat(n.standbyFile().Path); err == nil {
 		fmt.Fprintf(log, "fence-check: %s starts as a standby\n", n.Doc.Node)
 		return nil

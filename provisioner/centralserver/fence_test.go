@@ -22,6 +22,7 @@ import (
 	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/pg/pgtest"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -45,14 +46,14 @@ func TestFenceCheck(t *testing.T) {
 
 	platform := facts(t, "debian-12")
 	platform.PG.BinDir, platform.PG.Default.DataDir = pgtest.BinDir(t), db1.DataDir
-	n := &Node{Facts: platform, State: nodestate.Open(t.TempDir()), Doc: &metadata.Document{Role: metadata.RoleCSDBPrimary, Node: "db1",
+	n := &Node{&phase.Context{Facts: platform, State: nodestate.Open(t.TempDir()), Doc: &metadata.Document{Role: metadata.RoleCSDBPrimary, Node: "db1",
 		CentralServer: &metadata.CentralServer{Database: metadata.CSDatabase{
 			Primary: metadata.Host{Name: "db1", Address: "127.0.0.1"}, Standbys: []metadata.Host{{Name: "db2", Address: "127.0.0.1"}},
 			Port: db2.Port, ReplicationUser: "standby", ReplicationPassword: "repl-secret",
-		}}}}
+		}}}}}
 	check := func() (error, string) {
 		var log bytes.Buffer
-		err := n.FenceCheck(ctx, 0, &log)
+		err := FenceCheck(ctx, n.Context, 0, &log)
 		return err, log.String()
 	}
 	asPostgres := func(args ...string) {

@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
-	"xroad-appliance/provisioner/securityserver"
+	"xroad-appliance/provisioner/phase"
 )
 
 // Reseed takes the secondaries added to the cluster from this node's renewed
@@ -27,7 +26,7 @@ func (n *Node) Reseed(ctx context.Context, next *metadata.Document, added []meta
 		return refuse("reseed: %s has handed over; reseed the promoted primary and the other secondaries instead", n.Doc.Node)
 	}
 	if n.isPrimary() {
-		if err := engine.Converge(ctx, securityserver.MembersPlan(n.phases(next, 0)), n.log()); err != nil {
+		if err := n.converge(ctx, phase.Reseed, n.At(next, 0, 0)); err != nil {
 			return fmt.Errorf("reseed: %w; running `xroad-node reseed` again finishes it", err)
 		}
 	}

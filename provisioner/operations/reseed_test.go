@@ -8,6 +8,7 @@ import (
 
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/nodestate"
+	"xroad-appliance/provisioner/phase"
 )
 
 // A secondary records the secondaries a reseed adds in its own state: the
@@ -22,7 +23,7 @@ func TestReseedSecondaryRecordsTopologyInItsState(t *testing.T) {
 	next.Secondaries = append(append([]metadata.Member(nil), doc.Secondaries...), added...)
 	st := nodestate.Open(t.TempDir())
 	var out bytes.Buffer
-	n := &Node{Doc: doc, State: st, Out: &out}
+	n := &Node{Context: &phase.Context{Doc: doc, State: st, Out: &out}}
 	if err := n.Reseed(context.Background(), &next, added); err != nil {
 		t.Fatal(err)
 	}

@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"xroad-appliance/profiles"
-	"xroad-appliance/provisioner/engine"
-	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/retry"
-	"xroad-appliance/provisioner/securityserver"
 	"xroad-appliance/units"
 )
 
@@ -25,13 +22,6 @@ type TopologyWaits struct {
 	Follow  time.Duration
 	Healthy time.Duration
 }
-
-func (n *Node) phases(doc *metadata.Document, follow time.Duration) *securityserver.Node {
-	return &securityserver.Node{Doc: doc, Facts: n.Facts, Systemd: n.Systemd, State: n.State, PrimaryWait: follow}
-}
-
-// log carries the steps' progress to stderr; the outcome goes to Out.
-func (n *Node) log() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }
 
 // Promote makes this secondary the cluster's primary (guide 2.1.2: "some
 // other node is manually promoted"). The old primary must be gone: while this
@@ -67,7 +57,7 @@ func (n *Node) Promote(ctx context.Context, force bool, w TopologyWaits) error {
 			return err
 		}
 	}
-	if err := engine.Converge(ctx, securityserver.PromotePlan(n.phases(promoted, w.Follow)), n.log()); err != nil {
+	if err := n.converge(ctx, phase.Promote, n.At(promoted, w.Follow, 0)); err != nil {
 		return fmt.Errorf("promote: %w; running `xroad-node promote` again finishes it", err)
 	}
 	if err := n.State.SaveTopology(promoted.Topology("promote", time.Now())); err != nil {
@@ -103,7 +93,7 @@ func (n *Node) Repoint(ctx context.Context, primary string, w TopologyWaits) err
 	if err != nil {
 		return refuse("repoint: %v", err)
 	}
-	if err := engine.Converge(ctx, securityserver.RepointPlan(n.phases(next, w.Follow)), n.log()); err != nil {
+	if err := n.converge(ctx, phase.Repoint, n.At(next, w.Follow, 0)); err != nil {
 		return fmt.Errorf("repoint: %w", err)
 	}
 	if err := n.State.SaveTopology(next.Topology("repoint", time.Now())); err != nil {
@@ -153,7 +143,7 @@ func (n *Node) Handover(ctx context.Context, w TopologyWaits) error {
 	n.say("serverconf is read-only: configuration changes now wait for the new primary")
 
 	// New replication connections are refused before the last LSN is read.
-	if err := engine.Converge(ctx, securityserver.HandoverPlan(n.phases(n.Doc, w.Follow)), n.log()); err != nil {
+	if err := n.converge(ctx, phase.Handover, n.At(n.Doc, w.Follow, 0)); err != nil {
 		return fmt.Errorf("handover: %w", err)
 	}
 	var lsn string

@@ -12,7 +12,8 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
-	"xroad-appliance/provisioner/plan"
+	"xroad-appliance/provisioner/phase"
+	"xroad-appliance/provisioner/roles"
 )
 
 // probeProvisioning reads the provisioner's stamps and result file.
@@ -90,7 +91,10 @@ func planNames(c *Inputs) []string {
 	if doc == nil || c.Facts == nil {
 		return nil
 	}
-	phases := plan.Phases(plan.Node{Doc: doc, Facts: c.Facts, State: c.State})
+	phases, err := roles.Provisioning(&phase.Context{Doc: doc, Facts: c.Facts, State: c.State})
+	if err != nil {
+		return nil
+	}
 	names := make([]string, len(phases))
 	for i, ph := range phases {
 		names[i] = ph.Name
