@@ -422,7 +422,7 @@ func requireFacts(v reflect.Value, at string) error {
 	return nil
 }
 
-// ParseFacts decodes resolved facts as baked into an image (units.FactsFile), strictly.
+// ParseFacts decodes resolved facts as baked into an image (nodestate.FactsFile), strictly.
 func ParseFacts(file string, data []byte) (*Facts, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

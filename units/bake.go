@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/nodestate"
 )
 
 // BaseUnitReader returns the content of a packaged unit of the image being
@@ -26,7 +27,7 @@ func Bake(f *profiles.Facts, readBase BaseUnitReader) ([]File, error) {
 		{Path: LogrotatePath, Mode: 0o644, Content: Logrotate()},
 		{Path: ProvisionUnitPath, Mode: 0o644, Content: withHeader(serialize(ProvisionService(f, gated(f))), "first-boot provisioning")},
 		{Path: PresetPath, Mode: 0o644, Content: Preset(f)},
-		{Path: FactsFile, Mode: 0o644, Content: append([]byte("# Resolved profile facts baked into this image\n"), facts...)},
+		{Path: nodestate.FactsFile, Mode: 0o644, Content: append([]byte("# Resolved profile facts baked into this image\n"), facts...)},
 	}
 	files = append(files, File{Path: CloudInitConfig, Mode: 0o644, Content: CloudConfig(f)})
 	for _, s := range gated(f) {

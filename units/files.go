@@ -19,14 +19,12 @@ type File struct {
 	Content []byte
 }
 
-// Paths shared by the units, the builder and the provisioner.
+// Paths shared by the units, the builder and the provisioner; the node's
+// state and its baked facts are laid out by nodestate.
 const (
 	NodeBinary       = "/usr/bin/xroad-node"
-	StateDir         = "/var/lib/xroad-node"
-	ProvisionedStamp = StateDir + "/provisioned"
 	SyncDisabledFlag = "/var/tmp/xroad/sync-disabled"
 	SyncLog          = "/var/log/xroad/slave-sync.log"
-	FactsFile        = "/usr/share/xroad-appliance/profile.yaml"
 
 	SyncServicePath   = "/etc/systemd/system/xroad-sync.service"
 	SyncTimerPath     = "/etc/systemd/system/xroad-sync.timer"

@@ -8,6 +8,7 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 
 	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/nodestate"
 )
 
 // ProvisionService is the first-boot unit. It runs once cloud-init has
@@ -35,7 +36,7 @@ func ProvisionService(f *profiles.Facts, xroadServices []string) []*unit.UnitOpt
 		// an After= on a unit that does not exist is ignored.
 		opt("Unit", "After", "cloud-init.service cloud-init-network.service"),
 		opt("Unit", "Before", strings.Join(append(append([]string{}, serviceNames(xroadServices)...), "xroad-sync.service"), " ")),
-		opt("Unit", "ConditionPathExists", "!"+ProvisionedStamp),
+		opt("Unit", "ConditionPathExists", "!"+nodestate.ProvisionedStamp),
 		opt("Service", "Type", "oneshot"),
 		opt("Service", "RemainAfterExit", "yes"),
 		// The provisioner reports progress and extends its start timeout with
@@ -66,7 +67,7 @@ const ProvisionRetryUnit = "xroad-provision-retry.service"
 func ProvisionRetryService(f *profiles.Facts) []*unit.UnitOption {
 	return []*unit.UnitOption{
 		opt("Unit", "Description", "X-Road appliance: start first-boot provisioning again after a failed run"),
-		opt("Unit", "ConditionPathExists", "!"+ProvisionedStamp),
+		opt("Unit", "ConditionPathExists", "!"+nodestate.ProvisionedStamp),
 		opt("Service", "Type", "oneshot"),
 		opt("Service", "ExecStartPre", "/usr/bin/sleep "+f.Restart.Provision.Delay),
 		opt("Service", "ExecStart", "/usr/bin/systemctl --no-block start xroad-provision.service"),
@@ -104,7 +105,7 @@ func RestartDropIn(f *profiles.Facts, service string) File {
 func ServiceGate(service string) File {
 	body := serialize([]*unit.UnitOption{
 		opt("Unit", "After", "xroad-provision.service"),
-		opt("Unit", "ConditionPathExists", ProvisionedStamp),
+		opt("Unit", "ConditionPathExists", nodestate.ProvisionedStamp),
 	})
 	return File{
 		Path:    "/etc/systemd/system/" + serviceName(service) + ".d/xroad-appliance.conf",

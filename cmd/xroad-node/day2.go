@@ -4,15 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
 	"xroad-appliance/cmd/internal/cli"
 	"xroad-appliance/provisioner/inputfile"
-	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/operations"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/system"
-	"xroad-appliance/units"
 )
 
 // day2 is a group of day-2 subcommands sharing how they open the node.
@@ -32,23 +33,20 @@ func (d *day2) register(fs *flag.FlagSet) {
 // open reads the node's frozen role document and facts, refusing a node
 // that is not provisioned, and connects to systemd.
 func (d *day2) open(ctx context.Context) (*operations.Node, func(), error) {
-	if err := operations.Provisioned(units.StateDir); err != nil {
+	st := nodestate.Open(nodeRoot)
+	if err := operations.Provisioned(st); err != nil {
 		return nil, nil, err
 	}
-	f, err := d.facts.load()
-	if err != nil {
-		return nil, nil, err
-	}
-	doc, _, err := metadata.Load(metadata.Sources{Root: "/"}, "")
+	f, err := d.facts.load(st)
 	if err != nil {
 		return nil, nil, err
 	}
 	// Since a promote or repoint the node stands where its topology says.
-	topo, err := metadata.LoadTopology("/")
+	placed, err := st.Document()
 	if err != nil {
 		return nil, nil, err
 	}
-	doc = doc.WithTopology(topo)
+	doc := placed.Effective
 	if doc.Role.IsCentralServer() && !d.centralServer {
 		return nil, nil, &operations.Refusal{Reason: "a security-server command; this node's role is " + string(doc.Role) + " (central-server HA: promote, rejoin, status)"}
 	}
@@ -56,7 +54,8 @@ func (d *day2) open(ctx context.Context) (*operations.Node, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	n := &operations.Node{Doc: doc, Facts: f, Systemd: sd, StateDir: units.StateDir, AdminPort: d.adminPort, Out: os.Stdout}
+	n := &operations.Node{AdminPort: d.adminPort, Context: &phase.Context{Doc: doc, Facts: f, Systemd: sd, State: st,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)), Out: os.Stdout}}
 	return n, sd.Close, nil
 }
 

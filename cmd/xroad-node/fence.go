@@ -9,8 +9,8 @@ import (
 	"xroad-appliance/cmd/internal/cli"
 	"xroad-appliance/provisioner/centralserver"
 	"xroad-appliance/provisioner/metadata"
-	"xroad-appliance/provisioner/operations"
-	"xroad-appliance/units"
+	"xroad-appliance/provisioner/nodestate"
+	"xroad-appliance/provisioner/phase"
 )
 
 // fenceCheckCommand runs before every start of a central-server database
@@ -30,29 +30,25 @@ func fenceCheckCommand() *cli.Command {
 			if len(args) > 0 {
 				return cli.Usagef("unexpected argument %q", args[0])
 			}
-			f, err := facts.load()
+			st := nodestate.Open(nodeRoot)
+			f, err := facts.load(st)
 			if err != nil {
 				return err
 			}
-			doc, _, err := metadata.Load(metadata.Sources{Root: "/"}, "")
+			placed, err := st.Document()
 			if err != nil {
 				return err
 			}
-			topo, err := metadata.LoadTopology("/")
-			if err != nil {
-				return err
-			}
-			doc = doc.WithTopology(topo)
+			doc := placed.Effective
 			if doc.Role != metadata.RoleCSDBPrimary && doc.Role != metadata.RoleCSDBStandby {
 				return nil
 			}
 			// While the node provisions, its peers are not set up yet: one
 			// round of questions, no waiting.
-			if operations.Provisioned(units.StateDir) != nil {
+			if !st.Provisioned() {
 				wait = 0
 			}
-			n := &centralserver.Node{Doc: doc, Facts: f, StateDir: units.StateDir}
-			return n.FenceCheck(ctx, wait, os.Stderr)
+			return centralserver.FenceCheck(ctx, &phase.Context{Doc: doc, Facts: f, State: st}, wait, os.Stderr)
 		},
 	}
 }

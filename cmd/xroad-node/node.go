@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,8 +16,10 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/inputfile"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/operations"
-	"xroad-appliance/provisioner/plan"
+	"xroad-appliance/provisioner/phase"
+	"xroad-appliance/provisioner/roles"
 	"xroad-appliance/provisioner/syncserve"
 	"xroad-appliance/provisioner/system"
 	"xroad-appliance/units"
@@ -57,16 +60,19 @@ func readDocument(path string) (*metadata.Document, error) {
 	return doc, nil
 }
 
+// nodeRoot is where the node's file system, and so its state, is.
+const nodeRoot = "/"
+
 // factsFlags are how a command finds the platform facts: the image's baked
 // facts by default, or a named profile (for planning off the node).
 type factsFlags struct{ profile, pg string }
 
 func (f *factsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.profile, "profile", "", "OS profile (default: the facts baked into this image, "+units.FactsFile+")")
+	fs.StringVar(&f.profile, "profile", "", "OS profile (default: the facts baked into this image, "+nodestate.FactsFile+")")
 	fs.StringVar(&f.pg, "postgresql", "", "PostgreSQL version with --profile")
 }
 
-func (f *factsFlags) load() (*profiles.Facts, error) {
+func (f *factsFlags) load(st *nodestate.State) (*profiles.Facts, error) {
 	if f.profile != "" {
 		facts, err := profiles.Resolve(f.profile, f.pg)
 		if err != nil {
@@ -74,11 +80,11 @@ func (f *factsFlags) load() (*profiles.Facts, error) {
 		}
 		return facts, nil
 	}
-	data, err := inputfile.Read(units.FactsFile)
-	if err != nil {
+	facts, err := st.Facts()
+	if unreadable := new(*inputfile.Error); errors.As(err, unreadable) {
 		return nil, cli.Usagef("no --profile given and no baked facts: %v", err)
 	}
-	return profiles.ParseFacts(units.FactsFile, data)
+	return facts, err
 }
 
 func planCommand() *cli.Command {
@@ -94,11 +100,16 @@ func planCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			f, err := facts.load()
+			st := nodestate.Open(nodeRoot)
+			f, err := facts.load(st)
 			if err != nil {
 				return err
 			}
-			printPlan(plan.Phases(plan.Node{Doc: doc, Facts: f, StateDir: units.StateDir}))
+			phases, err := roles.Provisioning(&phase.Context{Doc: doc, Facts: f, State: st})
+			if err != nil {
+				return err
+			}
+			printPlan(phases)
 			return nil
 		},
 	}
@@ -125,14 +136,14 @@ func printPlan(phases []engine.Phase) {
 
 func provisionCommand() *cli.Command {
 	var facts factsFlags
-	var metadataFile, phase string
+	var metadataFile, only string
 	var primaryWait, secondariesWait time.Duration
 	return &cli.Command{
 		Name: "provision", Summary: "Provision this node for its role, resuming where a previous run stopped",
 		Flags: func(fs *flag.FlagSet) {
 			facts.register(fs)
 			fs.StringVar(&metadataFile, "metadata", "", "role metadata file (default: the frozen copy, the cloud-init role file, or a NoCloud seed)")
-			fs.StringVar(&phase, "phase", "", "run only this phase, even if done (repair)")
+			fs.StringVar(&only, "phase", "", "run only this phase, even if done (repair)")
 			fs.DurationVar(&primaryWait, "primary-wait", 20*time.Minute, "how long a secondary waits for its primary")
 			fs.DurationVar(&secondariesWait, "secondaries-wait", 20*time.Minute, "how long the primary waits for its secondaries to stream")
 		},
@@ -141,17 +152,17 @@ func provisionCommand() *cli.Command {
 				return cli.Usagef("unexpected argument %q", args[0])
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-			f, err := facts.load()
+			st := nodestate.Open(nodeRoot)
+			f, err := facts.load(st)
 			if err != nil {
 				return err
 			}
-			src := metadata.Sources{Root: "/"}
-			doc, origin, err := metadata.Load(src, metadataFile)
+			doc, origin, err := st.Load(metadataFile)
 			if err != nil {
 				return cli.UsageError{Err: err}
 			}
 			log.Info("role metadata", "origin", origin, "document", doc)
-			if err := metadata.Freeze(src, doc); err != nil {
+			if err := st.Freeze(doc); err != nil {
 				return err
 			}
 			sd, err := system.ConnectSystemd(ctx)
@@ -159,21 +170,24 @@ func provisionCommand() *cli.Command {
 				return err
 			}
 			defer sd.Close()
-			node := plan.Node{Doc: doc, Facts: f, Systemd: sd, StateDir: units.StateDir,
-				PrimaryWait: primaryWait, PeersWait: secondariesWait}
-			runner := &engine.Runner{StateDir: units.StateDir, Log: log, Notify: system.Notify, Command: units.NodeBinary + " provision",
+			c := &phase.Context{Doc: doc, Facts: f, Systemd: sd, State: st, Log: log, Out: os.Stdout,
+				PrimaryWait: primaryWait, FollowersWait: secondariesWait}
+			phases, err := roles.Provisioning(c)
+			if err != nil {
+				return err
+			}
+			runner := &engine.Runner{State: st, Log: log, Notify: system.Notify, Command: units.NodeBinary + " provision",
 				AfterPhase: crashAfter(os.Getenv(CrashAfterEnv))}
-			phases := plan.Phases(node)
-			if phase != "" {
+			if only != "" {
 				// After promote or repoint the provisioning plan describes
 				// a place the node has left; rerunning a phase would undo it.
-				if topo, err := metadata.LoadTopology("/"); err != nil {
+				if topo, err := st.Topology(); err != nil {
 					return err
 				} else if topo != nil {
 					return &operations.Refusal{Reason: fmt.Sprintf("provision --phase: this node was changed by `xroad-node %s` at %s; its provisioning phases no longer apply",
 						topo.By, topo.Changed.Format(time.RFC3339))}
 				}
-				return runner.RunPhase(ctx, phases, phase)
+				return runner.RunPhase(ctx, phases, only)
 			}
 			return runner.Run(ctx, phases)
 		},

@@ -265,7 +265,7 @@ func (n *Node) verifyStandbys() engine.Phase {
 		Actions: []string{"SELECT application_name, state FROM pg_stat_replication"},
 		Check:   streaming,
 		Apply: func(ctx context.Context) error {
-			return steps.WaitFor(ctx, n.StandbysWait, "standbys "+strings.Join(names, ", ")+" streaming", streaming)
+			return steps.WaitFor(ctx, n.FollowersWait, "standbys "+strings.Join(names, ", ")+" streaming", streaming)
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
 )
@@ -22,7 +23,8 @@ import (
 // the standby settings leave postgresql.conf, and every other database
 // node, the old primary too, gets a slot to rejoin through. Each step
 // checks first, so an interrupted promotion is finished by running it again.
-func PromotePlan(n *Node) []engine.Phase {
+func PromotePlan(c *phase.Context) []engine.Phase {
+	n := &Node{c}
 	return []engine.Phase{n.fence(), n.promote(), n.settings(nil), n.restart(), n.slots()}
 }
 
@@ -30,7 +32,8 @@ func PromotePlan(n *Node) []engine.Phase {
 // names (metadata.Document.DatabaseRejoined). A node on another timeline,
 // a fenced old primary, is cloned afresh, its data directory moved aside;
 // a standby that can follow the new timeline keeps its data.
-func RejoinPlan(n *Node) []engine.Phase {
+func RejoinPlan(c *phase.Context) []engine.Phase {
+	n := &Node{c}
 	return []engine.Phase{
 		n.tlsFiles(), n.fence(), n.passfile(), n.waitPrimary(), n.slot(), n.baseBackup(), n.access(),
 		n.settings(n.standbyLines()), n.follow(),
@@ -81,9 +84,10 @@ func (n *Node) ownerSession(ctx context.Context, h metadata.Host) (*pgx.Conn, er
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
-// PrimaryWritable says why the primary n.Doc names cannot be followed: it
+// PrimaryWritable says why the primary c.Doc names cannot be followed: it
 // does not answer, or it is itself a standby.
-func (n *Node) PrimaryWritable(ctx context.Context) error {
+func PrimaryWritable(ctx context.Context, c *phase.Context) error {
+	n := &Node{c}
 	p := n.db().Primary
 	conn, err := n.ownerSession(ctx, p)
 	if err != nil {

@@ -2,12 +2,11 @@ package centralserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -17,16 +16,18 @@ import (
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/units"
 )
 
 // Fenced is a database node that found another on a newer timeline: that
-// one was promoted while this one was away. It is kept in FenceFile, so the
-// node stays fenced even when the new primary cannot be reached, until
-// `xroad-node rejoin` removes it.
+// one was promoted while this one was away. It is kept in the node's state
+// (State.FenceFile), so the node stays fenced even when the new primary
+// cannot be reached, until `xroad-node rejoin` removes it.
 type Fenced struct {
 	Peer         string    `json:"peer"`
 	PeerTimeline int       `json:"peerTimeline"`
@@ -43,22 +44,14 @@ func (f *Fenced) Error() string {
 // Refused makes the command line exit with its "refused" code.
 func (f *Fenced) Refused() bool { return true }
 
-// FenceFile is where a node's fence is kept, in its state directory.
-func FenceFile(stateDir string) string { return filepath.Join(stateDir, "fenced.json") }
-
 // ReadFence returns the node's fence, or nil when it is not fenced.
-func ReadFence(stateDir string) (*Fenced, error) {
-	path := FenceFile(stateDir)
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+func ReadFence(st *nodestate.State) (*Fenced, error) {
 	var f Fenced
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	switch err := st.ReadRecord(st.FenceFile(), &f); {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, err
 	}
 	return &f, nil
 }
@@ -79,12 +72,13 @@ func (n *Node) fence() engine.Phase {
 // central servers' data. Nodes that do not answer are asked again until
 // wait has passed; if none of those that answered is ahead, the start goes
 // ahead, so a primary whose standbys are all gone still comes up.
-func (n *Node) FenceCheck(ctx context.Context, wait time.Duration, log io.Writer) error {
+func FenceCheck(ctx context.Context, c *phase.Context, wait time.Duration, log io.Writer) error {
+	n := &Node{c}
 	if _, err := os.Stat(n.standbyFile().Path); err == nil {
 		fmt.Fprintf(log, "fence-check: %s starts as a standby\n", n.Doc.Node)
 		return nil
 	}
-	if f, err := ReadFence(n.StateDir); err != nil || f != nil {
+	if f, err := ReadFence(n.State); err != nil || f != nil {
 		if err != nil {
 			return fmt.Errorf("fence-check: %w", err)
 		}
@@ -113,8 +107,7 @@ func (n *Node) FenceCheck(ctx context.Context, wait time.Duration, log io.Writer
 			delete(failures, name)
 			if id.SystemID == local.SystemID && id.Timeline > local.Timeline {
 				f := &Fenced{Peer: h.Name + " (" + h.Address + ")", PeerTimeline: id.Timeline, Timeline: local.Timeline, Since: time.Now().UTC()}
-				b, _ := json.Marshal(f)
-				if err := engine.WriteState(FenceFile(n.StateDir), append(b, '\n')); err != nil {
+				if err := n.State.WriteRecord(n.State.FenceFile(), f); err != nil {
 					return false, fmt.Errorf("fence-check: %w (and %v)", err, f)
 				}
 				return false, f

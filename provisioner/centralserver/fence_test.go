@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/pg/pgtest"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/system"
 )
 
@@ -44,14 +46,14 @@ func TestFenceCheck(t *testing.T) {
 
 	platform := facts(t, "debian-12")
 	platform.PG.BinDir, platform.PG.Default.DataDir = pgtest.BinDir(t), db1.DataDir
-	n := &Node{Facts: platform, StateDir: t.TempDir(), Doc: &metadata.Document{Role: metadata.RoleCSDBPrimary, Node: "db1",
+	n := &Node{&phase.Context{Facts: platform, State: nodestate.Open(t.TempDir()), Doc: &metadata.Document{Role: metadata.RoleCSDBPrimary, Node: "db1",
 		CentralServer: &metadata.CentralServer{Database: metadata.CSDatabase{
 			Primary: metadata.Host{Name: "db1", Address: "127.0.0.1"}, Standbys: []metadata.Host{{Name: "db2", Address: "127.0.0.1"}},
 			Port: db2.Port, ReplicationUser: "standby", ReplicationPassword: "repl-secret",
-		}}}}
+		}}}}}
 	check := func() (error, string) {
 		var log bytes.Buffer
-		err := n.FenceCheck(ctx, 0, &log)
+		err := FenceCheck(ctx, n.Context, 0, &log)
 		return err, log.String()
 	}
 	asPostgres := func(args ...string) {
@@ -71,7 +73,7 @@ func TestFenceCheck(t *testing.T) {
 	if !errors.As(err, &fenced) || fenced.PeerTimeline != 2 || fenced.Timeline != 1 || !strings.Contains(fenced.Peer, "db2") {
 		t.Fatalf("after db2's promotion: %v\n%s", err, log)
 	}
-	if f, err := ReadFence(n.StateDir); err != nil || f == nil {
+	if f, err := ReadFence(n.State); err != nil || f == nil {
 		t.Fatalf("no fence kept: %v", err)
 	}
 	if strings.Contains(err.Error()+log, "repl-secret") {
@@ -92,7 +94,7 @@ func TestFenceCheck(t *testing.T) {
 	}
 	// Unfenced, with no other node answering, the primary comes up.
 	os.Remove(filepath.Join(db1.DataDir, "standby.signal"))
-	os.Remove(FenceFile(n.StateDir))
+	os.Remove(n.State.FenceFile())
 	if err, log := check(); err != nil || !strings.Contains(log, "db2 did not answer") {
 		t.Fatalf("alone: %v\n%s", err, log)
 	}

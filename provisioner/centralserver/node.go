@@ -5,13 +5,12 @@ package centralserver
 
 import (
 	"fmt"
-	"time"
 
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
-	"xroad-appliance/provisioner/system"
+	"xroad-appliance/provisioner/phase"
 )
 
 // TLSDir holds a database node's certificate material. A database node runs
@@ -21,21 +20,15 @@ const TLSDir = "/etc/xroad-node/postgresql"
 // TLS are a database node's certificate files.
 var TLS = pg.TLSIn(TLSDir)
 
-// Node is everything the phases need.
-type Node struct {
-	Doc      *metadata.Document
-	Facts    *profiles.Facts
-	Systemd  system.Units // nil when only planning
-	StateDir string
-	// PrimaryWait bounds how long a standby waits for the database primary;
-	// StandbysWait how long the primary waits for its standbys to stream.
-	PrimaryWait, StandbysWait time.Duration
-	// TLSFiles are the node's certificate files, zero for TLS; PassfilePath
-	// is the replication passfile, empty for the one in postgres's home.
-	// The PostgreSQL matrix runs several database nodes on one host.
-	TLSFiles     pg.TLSFiles
-	PassfilePath string
+// Role declares the central-server roles' plans: provisioning and day-2.
+var Role = phase.Role{
+	Serves:    []metadata.Role{metadata.RoleCSDBPrimary, metadata.RoleCSDBStandby, metadata.RoleCSNode},
+	Provision: Plan,
+	Day2:      map[phase.Command]phase.Plan{phase.Promote: PromotePlan, phase.Rejoin: RejoinPlan},
 }
+
+// Node is the context as the central-server phases see it.
+type Node struct{ *phase.Context }
 
 func (n *Node) tls() pg.TLSFiles {
 	if n.TLSFiles == (pg.TLSFiles{}) {
@@ -45,7 +38,8 @@ func (n *Node) tls() pg.TLSFiles {
 }
 
 // Plan returns the phases for the node's central-server role, in order.
-func Plan(n *Node) []engine.Phase {
+func Plan(c *phase.Context) []engine.Phase {
+	n := &Node{c}
 	switch n.Doc.Role {
 	case metadata.RoleCSDBPrimary:
 		return []engine.Phase{

@@ -8,6 +8,7 @@ import (
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/phase"
 )
 
 const (
@@ -65,7 +66,7 @@ func described(phases []engine.Phase) string {
 }
 
 func TestDatabasePrimaryPlan(t *testing.T) {
-	phases := Plan(&Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: facts(t, "debian-12")})
+	phases := Plan(&phase.Context{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: facts(t, "debian-12")})
 	if got := names(phases); !slices.Equal(got, []string{"tls", "default-instance", "fence", "access", "settings", "restart", "slots", "roles", "database", "verify"}) {
 		t.Errorf("phases = %v", got)
 	}
@@ -87,8 +88,8 @@ func TestDatabasePrimaryPlan(t *testing.T) {
 }
 
 func TestDatabaseStandbyPlan(t *testing.T) {
-	n := &Node{Doc: doc(metadata.RoleCSDBStandby, "db2"), Facts: facts(t, "debian-12")}
-	phases := Plan(n)
+	n := &Node{&phase.Context{Doc: doc(metadata.RoleCSDBStandby, "db2"), Facts: facts(t, "debian-12")}}
+	phases := Plan(n.Context)
 	if got := names(phases); !slices.Equal(got, []string{"tls", "fence", "passfile", "wait-primary", "basebackup", "access", "settings", "restart", "verify"}) {
 		t.Errorf("phases = %v", got)
 	}
@@ -123,8 +124,8 @@ func TestPassfileEscapes(t *testing.T) {
 }
 
 func TestCentralServerNodePlan(t *testing.T) {
-	n := &Node{Doc: doc(metadata.RoleCSNode, "cs2"), Facts: facts(t, "ubuntu-22.04")}
-	phases := Plan(n)
+	n := &Node{&phase.Context{Doc: doc(metadata.RoleCSNode, "cs2"), Facts: facts(t, "ubuntu-22.04")}}
+	phases := Plan(n.Context)
 	if got := names(phases); !slices.Equal(got, []string{"ha-node-name", "db-properties", "libpq-env", "admin-properties", "wait-database", "package-setup", "services"}) {
 		t.Errorf("phases = %v", got)
 	}
@@ -177,7 +178,7 @@ func TestDatabaseDayTwoPlans(t *testing.T) {
 		return d
 	}
 	promoted := swapped(metadata.RoleCSDBPrimary, "db2")
-	phases := PromotePlan(&Node{Doc: promoted, Facts: f})
+	phases := PromotePlan(&phase.Context{Doc: promoted, Facts: f})
 	if got := names(phases); !slices.Equal(got, []string{"fence", "promote", "settings", "restart", "slots"}) {
 		t.Errorf("promote phases = %v", got)
 	}
@@ -191,7 +192,7 @@ func TestDatabaseDayTwoPlans(t *testing.T) {
 		t.Error("the promoted primary keeps its standby settings")
 	}
 
-	phases = RejoinPlan(&Node{Doc: swapped(metadata.RoleCSDBStandby, "db1"), Facts: f})
+	phases = RejoinPlan(&phase.Context{Doc: swapped(metadata.RoleCSDBStandby, "db1"), Facts: f})
 	if got := names(phases); !slices.Equal(got, []string{"tls", "fence", "passfile", "wait-primary", "slot", "basebackup", "access", "settings", "follow"}) {
 		t.Errorf("rejoin phases = %v", got)
 	}
@@ -208,12 +209,12 @@ func TestDatabaseDayTwoPlans(t *testing.T) {
 // drop-in's ExecStartPre=+, so a database role there is refused, with the
 // profile's reason, before anything is touched.
 func TestDatabaseRefusedWhereUnfenceable(t *testing.T) {
-	n := &Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: factsPG(t, "rhel-7", "12")}
+	n := &Node{&phase.Context{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: factsPG(t, "rhel-7", "12")}}
 	err := n.checkPlatform()
 	if err == nil || !strings.Contains(err.Error(), "ExecStartPre=+") {
 		t.Fatalf("checkPlatform on rhel-7: %v", err)
 	}
-	if err := (&Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: factsPG(t, "rhel-8", "12")}).checkPlatform(); err != nil {
+	if err := (&Node{&phase.Context{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: factsPG(t, "rhel-8", "12")}}).checkPlatform(); err != nil {
 		t.Errorf("rhel-8: %v", err)
 	}
 }
@@ -227,7 +228,7 @@ func TestDefaultInstanceInitialisedOnRHEL(t *testing.T) {
 		"rhel-9":    "/usr/pgsql-13/bin/postgresql-13-setup initdb",
 		"debian-12": "",
 	} {
-		phases := Plan(&Node{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: facts(t, profile)})
+		phases := Plan(&phase.Context{Doc: doc(metadata.RoleCSDBPrimary, "db1"), Facts: facts(t, profile)})
 		i := slices.IndexFunc(phases, func(p engine.Phase) bool { return p.Name == "default-instance" })
 		j := slices.IndexFunc(phases, func(p engine.Phase) bool { return p.Name == "access" })
 		if i < 0 || i > j {

@@ -8,17 +8,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
-	"xroad-appliance/provisioner/atomicfile"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/retry"
 )
 
-// Runner runs phases in order with stamps under StateDir.
+// Runner runs phases in order, stamping each in the node's state.
 type Runner struct {
-	StateDir string
-	Log      *slog.Logger
+	State *nodestate.State
+	Log   *slog.Logger
 	// Notify reports progress (sd_notify STATUS=); may be nil.
 	Notify func(status string)
 	// Command is how a failed phase is retried, for the result file.
@@ -66,18 +65,11 @@ type Attempt struct {
 	Error   string `json:"error"`
 }
 
-// ResultFile, StampDir and FinalStamp locate the runner's state.
-func (r *Runner) ResultFile() string { return filepath.Join(r.StateDir, "result.json") }
-func (r *Runner) StampDir() string   { return filepath.Join(r.StateDir, "phases") }
-func (r *Runner) FinalStamp() string { return filepath.Join(r.StateDir, "provisioned") }
-
-func (r *Runner) stamp(name string) string { return filepath.Join(r.StampDir(), name+".done") }
-
 // Done reports the phases with a stamp, in plan order.
 func (r *Runner) Done(phases []Phase) []string {
 	var done []string
 	for _, p := range phases {
-		if _, err := os.Stat(r.stamp(p.Name)); err == nil {
+		if _, err := os.Stat(r.State.PhaseStamp(p.Name)); err == nil {
 			done = append(done, p.Name)
 		}
 	}
@@ -88,13 +80,13 @@ func (r *Runner) Done(phases []Phase) []string {
 func (r *Runner) Run(ctx context.Context, phases []Phase) error {
 	// A provisioned node is left exactly as it is: not even the result file
 	// is rewritten. Repairs go through RunPhase.
-	if _, err := os.Stat(r.FinalStamp()); err == nil {
-		r.Log.Info("node already provisioned; nothing to do", "stamp", r.FinalStamp())
+	if r.State.Provisioned() {
+		r.Log.Info("node already provisioned; nothing to do", "stamp", r.State.ProvisionedStamp())
 		return nil
 	}
 	r.resume()
 	for _, p := range phases {
-		if _, err := os.Stat(r.stamp(p.Name)); err == nil && !p.Always {
+		if _, err := os.Stat(r.State.PhaseStamp(p.Name)); err == nil && !p.Always {
 			r.Log.Info("phase already done", "phase", p.Name)
 			continue
 		}
@@ -108,7 +100,7 @@ func (r *Runner) Run(ctx context.Context, phases []Phase) error {
 			r.AfterPhase(p.Name)
 		}
 	}
-	if err := writeStamp(r.FinalStamp()); err != nil {
+	if err := r.State.Stamp(r.State.ProvisionedStamp()); err != nil {
 		return err
 	}
 	r.notify("provisioned")
@@ -141,7 +133,7 @@ func (r *Runner) RunPhase(ctx context.Context, phases []Phase, name string) erro
 // resume takes over the attempts of earlier runs; a run that ended while
 // "running" was killed or crashed, and is recorded as interrupted.
 func (r *Runner) resume() {
-	prev, err := ReadResult(r.ResultFile())
+	prev, err := ReadResult(r.State.ResultFile())
 	if err != nil || prev == nil {
 		return
 	}
@@ -193,7 +185,7 @@ func (r *Runner) runOne(ctx context.Context, p Phase) error {
 	if err := converge(ctx, p, r.Log, r.policy()); err != nil {
 		return err
 	}
-	return writeStamp(r.stamp(p.Name))
+	return r.State.Stamp(r.State.PhaseStamp(p.Name))
 }
 
 func (r *Runner) policy() retry.Policy {
@@ -267,20 +259,5 @@ func (r *Runner) writeResult(res Result) error {
 	if err != nil {
 		return err
 	}
-	return WriteState(r.ResultFile(), append(data, '\n'))
-}
-
-func writeStamp(path string) error {
-	return WriteState(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"))
-}
-
-// WriteState writes one of the node's state files (stamps, records,
-// result.json), making its directory when needed. The write is atomic and
-// durable: the node's role and progress are decided from these files after a
-// crash.
-func WriteState(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return atomicfile.Write(path, data, 0o644)
+	return r.State.Write(r.State.ResultFile(), append(data, '\n'))
 }

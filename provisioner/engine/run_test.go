@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/retry"
 )
 
@@ -36,7 +37,7 @@ func counter(dir, name string, applies *int, fail *bool) Phase {
 
 func TestRunResumesAfterFailureAndSkipsDone(t *testing.T) {
 	dir := t.TempDir()
-	r := &Runner{StateDir: filepath.Join(dir, "state"), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Command: "xroad-node provision"}
+	r := &Runner{State: nodestate.Open(filepath.Join(dir, "state")), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Command: "xroad-node provision"}
 	var a, b, c int
 	failB := true
 	phases := []Phase{counter(dir, "a", &a, nil), counter(dir, "b", &b, &failB), counter(dir, "c", &c, nil)}
@@ -45,12 +46,12 @@ func TestRunResumesAfterFailureAndSkipsDone(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	var res Result
-	data, _ := os.ReadFile(r.ResultFile())
+	data, _ := os.ReadFile(r.State.ResultFile())
 	json.Unmarshal(data, &res)
 	if res.Status != "failed" || res.Phase != "b" || !strings.Contains(res.Retry, "--phase b") {
 		t.Fatalf("result = %+v", res)
 	}
-	if _, err := os.Stat(r.FinalStamp()); err == nil {
+	if _, err := os.Stat(r.State.ProvisionedStamp()); err == nil {
 		t.Fatal("final stamp written after a failure")
 	}
 	failB = false
@@ -74,7 +75,7 @@ func TestRunResumesAfterFailureAndSkipsDone(t *testing.T) {
 func TestCheckInPlaceIsStampedWithoutApply(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "a"), nil, 0o644)
-	r := &Runner{StateDir: filepath.Join(dir, "state"), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	r := &Runner{State: nodestate.Open(filepath.Join(dir, "state")), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	var a int
 	if err := r.Run(context.Background(), []Phase{counter(dir, "a", &a, nil)}); err != nil {
 		t.Fatal(err)
@@ -85,7 +86,7 @@ func TestCheckInPlaceIsStampedWithoutApply(t *testing.T) {
 }
 
 func TestApplyThatDoesNotReachTheEndStateFails(t *testing.T) {
-	r := &Runner{StateDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	r := &Runner{State: nodestate.Open(t.TempDir()), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	p := Phase{Name: "liar", Check: func(context.Context) (bool, error) { return false, nil }, Apply: func(context.Context) error { return nil }}
 	if err := r.Run(context.Background(), []Phase{p}); err == nil {
 		t.Fatal("a phase whose check fails after apply was stamped")
@@ -96,7 +97,7 @@ func TestApplyThatDoesNotReachTheEndStateFails(t *testing.T) {
 // though its stamp exists, and not at all once the node is provisioned.
 func TestAlwaysPhaseRerunsUntilProvisioned(t *testing.T) {
 	dir := t.TempDir()
-	r := &Runner{StateDir: filepath.Join(dir, "state"), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	r := &Runner{State: nodestate.Open(filepath.Join(dir, "state")), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	// Like queued start jobs: in place only within the run that queued them.
 	queued, thisRun := 0, false
 	always := Phase{Name: "services", Always: true,
@@ -129,7 +130,7 @@ func TestAlwaysPhaseRerunsUntilProvisioned(t *testing.T) {
 // (killed) are recorded in result.json's attempts.
 func TestTransientFailureIsRetriedAndRecorded(t *testing.T) {
 	dir := t.TempDir()
-	r := &Runner{StateDir: filepath.Join(dir, "state"), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	r := &Runner{State: nodestate.Open(filepath.Join(dir, "state")), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Retry: retry.Policy{First: time.Millisecond, Max: time.Millisecond, Attempts: 3}}
 	tries := 0
 	flaky := Phase{Name: "basebackup",
@@ -142,12 +143,12 @@ func TestTransientFailureIsRetriedAndRecorded(t *testing.T) {
 			return nil
 		}}
 	// A run killed in phase "a" left result.json saying it was running.
-	os.MkdirAll(r.StateDir, 0o755)
-	os.WriteFile(r.ResultFile(), []byte(`{"status":"running","phase":"a","done":[],"time":"2026-01-02T03:04:05Z"}`), 0o644)
+	os.MkdirAll(r.State.Dir(), 0o755)
+	os.WriteFile(r.State.ResultFile(), []byte(`{"status":"running","phase":"a","done":[],"time":"2026-01-02T03:04:05Z"}`), 0o644)
 	if err := r.Run(context.Background(), []Phase{flaky}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := ReadResult(r.ResultFile())
+	res, err := ReadResult(r.State.ResultFile())
 	if err != nil || res.Status != "provisioned" || len(res.Attempts) != 2 {
 		t.Fatalf("result %+v, %v", res, err)
 	}
@@ -159,14 +160,14 @@ func TestTransientFailureIsRetriedAndRecorded(t *testing.T) {
 	}
 
 	// A permanent failure is tried once and ends the run as failed.
-	r2 := &Runner{StateDir: filepath.Join(dir, "state2"), Log: r.Log, Retry: r.Retry}
+	r2 := &Runner{State: nodestate.Open(filepath.Join(dir, "state2")), Log: r.Log, Retry: r.Retry}
 	n := 0
 	foreign := Phase{Name: "basebackup", Check: func(context.Context) (bool, error) { return false, nil },
 		Apply: func(context.Context) error { n++; return errors.New("refusing to replace another cluster's data") }}
 	if err := r2.Run(context.Background(), []Phase{foreign}); err == nil || n != 1 {
 		t.Fatalf("err %v after %d applies", err, n)
 	}
-	res, _ = ReadResult(r2.ResultFile())
+	res, _ = ReadResult(r2.State.ResultFile())
 	if len(res.Attempts) != 1 || res.Attempts[0].Outcome != "failed" {
 		t.Fatalf("attempts %+v", res.Attempts)
 	}

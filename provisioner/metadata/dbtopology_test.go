@@ -69,18 +69,15 @@ func TestDatabaseTopologyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, filepath.Dir(TopologyFile)), 0o755); err != nil {
+	file := filepath.Join(t.TempDir(), "topology.yaml")
+	if err := p.Topology("promote", time.Now()).Save(file); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Topology("promote", time.Now()).Save(root); err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := os.ReadFile(filepath.Join(root, TopologyFile))
+	raw, _ := os.ReadFile(file)
 	if strings.Contains(string(raw), testPassword) || strings.Contains(string(raw), "secondaries") {
 		t.Errorf("topology file:\n%s", raw)
 	}
-	topo, err := LoadTopology(root)
+	topo, err := LoadTopology(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,10 +94,10 @@ func TestDatabaseTopologyRoundTrip(t *testing.T) {
 		"role: primary\ndatabase:\n  primary: {name: db2, address: 10.30.0.22}\nchanged: 2026-01-01T00:00:00Z\nby: promote\n",
 		"role: cs-node\nchanged: 2026-01-01T00:00:00Z\nby: promote\n",
 	} {
-		if err := os.WriteFile(filepath.Join(root, TopologyFile), []byte(bad), 0o644); err != nil {
+		if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := LoadTopology(root); err == nil || !strings.Contains(err.Error(), TopologyFile) {
+		if _, err := LoadTopology(file); err == nil || !strings.Contains(err.Error(), file) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}

@@ -21,9 +21,6 @@ const (
 	// RoleFile is written by cloud-init from the #cloud-config write_files
 	// entry with this path.
 	RoleFile = "/etc/xroad-node/role.yaml"
-	// FrozenFile is the copy taken at first boot; once present it alone
-	// decides the node's role.
-	FrozenFile = "/var/lib/xroad-node/metadata.yaml"
 	// SeedDir and SeedDirNet are the NoCloud seed directories cloud-init reads.
 	SeedDir    = "/var/lib/cloud/seed/nocloud"
 	SeedDirNet = "/var/lib/cloud/seed/nocloud-net"
@@ -41,11 +38,15 @@ const (
 // ErrNoMetadata means no source held a role document.
 var ErrNoMetadata = errors.New("metadata: no role metadata found")
 
-// Sources says where Load looks. The zero value is right for a node.
+// Sources says where Load looks; nodestate gives a node's. The zero value
+// reads the seeds of the machine it runs on, without a frozen copy.
 type Sources struct {
 	// Root prefixes every path: "" or "/" on a node, a temporary directory
 	// in tests.
 	Root string
+	// Frozen is where the copy taken at first boot lies below Root; once
+	// present it alone decides the node's role. Empty: no frozen copy.
+	Frozen string
 	// Owner is the uid that must own files holding secrets: 0 (root) on a
 	// node; tests set os.Getuid().
 	Owner int
@@ -80,20 +81,27 @@ func (s Sources) logger() *slog.Logger {
 // directories, a volume labelled cidata. A source that exists but is broken
 // is an error, not a reason to try the next one. Load never writes.
 func Load(src Sources, explicit string) (*Document, string, error) {
-	raw, err := src.readPrivate(src.path(FrozenFile), FrozenFile, MaxSize)
+	if src.Frozen == "" {
+		return src.load(explicit)
+	}
+	raw, err := src.readPrivate(src.path(src.Frozen), src.Frozen, MaxSize)
 	switch {
 	case err == nil:
 		doc, err := parse(raw, validateOpts{skipValidityPeriod: true})
 		if err != nil {
-			return nil, "", fmt.Errorf("frozen copy %s: %w", FrozenFile, err)
+			return nil, "", fmt.Errorf("frozen copy %s: %w", src.Frozen, err)
 		}
 		src.compareNewer(doc, explicit)
-		return doc, "frozen:" + FrozenFile, nil
+		return doc, "frozen:" + src.Frozen, nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, "", err
 	}
+	return src.load(explicit)
+}
 
-	raw, origin, err := src.find(explicit)
+// load returns the first source's document.
+func (s Sources) load(explicit string) (*Document, string, error) {
+	raw, origin, err := s.find(explicit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -180,24 +188,24 @@ func (s Sources) compareNewer(frozen *Document, explicit string) {
 	case errors.Is(err, ErrNoMetadata):
 		return
 	case err != nil:
-		log.Warn("metadata source unreadable; keeping the frozen copy", "frozen", FrozenFile, "error", err)
+		log.Warn("metadata source unreadable; keeping the frozen copy", "frozen", s.Frozen, "error", err)
 		return
 	}
 	newer, err := Parse(raw)
 	if err != nil {
 		log.Warn("newer metadata is invalid and ignored; keeping the frozen copy",
-			"source", origin, "frozen", FrozenFile, "error", err)
+			"source", origin, "frozen", s.Frozen, "error", err)
 		return
 	}
 	if diff := identityDiff(frozen, newer); len(diff) > 0 {
 		log.Warn("newer metadata conflicts with the frozen copy; the node keeps its frozen role",
-			"source", origin, "frozen", FrozenFile, "fields", strings.Join(diff, ","),
+			"source", origin, "frozen", s.Frozen, "fields", strings.Join(diff, ","),
 			"frozenRole", frozen.Role, "newerRole", newer.Role, "frozenNode", frozen.Node, "newerNode", newer.Node)
 		return
 	}
 	if !reflect.DeepEqual(frozen, newer) {
 		log.Warn("newer metadata differs from the frozen copy and is ignored",
-			"source", origin, "frozen", FrozenFile)
+			"source", origin, "frozen", s.Frozen)
 	}
 }
 
@@ -229,8 +237,11 @@ func Freeze(src Sources, doc *Document) error {
 	if err != nil {
 		return err
 	}
-	final := src.path(FrozenFile)
-	switch raw, err := src.readPrivate(final, FrozenFile, MaxSize); {
+	if src.Frozen == "" {
+		return errors.New("metadata: no place to freeze the document in")
+	}
+	final := src.path(src.Frozen)
+	switch raw, err := src.readPrivate(final, src.Frozen, MaxSize); {
 	case err == nil:
 		// Compare encodings: a nil and an empty list are the same document.
 		old, err := parse(raw, validateOpts{skipValidityPeriod: true})
@@ -239,7 +250,7 @@ func Freeze(src Sources, doc *Document) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("metadata: frozen copy %s exists and differs; it is never replaced", FrozenFile)
+		return fmt.Errorf("metadata: frozen copy %s exists and differs; it is never replaced", src.Frozen)
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
@@ -267,11 +278,11 @@ func Freeze(src Sources, doc *Document) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("metadata: writing %s: %w", FrozenFile, err)
+		return fmt.Errorf("metadata: writing %s: %w", src.Frozen, err)
 	}
 	// link, unlike rename, never replaces: a copy frozen meanwhile stays.
 	if err := os.Link(tmp.Name(), final); err != nil {
-		return fmt.Errorf("metadata: freezing %s: %w", FrozenFile, err)
+		return fmt.Errorf("metadata: freezing %s: %w", src.Frozen, err)
 	}
 	return atomicfile.SyncDir(dir)
 }

@@ -20,12 +20,16 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 )
 
+// frozenFile is where a node keeps its frozen copy (nodestate.frozenFile).
+const frozenFile = "/var/lib/xroad-node/metadata.yaml"
+
 // testSources is a fake root with a captured log.
 func testSources(t *testing.T) (Sources, *bytes.Buffer) {
 	t.Helper()
 	var log bytes.Buffer
 	return Sources{
 		Root:   t.TempDir(),
+		Frozen: frozenFile,
 		Owner:  os.Getuid(),
 		Logger: slog.New(slog.NewTextHandler(&log, nil)),
 	}, &log
@@ -350,14 +354,14 @@ func TestFreezeAndLoad(t *testing.T) {
 	if err := Freeze(src, primary); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(src.path(FrozenFile))
+	fi, err := os.Stat(src.path(frozenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("frozen copy mode %v", fi.Mode())
 	}
-	if entries, _ := os.ReadDir(filepath.Dir(src.path(FrozenFile))); len(entries) != 1 {
+	if entries, _ := os.ReadDir(filepath.Dir(src.path(frozenFile))); len(entries) != 1 {
 		t.Errorf("temporary files left: %v", entries)
 	}
 	// Freezing the same document again is harmless.
@@ -371,7 +375,7 @@ func TestFreezeAndLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if origin != "frozen:"+FrozenFile || doc.Role != RolePrimary {
+	if origin != "frozen:"+frozenFile || doc.Role != RolePrimary {
 		t.Errorf("origin %s role %s", origin, doc.Role)
 	}
 	if !strings.Contains(log.String(), "conflicts with the frozen copy") || !strings.Contains(log.String(), "role") {
@@ -380,11 +384,11 @@ func TestFreezeAndLoad(t *testing.T) {
 	assertNoSecrets(t, log.String(), material(t).secrets()...)
 
 	// Freezing a different document never replaces the copy.
-	before, _ := os.ReadFile(src.path(FrozenFile))
+	before, _ := os.ReadFile(src.path(frozenFile))
 	if err := Freeze(src, secondaryDoc(t)); err == nil {
 		t.Error("frozen copy replaced")
 	}
-	after, _ := os.ReadFile(src.path(FrozenFile))
+	after, _ := os.ReadFile(src.path(frozenFile))
 	if !bytes.Equal(before, after) {
 		t.Error("frozen copy changed")
 	}
@@ -427,7 +431,7 @@ func TestFrozenCopyMustBePrivate(t *testing.T) {
 	if err := Freeze(src, primaryDoc(t)); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(src.path(FrozenFile), 0o644)
+	os.Chmod(src.path(frozenFile), 0o644)
 	if _, _, err := Load(src, ""); err == nil || !strings.Contains(err.Error(), "mode 0644") {
 		t.Fatalf("got %v", err)
 	}

@@ -6,21 +6,20 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
+
 	"xroad-appliance/provisioner/address"
 	"xroad-appliance/provisioner/atomicfile"
 
 	"gopkg.in/yaml.v3"
 )
 
-// TopologyFile records where this node stands in the cluster after a day-2
-// promote, repoint or rejoin. The frozen document stays as provisioned (its phases
-// are what the node was built by); the topology overlays its role, primary
-// and secondaries for everything done since.
-const TopologyFile = "/var/lib/xroad-node/topology.yaml"
-
-// Topology is the part of a document that promote, repoint and rejoin
+// Topology is where a node stands in the cluster after a day-2 promote,
+// repoint, rejoin or reseed (kept by nodestate). The frozen document stays as
+// provisioned (its phases are what the node was built by); the topology
+// overlays its role, primary and secondaries for everything done since.
+//
+// It is the part of a document that promote, repoint and rejoin
 // change: a security server's primary and secondaries, or a central-server
 // database node's primary and standbys.
 type Topology struct {
@@ -33,10 +32,9 @@ type Topology struct {
 	By string `yaml:"by"`
 }
 
-// LoadTopology reads the node's topology; nil without error when the node
-// is where it was provisioned.
-func LoadTopology(root string) (*Topology, error) {
-	path := filepath.Join(root, TopologyFile)
+// LoadTopology reads a topology file; nil without error when there is
+// none: the node is where it was provisioned.
+func LoadTopology(path string) (*Topology, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -65,14 +63,14 @@ func LoadTopology(root string) (*Topology, error) {
 	return &t, nil
 }
 
-// Save writes the topology atomically. It holds public keys only.
-func (t *Topology) Save(root string) error {
+// Save writes the topology to path atomically. It holds public keys only.
+func (t *Topology) Save(path string) error {
 	data, err := yaml.Marshal(t)
 	if err != nil {
 		return err
 	}
 	header := []byte("# Written by xroad-node " + t.By + "; overlays the frozen role document.\n")
-	return atomicfile.Write(filepath.Join(root, TopologyFile), append(header, data...), 0o644)
+	return atomicfile.Write(path, append(header, data...), 0o644)
 }
 
 // WithTopology returns a copy of d placed where t says; d itself is unchanged.

@@ -108,21 +108,18 @@ func TestPromoteAndRepointRefusals(t *testing.T) {
 
 func TestTopologyRoundTrip(t *testing.T) {
 	_, ss2, _ := peerDocs(t)
-	root := t.TempDir()
-	if topo, err := LoadTopology(root); topo != nil || err != nil {
+	file := filepath.Join(t.TempDir(), "topology.yaml")
+	if topo, err := LoadTopology(file); topo != nil || err != nil {
 		t.Fatalf("no file: %v, %v", topo, err)
 	}
 	p, err := ss2.Promoted()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(root, filepath.Dir(TopologyFile)), 0o700); err != nil {
+	if err := p.Topology("promote", time.Now()).Save(file); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Topology("promote", time.Now()).Save(root); err != nil {
-		t.Fatal(err)
-	}
-	topo, err := LoadTopology(root)
+	topo, err := LoadTopology(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,16 +130,16 @@ func TestTopologyRoundTrip(t *testing.T) {
 	if ss2.Role != RoleSecondary {
 		t.Error("WithTopology changed the frozen document")
 	}
-	data, _ := os.ReadFile(filepath.Join(root, TopologyFile))
+	data, _ := os.ReadFile(file)
 	for _, s := range material(t).secrets() {
 		if strings.Contains(string(data), s) {
 			t.Fatal("the topology file holds a secret")
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, TopologyFile), []byte("role: leader\n"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte("role: leader\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadTopology(root); err == nil || !strings.Contains(err.Error(), "role") {
+	if _, err := LoadTopology(file); err == nil || !strings.Contains(err.Error(), "role") {
 		t.Errorf("bad role: %v", err)
 	}
 }

@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"xroad-appliance/provisioner/centralserver"
-	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/phase"
 )
 
 // database is the central-server phases' view of this node placed by doc.
-func (n *Node) database(doc *metadata.Document, follow time.Duration) *centralserver.Node {
-	return &centralserver.Node{Doc: doc, Facts: n.Facts, Systemd: n.Systemd, StateDir: n.StateDir, PrimaryWait: follow, StandbysWait: follow}
+func (n *Node) database(doc *metadata.Document, follow time.Duration) *phase.Context {
+	return n.At(doc, follow, follow)
 }
 
 // promoteDatabase is Appendix A's manual fail-over on a database standby.
@@ -37,7 +37,7 @@ func (n *Node) promoteDatabase(ctx context.Context, force bool, w TopologyWaits)
 	// must be gone, not merely cut off from this standby.
 	if !force {
 		old := n.Doc.CentralServer.Database.Primary
-		if n.database(n.Doc, w.Follow).PrimaryWritable(ctx) == nil {
+		if centralserver.PrimaryWritable(ctx, n.database(n.Doc, w.Follow)) == nil {
 			return refuse("promote: the primary %s (%s) still accepts writes; stop it first, or pass --force if it is fenced", old.Name, old.Address)
 		}
 		if host, st, err := pg.WALReceiver(ctx, n.Facts.PG.Default.Port); err != nil {
@@ -46,10 +46,10 @@ func (n *Node) promoteDatabase(ctx context.Context, force bool, w TopologyWaits)
 			return refuse("promote: this standby still streams WAL from the primary %s; stop it first, or pass --force if it is fenced", host)
 		}
 	}
-	if err := engine.Converge(ctx, centralserver.PromotePlan(n.database(promoted, w.Follow)), n.log()); err != nil {
+	if err := n.converge(ctx, phase.Promote, n.database(promoted, w.Follow)); err != nil {
 		return fmt.Errorf("promote: %w; running `xroad-node promote` again finishes it", err)
 	}
-	if err := promoted.Topology("promote", time.Now()).Save("/"); err != nil {
+	if err := n.State.SaveTopology(promoted.Topology("promote", time.Now())); err != nil {
 		return err
 	}
 	n.Doc = promoted
@@ -71,16 +71,16 @@ func (n *Node) Rejoin(ctx context.Context, primary string, w TopologyWaits) erro
 		return refuse("rejoin: %v", err)
 	}
 	db := n.database(next, w.Follow)
-	if err := db.PrimaryWritable(ctx); err != nil {
+	if err := centralserver.PrimaryWritable(ctx, db); err != nil {
 		return refuse("rejoin: %v", err)
 	}
-	if err := engine.Converge(ctx, centralserver.RejoinPlan(db), n.log()); err != nil {
+	if err := n.converge(ctx, phase.Rejoin, db); err != nil {
 		return fmt.Errorf("rejoin: %w; running `xroad-node rejoin` again finishes it", err)
 	}
-	if err := next.Topology("rejoin", time.Now()).Save("/"); err != nil {
+	if err := n.State.SaveTopology(next.Topology("rejoin", time.Now())); err != nil {
 		return err
 	}
-	if err := os.Remove(centralserver.FenceFile(n.StateDir)); err == nil {
+	if err := os.Remove(n.State.FenceFile()); err == nil {
 		n.say("the fence is lifted: this node starts as a standby")
 	}
 	n.Doc = next

@@ -10,6 +10,8 @@ import (
 
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
+	"xroad-appliance/provisioner/phase"
 )
 
 // On PostgreSQL 9.2 promote and repoint (pg_stat_wal_receiver, 9.6) and
@@ -36,7 +38,7 @@ func TestTopologyCommandsRefusedWherePostgreSQLLacksThem(t *testing.T) {
 		{"handover", "ALTER SYSTEM", primary, func(n *Node) error { return n.Handover(ctx, w) }},
 	} {
 		var out bytes.Buffer
-		n := &Node{Doc: c.doc, Facts: f, StateDir: t.TempDir(), Out: &out}
+		n := &Node{Context: &phase.Context{Doc: c.doc, Facts: f, State: nodestate.Open(t.TempDir()), Out: &out}}
 		err := c.run(n)
 		var r *Refusal
 		if !errors.As(err, &r) || !strings.Contains(r.Reason, c.why) || !strings.Contains(r.Reason, "9.2") {
@@ -45,7 +47,7 @@ func TestTopologyCommandsRefusedWherePostgreSQLLacksThem(t *testing.T) {
 	}
 	// The same commands get past the check on 10.
 	f10, _ := profiles.Resolve("rhel-8", "10")
-	n := &Node{Doc: primary, Facts: f10, StateDir: t.TempDir(), Out: &bytes.Buffer{}}
+	n := &Node{Context: &phase.Context{Doc: primary, Facts: f10, State: nodestate.Open(t.TempDir()), Out: &bytes.Buffer{}}}
 	if err := n.lacking("handover", profiles.FeatureAlterSystem, profiles.FeatureLSNType); err != nil {
 		t.Errorf("rhel-8 pg10: %v", err)
 	}

@@ -6,28 +6,40 @@
 package operations
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 
-	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
-	"xroad-appliance/provisioner/system"
+	"xroad-appliance/provisioner/nodestate"
+	"xroad-appliance/provisioner/phase"
+	"xroad-appliance/provisioner/roles"
 )
 
 // DefaultAdminPort is the proxy admin port of guide 3.4.
 const DefaultAdminPort = 5566
 
-// Node is a provisioned node and where its commands report.
+// Node is a provisioned node in the phases' context, which says where its
+// commands report.
 type Node struct {
-	Doc      *metadata.Document
-	Facts    *profiles.Facts
-	Systemd  system.Units
-	StateDir string
+	*phase.Context
 	// AdminPort is the proxy admin port (maintenance mode).
 	AdminPort int
-	Out       io.Writer
+}
+
+// converge brings the node, placed by c, through the plan its role
+// declares for cmd.
+func (n *Node) converge(ctx context.Context, cmd phase.Command, c *phase.Context) error {
+	r, err := roles.Of(n.Doc.Role)
+	if err != nil {
+		return err
+	}
+	plan, ok := r.Day2[cmd]
+	if !ok {
+		return refuse("%s: not a command of role %s", cmd, n.Doc.Role)
+	}
+	return engine.Converge(ctx, plan(c), n.Log)
 }
 
 // Refusal is a command run in the wrong state; nothing was changed.
@@ -56,9 +68,9 @@ func (n *Node) secondaryOnly(cmd string) error {
 
 // Provisioned refuses day-2 commands on a node whose provisioning has not
 // finished: its state is the provisioner's to change.
-func Provisioned(stateDir string) error {
-	if _, err := os.Stat(filepath.Join(stateDir, "provisioned")); err != nil {
-		return refuse("this node is not provisioned yet (no %s); see `xroad-node status`", filepath.Join(stateDir, "provisioned"))
+func Provisioned(st *nodestate.State) error {
+	if !st.Provisioned() {
+		return refuse("this node is not provisioned yet (no %s); see `xroad-node status`", st.ProvisionedStamp())
 	}
 	return nil
 }

@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
-	"xroad-appliance/provisioner/securityserver"
+	"xroad-appliance/provisioner/phase"
 )
 
 // Reseed takes the secondaries added to the cluster from this node's renewed
@@ -23,15 +22,15 @@ func (n *Node) Reseed(ctx context.Context, next *metadata.Document, added []meta
 		n.say("reseed: the seed adds no secondary to the %d %s lists; nothing changed", len(n.Doc.Secondaries), n.Doc.Node)
 		return nil
 	}
-	if exists(n.handoverFile()) {
+	if exists(n.State.HandoverFile()) {
 		return refuse("reseed: %s has handed over; reseed the promoted primary and the other secondaries instead", n.Doc.Node)
 	}
 	if n.isPrimary() {
-		if err := engine.Converge(ctx, securityserver.MembersPlan(n.phases(next, 0)), n.log()); err != nil {
+		if err := n.converge(ctx, phase.Reseed, n.At(next, 0, 0)); err != nil {
 			return fmt.Errorf("reseed: %w; running `xroad-node reseed` again finishes it", err)
 		}
 	}
-	if err := next.Topology("reseed", time.Now()).Save("/"); err != nil {
+	if err := n.State.SaveTopology(next.Topology("reseed", time.Now())); err != nil {
 		return err
 	}
 	n.Doc = next

@@ -2,21 +2,16 @@ package operations
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"xroad-appliance/profiles"
-	"xroad-appliance/provisioner/engine"
-	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/retry"
-	"xroad-appliance/provisioner/securityserver"
 	"xroad-appliance/units"
 )
 
@@ -27,13 +22,6 @@ type TopologyWaits struct {
 	Follow  time.Duration
 	Healthy time.Duration
 }
-
-func (n *Node) phases(doc *metadata.Document, follow time.Duration) *securityserver.Node {
-	return &securityserver.Node{Doc: doc, Facts: n.Facts, Systemd: n.Systemd, StateDir: n.StateDir, PrimaryWait: follow}
-}
-
-// log carries the steps' progress to stderr; the outcome goes to Out.
-func (n *Node) log() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }
 
 // Promote makes this secondary the cluster's primary (guide 2.1.2: "some
 // other node is manually promoted"). The old primary must be gone: while this
@@ -69,10 +57,10 @@ func (n *Node) Promote(ctx context.Context, force bool, w TopologyWaits) error {
 			return err
 		}
 	}
-	if err := engine.Converge(ctx, securityserver.PromotePlan(n.phases(promoted, w.Follow)), n.log()); err != nil {
+	if err := n.converge(ctx, phase.Promote, n.At(promoted, w.Follow, 0)); err != nil {
 		return fmt.Errorf("promote: %w; running `xroad-node promote` again finishes it", err)
 	}
-	if err := promoted.Topology("promote", time.Now()).Save("/"); err != nil {
+	if err := n.State.SaveTopology(promoted.Topology("promote", time.Now())); err != nil {
 		return err
 	}
 	n.Doc = promoted
@@ -105,10 +93,10 @@ func (n *Node) Repoint(ctx context.Context, primary string, w TopologyWaits) err
 	if err != nil {
 		return refuse("repoint: %v", err)
 	}
-	if err := engine.Converge(ctx, securityserver.RepointPlan(n.phases(next, w.Follow)), n.log()); err != nil {
+	if err := n.converge(ctx, phase.Repoint, n.At(next, w.Follow, 0)); err != nil {
 		return fmt.Errorf("repoint: %w", err)
 	}
-	if err := next.Topology("repoint", time.Now()).Save("/"); err != nil {
+	if err := n.State.SaveTopology(next.Topology("repoint", time.Now())); err != nil {
 		return err
 	}
 	n.Doc = next
@@ -126,8 +114,6 @@ type handoverState struct {
 	LSN  string    `json:"lsn"`
 }
 
-func (n *Node) handoverFile() string { return filepath.Join(n.StateDir, "handover.json") }
-
 // Handover is a planned change of primary, run on the primary: configuration
 // writes stop (serverconf read-only), every secondary catches up, and then
 // no more WAL leaves this node, so any secondary can be promoted and the
@@ -140,7 +126,7 @@ func (n *Node) Handover(ctx context.Context, w TopologyWaits) error {
 	if err := n.lacking("handover", profiles.FeatureAlterSystem, profiles.FeatureLSNType); err != nil {
 		return err
 	}
-	if b, err := os.ReadFile(n.handoverFile()); err == nil {
+	if b, err := os.ReadFile(n.State.HandoverFile()); err == nil {
 		return refuse("handover: already handed over (%s); replace this node with one that rejoins as a secondary", strings.TrimSpace(string(b)))
 	}
 	port := n.Facts.PG.Serverconf.Port
@@ -157,7 +143,7 @@ func (n *Node) Handover(ctx context.Context, w TopologyWaits) error {
 	n.say("serverconf is read-only: configuration changes now wait for the new primary")
 
 	// New replication connections are refused before the last LSN is read.
-	if err := engine.Converge(ctx, securityserver.HandoverPlan(n.phases(n.Doc, w.Follow)), n.log()); err != nil {
+	if err := n.converge(ctx, phase.Handover, n.At(n.Doc, w.Follow, 0)); err != nil {
 		return fmt.Errorf("handover: %w", err)
 	}
 	var lsn string
@@ -182,8 +168,7 @@ func (n *Node) Handover(ctx context.Context, w TopologyWaits) error {
 	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_replication"); err != nil {
 		return fmt.Errorf("handover: %w", err)
 	}
-	st, _ := json.Marshal(handoverState{Time: time.Now().UTC(), LSN: lsn})
-	if err := engine.WriteState(n.handoverFile(), append(st, '\n')); err != nil {
+	if err := n.State.WriteRecord(n.State.HandoverFile(), handoverState{Time: time.Now().UTC(), LSN: lsn}); err != nil {
 		return err
 	}
 	n.say("every secondary replayed up to %s and no more WAL is sent; promote one with `xroad-node promote`, repoint the others", lsn)

@@ -3,15 +3,12 @@ package operations
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/status"
 )
@@ -34,8 +31,6 @@ type upgradeState struct {
 	Started *time.Time `json:"started,omitempty"`
 }
 
-func (n *Node) upgradeFile() string { return filepath.Join(n.StateDir, "upgrade.json") }
-
 // UpgradePrepare is guide 7.2's first half on this node. On a secondary:
 // pause WAL replay and the configuration sync, so that nothing from a
 // primary already upgraded reaches it (7.2.1). On the primary: maintenance
@@ -49,9 +44,7 @@ func (n *Node) UpgradePrepare(ctx context.Context, w Waits) error {
 	}
 	// Recorded first: a prepare that fails half-way is finished (undone)
 	// by `upgrade finish` like a complete one.
-	st := upgradeState{Prepared: time.Now().UTC()}
-	b, _ := json.Marshal(st)
-	if err := engine.WriteState(n.upgradeFile(), append(b, '\n')); err != nil {
+	if err := n.State.WriteRecord(n.State.UpgradeFile(), upgradeState{Prepared: time.Now().UTC()}); err != nil {
 		return err
 	}
 	if !n.isPrimary() {
@@ -117,8 +110,7 @@ func (n *Node) UpgradeStart(ctx context.Context, w Waits) error {
 	}
 	now := time.Now().UTC()
 	st.Started = &now
-	b, _ := json.Marshal(st)
-	if err := engine.WriteState(n.upgradeFile(), append(b, '\n')); err != nil {
+	if err := n.State.WriteRecord(n.State.UpgradeFile(), st); err != nil {
 		return err
 	}
 	n.say("started: upgrade this node's packages, then run `xroad-node upgrade finish`")
@@ -160,7 +152,7 @@ func (n *Node) UpgradeFinish(ctx context.Context, w Waits) error {
 	if err := n.waitHealthy(ctx, w.Healthy); err != nil {
 		return err
 	}
-	if err := os.Remove(n.upgradeFile()); err != nil {
+	if err := os.Remove(n.State.UpgradeFile()); err != nil {
 		return err
 	}
 	n.say("upgrade finished on %s", n.Doc.Node)
@@ -169,14 +161,8 @@ func (n *Node) UpgradeFinish(ctx context.Context, w Waits) error {
 
 func (n *Node) readUpgrade() (upgradeState, error) {
 	var st upgradeState
-	b, err := os.ReadFile(n.upgradeFile())
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("%s: %w", n.upgradeFile(), err)
-	}
-	return st, nil
+	err := n.State.ReadRecord(n.State.UpgradeFile(), &st)
+	return st, err
 }
 
 // drain waits until no TCP connection on the message port is established.

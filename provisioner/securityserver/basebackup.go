@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -27,7 +26,7 @@ import (
 func (n *Node) baseBackup() engine.Phase {
 	dataDir := n.Facts.PG.Serverconf.DataDir
 	conninfo := n.primaryConninfo()
-	createdID := n.createdRecord()
+	createdID := n.State.ServerconfCreated()
 	return engine.Phase{
 		Name: "basebackup", Summary: "base backup of the primary over verify-ca as " + n.Doc.Node,
 		Actions: []string{fmt.Sprintf("PGSSLMODE=verify-ca PGSSLROOTCERT=%s PGSSLCERT=%s PGSSLKEY=%s pg_basebackup -h %s -p %d -U %s -D <temporary directory> -X stream -c fast (as postgres)",
@@ -97,12 +96,5 @@ func (n *Node) recordCreated(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return engine.WriteState(n.createdRecord(), []byte(id+"\n"))
+	return n.State.Write(n.State.ServerconfCreated(), []byte(id+"\n"))
 }
-
-// createdRecord holds the system identifier of the instance this node made.
-func (n *Node) createdRecord() string { return filepath.Join(n.StateDir, "serverconf-created.sysid") }
-
-// creatingMarker exists while this node creates the instance: a cluster
-// found with it is this node's own, interrupted before it was recorded.
-func (n *Node) creatingMarker() string { return filepath.Join(n.StateDir, "serverconf-creating") }

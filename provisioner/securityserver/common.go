@@ -92,7 +92,7 @@ func (n *Node) serverconfInstance() engine.Phase {
 		// a run killed after initdb resumes here rather than skipping the
 		// unit, SELinux and record steps.
 		Check: func(context.Context) (bool, error) {
-			for _, p := range []string{sc.DataDir + "/PG_VERSION", n.pgConf(), n.createdRecord()} {
+			for _, p := range []string{sc.DataDir + "/PG_VERSION", n.pgConf(), n.State.ServerconfCreated()} {
 				if _, err := os.Stat(p); os.IsNotExist(err) {
 					return false, nil
 				} else if err != nil {
@@ -121,7 +121,7 @@ func (n *Node) serverconfInstance() engine.Phase {
 			if err := n.recordCreated(ctx); err != nil {
 				return err
 			}
-			return ignoreNotExist(os.Remove(n.creatingMarker()))
+			return ignoreNotExist(os.Remove(n.State.ServerconfCreating()))
 		},
 	}
 }
@@ -147,7 +147,7 @@ func (n *Node) createInstance(ctx context.Context) error {
 	_, err := os.Stat(sc.DataDir + "/PG_VERSION")
 	switch {
 	case err == nil:
-		if _, merr := os.Stat(n.creatingMarker()); merr != nil {
+		if _, merr := os.Stat(n.State.ServerconfCreating()); merr != nil {
 			return fmt.Errorf("%s holds a cluster this node did not create: refusing to take it over", sc.DataDir)
 		}
 		return nil // this node's own, made by a run that was killed
@@ -161,7 +161,7 @@ func (n *Node) createInstance(ctx context.Context) error {
 	if len(entries) > 0 {
 		return fmt.Errorf("%s is not empty and holds no cluster: refusing to initialise over it", sc.DataDir)
 	}
-	if err := engine.WriteState(n.creatingMarker(), nil); err != nil {
+	if err := n.State.Write(n.State.ServerconfCreating(), nil); err != nil {
 		return err
 	}
 	env := []string{}

@@ -9,6 +9,7 @@ import (
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
@@ -18,7 +19,8 @@ import (
 // document (metadata.Document.Promoted). The steps are the primary's phases
 // that a standby lacks, after PostgreSQL's own promotion; each checks first,
 // so an interrupted promotion is finished by running it again.
-func PromotePlan(n *Node) []engine.Phase {
+func PromotePlan(c *phase.Context) []engine.Phase {
+	n := &Node{c}
 	return []engine.Phase{
 		n.stopServices(), n.promoteServerconf(), n.primaryReplicationSettings(), n.localAccess(),
 		n.restartServerconf(), n.roles(), n.syncUser(), n.hostKey(), n.syncTimerOff(), n.nodeINI("master"),
@@ -28,13 +30,15 @@ func PromotePlan(n *Node) []engine.Phase {
 
 // RepointPlan makes a secondary follow another primary; n.Doc is its
 // repointed document (metadata.Document.Repointed).
-func RepointPlan(n *Node) []engine.Phase {
+func RepointPlan(c *phase.Context) []engine.Phase {
+	n := &Node{c}
 	return []engine.Phase{n.sshClient(), n.standby(), n.follow()}
 }
 
 // HandoverPlan closes the primary to new replication connections: pg_hba
 // without the secondaries' line, reloaded.
-func HandoverPlan(n *Node) []engine.Phase {
+func HandoverPlan(c *phase.Context) []engine.Phase {
+	n := &Node{c}
 	return []engine.Phase{steps.Edits("replication-closed", "no new replication connections", []steps.Edit{{
 		Path: n.pgHBA(), Describe: pg.HBALocal,
 		Fn: func(b []byte) []byte { return confedit.SetBlock(b, pg.HBALocal, confedit.Prepend) },
@@ -45,7 +49,8 @@ func HandoverPlan(n *Node) []engine.Phase {
 // (`xroad-node reseed`): the WAL retention grows with them (a reload; the
 // walsenders already cover the largest cluster), and each new secondary gets
 // its replication role and its authorized key for the configuration sync.
-func MembersPlan(n *Node) []engine.Phase {
+func MembersPlan(c *phase.Context) []engine.Phase {
+	n := &Node{c}
 	return []engine.Phase{n.primaryReplicationSettings(), n.configLoaded(), n.roles(), n.syncUser()}
 }
 

@@ -47,11 +47,11 @@ func TestServerconfInstanceKilledAfterInitdb(t *testing.T) {
 	if err := n.createInstance(context.Background()); err == nil || !strings.Contains(err.Error(), "did not create") {
 		t.Fatalf("a cluster without this node's marker: %v", err)
 	}
-	touch(t, n.creatingMarker())
+	touch(t, n.State.ServerconfCreating())
 	if err := n.createInstance(context.Background()); err != nil {
 		t.Fatalf("this node's own interrupted cluster: %v", err)
 	}
-	touch(t, n.createdRecord())
+	touch(t, n.State.ServerconfCreated())
 	if done, err := check(context.Background()); err != nil || !done {
 		t.Fatalf("with the record: %v %v", done, err)
 	}

@@ -4,13 +4,10 @@
 package securityserver
 
 import (
-	"time"
-
-	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
-	"xroad-appliance/provisioner/system"
+	"xroad-appliance/provisioner/phase"
 )
 
 // Paths the guide names.
@@ -25,23 +22,17 @@ const (
 // TLS are the node's certificate files in TLSDir (guide 4.1).
 var TLS = pg.TLSIn(TLSDir)
 
-// Node is everything the phases need.
-type Node struct {
-	Doc      *metadata.Document
-	Facts    *profiles.Facts
-	Systemd  system.Units // nil when only planning
-	StateDir string
-	// PrimaryWait bounds how long a secondary waits for its primary;
-	// SecondariesWait how long the primary waits for its secondaries to stream.
-	PrimaryWait, SecondariesWait time.Duration
-	// TLSFiles are the node's certificate files; zero means TLS. The
-	// PostgreSQL matrix gives each node of a loopback cluster its own.
-	TLSFiles pg.TLSFiles
-	// PrimaryPort is the primary's serverconf port; zero means this node's
-	// own, as on every real cluster (one profile, one port). The matrix
-	// runs a cluster's nodes on one host, each on a port of its own.
-	PrimaryPort int
+// Role declares the security-server roles' plans: provisioning and day-2.
+var Role = phase.Role{
+	Serves:    []metadata.Role{metadata.RolePrimary, metadata.RoleSecondary},
+	Provision: Plan,
+	Day2: map[phase.Command]phase.Plan{
+		phase.Promote: PromotePlan, phase.Repoint: RepointPlan, phase.Handover: HandoverPlan, phase.Reseed: MembersPlan,
+	},
 }
+
+// Node is the context as the security-server phases see it.
+type Node struct{ *phase.Context }
 
 func (n *Node) tls() pg.TLSFiles {
 	if n.TLSFiles == (pg.TLSFiles{}) {
@@ -58,7 +49,8 @@ func (n *Node) primaryPort() int {
 }
 
 // Plan returns the phases for the node's role, in order.
-func Plan(n *Node) []engine.Phase {
+func Plan(c *phase.Context) []engine.Phase {
+	n := &Node{c}
 	if n.Doc.Role == metadata.RolePrimary {
 		// The TLS identities come first: a secondary syncs them once it
 		// can reach the primary's database.

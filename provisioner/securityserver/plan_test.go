@@ -11,6 +11,8 @@ import (
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
+	"xroad-appliance/provisioner/phase"
 )
 
 // clusterDoc is node's document in a cluster of ss1 and n secondaries.
@@ -32,7 +34,7 @@ func node(t *testing.T, profile string, d *metadata.Document) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Node{Doc: d, Facts: f, StateDir: t.TempDir()}
+	return &Node{&phase.Context{Doc: d, Facts: f, State: nodestate.Open(t.TempDir())}}
 }
 
 func phaseNames(phases []engine.Phase) []string {
@@ -48,7 +50,7 @@ func TestPlanPhases(t *testing.T) {
 	admin := &metadata.AdminUser{Name: "xadmin", PasswordHash: "$6$salt$hash"}
 	doc := clusterDoc(metadata.RolePrimary, "ss1", 2)
 	doc.AdminUser = admin
-	primary := phaseNames(Plan(node(t, "ubuntu-24.04", doc)))
+	primary := phaseNames(Plan(node(t, "ubuntu-24.04", doc).Context))
 	// The TLS identities exist before any secondary can sync; db.properties
 	// names the serverconf instance before the package's setup runs there.
 	want := []string{"stop-services", "default-instance", "certificates", "tls", "serverconf-instance", "local-access", "replication", "serverconf-start", "roles",
@@ -59,7 +61,7 @@ func TestPlanPhases(t *testing.T) {
 	}
 	doc = clusterDoc(metadata.RoleSecondary, "ss2", 2)
 	doc.AdminUser = admin
-	secondary := phaseNames(Plan(node(t, "ubuntu-24.04", doc)))
+	secondary := phaseNames(Plan(node(t, "ubuntu-24.04", doc).Context))
 	if slices.Contains(secondary, "certificates") || slices.Contains(secondary, "serverconf-database") {
 		t.Errorf("secondary phases %v: a secondary makes neither the TLS identities nor serverconf", secondary)
 	}
@@ -121,7 +123,7 @@ func TestPasswordEncryptionSetting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := &Node{Doc: clusterDoc(metadata.RolePrimary, "ss1", 2), Facts: f, StateDir: t.TempDir()}
+		n := &Node{&phase.Context{Doc: clusterDoc(metadata.RolePrimary, "ss1", 2), Facts: f, State: nodestate.Open(t.TempDir())}}
 		if got := n.primarySettings(); !strings.Contains(got+"\n", c.want+"\n") {
 			t.Errorf("%s pg%s: want %q in\n%s", c.profile, c.pg, c.want, got)
 		}
@@ -147,7 +149,7 @@ func TestWalRetentionGrowsWithSecondaries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := &Node{Doc: clusterDoc(metadata.RolePrimary, "ss1", c.n), Facts: f, StateDir: t.TempDir()}
+		n := &Node{&phase.Context{Doc: clusterDoc(metadata.RolePrimary, "ss1", c.n), Facts: f, State: nodestate.Open(t.TempDir())}}
 		if got := n.primarySettings(); !strings.Contains(got+"\n", c.want+"\n") {
 			t.Errorf("%s pg%s with %d secondaries: want %q in\n%s", c.profile, c.pg, c.n, c.want, got)
 		}
@@ -159,7 +161,7 @@ func TestWalRetentionGrowsWithSecondaries(t *testing.T) {
 // roles and the sync keys.
 func TestMembersPlan(t *testing.T) {
 	n := node(t, "ubuntu-24.04", clusterDoc(metadata.RolePrimary, "ss1", 3))
-	plan := MembersPlan(n)
+	plan := MembersPlan(n.Context)
 	if got := strings.Join(phaseNames(plan), ","); got != "replication,serverconf-reload,roles,sync-user" {
 		t.Errorf("phases %s", got)
 	}

@@ -264,7 +264,7 @@ func (n *Node) verifyPrimary() engine.Phase {
 		Actions: []string{"SELECT application_name, state FROM pg_stat_replication"},
 		Check:   streaming,
 		Apply: func(ctx context.Context) error {
-			return steps.WaitFor(ctx, n.SecondariesWait, "secondaries "+strings.Join(names, ", ")+" streaming", streaming)
+			return steps.WaitFor(ctx, n.FollowersWait, "secondaries "+strings.Join(names, ", ")+" streaming", streaming)
 		},
 	}
 }

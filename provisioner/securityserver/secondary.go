@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -151,7 +150,7 @@ func (n *Node) initialSync() engine.Phase {
 		args = append(args, "--exclude", e)
 	}
 	args = append(args, "xroad-slave@"+n.Doc.Primary.Address+":/etc/xroad/", "/etc/xroad/")
-	stamp := filepath.Join(n.StateDir, "initial-sync.done")
+	stamp := n.State.InitialSyncStamp()
 	return engine.Phase{
 		Name: "initial-sync", Summary: "first copy of /etc/xroad from the primary",
 		Actions: []string{strings.Join(args, " ") + " (as xroad)"},
@@ -170,7 +169,7 @@ func (n *Node) initialSync() engine.Phase {
 			if err != nil {
 				return err
 			}
-			return engine.WriteState(stamp, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"))
+			return n.State.Stamp(stamp)
 		},
 	}
 }

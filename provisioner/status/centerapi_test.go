@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/test/freeport"
 )
 
@@ -67,9 +68,9 @@ func csNodeInputs(t *testing.T, api string, keyMode os.FileMode) *Inputs {
 			Nodes: []metadata.CSNode{{Name: "cs1", Address: "cs1.example.org", HANodeName: "node_0"},
 				{Name: "cs2", Address: "cs2.example.org", HANodeName: "node_1"}},
 		}}
-	in := &Inputs{Doc: doc, DocSource: "frozen:test", StateDir: filepath.Join(dir, "state"),
+	in := &Inputs{Doc: doc, DocSource: "frozen:test", State: nodestate.Open(filepath.Join(dir, "state")),
 		CenterAPI: api, CenterAPIKeyFile: filepath.Join(dir, "center-api-key"), Timeout: 2 * time.Second}
-	writeFile(t, filepath.Join(in.StateDir, "provisioned"), "")
+	writeFile(t, filepath.Join(in.State.Dir(), "provisioned"), "")
 	if keyMode != 0 {
 		if err := os.WriteFile(in.CenterAPIKeyFile, []byte(testAPIKey+"\n"), keyMode); err != nil {
 			t.Fatal(err)

@@ -56,7 +56,7 @@ func probeCentralServer(ctx context.Context, c *Inputs) (*CentralServer, error) 
 	if c.Facts == nil {
 		return cs, fmt.Errorf("instance unknown without the platform facts: %v", c.FactsErr)
 	}
-	fence, err := centralserver.ReadFence(c.StateDir)
+	fence, err := centralserver.ReadFence(c.State)
 	if err != nil {
 		return cs, err
 	}

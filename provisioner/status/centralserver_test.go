@@ -10,6 +10,7 @@ import (
 
 	"xroad-appliance/provisioner/centralserver"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/pg/pgtest"
 )
@@ -67,9 +68,9 @@ func csDatabaseInputs(t *testing.T, inst *pgtest.Instance, role metadata.Role, n
 			Standbys: []metadata.Host{{Name: "db2", Address: "10.0.0.22"}, {Name: "db3", Address: "10.0.0.23"}},
 			Port:     5432, Name: "centerui", Owner: "centerui", Password: "owner-SECRET", ReplicationPassword: "repl-SECRET"}}}
 	in := &Inputs{Doc: doc, DocSource: "frozen:test", Facts: facts, SocketDir: inst.Socket,
-		Systemd:  unitStates{facts.PG.Default.Unit + ".service": "active"},
-		StateDir: filepath.Join(dir, "state"), Timeout: 10 * time.Second}
-	writeFile(t, filepath.Join(in.StateDir, "provisioned"), "")
+		Systemd: unitStates{facts.PG.Default.Unit + ".service": "active"},
+		State:   nodestate.Open(filepath.Join(dir, "state")), Timeout: 10 * time.Second}
+	writeFile(t, filepath.Join(in.State.Dir(), "provisioned"), "")
 	return in
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 )
 
 // unitStates answers ActiveState from a map, as systemd would for loaded units.
@@ -52,7 +53,7 @@ func TestProbesAreIndependent(t *testing.T) {
 	doc := healthServer(t, 200, "")
 	doc.Role, doc.Node = metadata.RoleSecondary, "ss2"
 	in := &Inputs{Doc: doc, DocSource: "frozen:test", Facts: facts, Systemd: hung{},
-		StateDir: filepath.Join(dir, "state"), SyncLog: filepath.Join(dir, "slave-sync.log"),
+		State: nodestate.Open(filepath.Join(dir, "state")), SyncLog: filepath.Join(dir, "slave-sync.log"),
 		SyncDisabledFlag: filepath.Join(dir, "sync-disabled"), SocketDir: dir,
 		Timeout: 300 * time.Millisecond, Now: func() time.Time { return now }}
 	writeFile(t, in.SyncLog, guideSuccess)

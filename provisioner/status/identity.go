@@ -2,10 +2,8 @@ package status
 
 import (
 	"os"
-	"path/filepath"
 	"time"
 
-	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 )
 
@@ -74,9 +72,8 @@ func identityOf(c *Inputs) []Identity {
 		}
 		add("admin user "+a.Name, generatedHere, phase)
 	}
-	stamps := (&engine.Runner{StateDir: c.StateDir}).StampDir()
 	for i := range items {
-		if st, err := os.Stat(filepath.Join(stamps, items[i].Phase+".done")); err == nil {
+		if st, err := os.Stat(c.State.PhaseStamp(items[i].Phase)); err == nil {
 			t := st.ModTime().UTC().Truncate(time.Second)
 			items[i].Time = &t
 		}

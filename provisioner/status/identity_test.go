@@ -8,6 +8,7 @@ import (
 
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 )
 
 // The identity section follows the role the node was provisioned in and
@@ -17,7 +18,8 @@ func TestIdentityOfRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	state := t.TempDir()
+	st := nodestate.Open(t.TempDir())
+	state := st.Dir()
 	if err := os.MkdirAll(filepath.Join(state, "phases"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +35,7 @@ func TestIdentityOfRoles(t *testing.T) {
 	secondary := &metadata.Document{Role: metadata.RoleSecondary, AdminUser: admin}
 	// Promoted since: the TLS identities still came by the sync.
 	promoted := &metadata.Document{Role: metadata.RolePrimary, AdminUser: admin}
-	items := identityOf(&Inputs{Doc: promoted, Provisioned: secondary, Facts: facts, StateDir: state})
+	items := identityOf(&Inputs{Doc: promoted, Provisioned: secondary, Facts: facts, State: st})
 	got := map[string]Identity{}
 	for _, it := range items {
 		got[it.Item] = it
@@ -51,7 +53,7 @@ func TestIdentityOfRoles(t *testing.T) {
 	if len(items) != 6 {
 		t.Errorf("%d items: %+v", len(items), items)
 	}
-	if db := identityOf(&Inputs{Doc: &metadata.Document{Role: metadata.RoleCSDBPrimary}, Facts: facts, StateDir: state}); db != nil {
+	if db := identityOf(&Inputs{Doc: &metadata.Document{Role: metadata.RoleCSDBPrimary}, Facts: facts, State: st}); db != nil {
 		t.Errorf("a database node lists %+v", db)
 	}
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/system"
 	"xroad-appliance/units"
@@ -38,7 +38,8 @@ type Inputs struct {
 	Facts    *profiles.Facts
 	FactsErr error
 
-	StateDir         string
+	// State is the node's state (stamps, result, records).
+	State            *nodestate.State
 	SyncLog          string
 	SyncDisabledFlag string
 	// SocketDir is the PostgreSQL Unix socket directory.
@@ -75,35 +76,23 @@ const (
 // use and a systemd connection. What cannot be loaded is recorded, not fatal.
 // Close releases the systemd connection.
 func NodeInputs(ctx context.Context, root string) *Inputs {
+	st := nodestate.Open(root)
+	// Load's warnings about newer metadata belong to provision, not here.
+	st.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	in := &Inputs{
-		StateDir:         filepath.Join(root, units.StateDir),
+		State:            st,
 		SyncLog:          filepath.Join(root, units.SyncLog),
 		SyncDisabledFlag: filepath.Join(root, units.SyncDisabledFlag),
 		SocketDir:        pg.SocketDir,
 		CenterAPIKeyFile: filepath.Join(root, CenterAPIKeyFile),
 	}
-	factsFile := filepath.Join(root, units.FactsFile)
-	if data, err := os.ReadFile(factsFile); err != nil {
-		in.FactsErr = err
-	} else if in.Facts, err = profiles.ParseFacts(factsFile, data); err != nil {
-		in.FactsErr = err
-	}
-	// Load's warnings about newer metadata belong to provision, not here.
-	src := metadata.Sources{Root: root, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	type loaded struct {
-		doc    *metadata.Document
-		origin string
-	}
-	l, err := bounded(ctx, DefaultTimeout, func(context.Context) (loaded, error) {
-		doc, origin, err := metadata.Load(src, "")
-		return loaded{doc, origin}, err
-	})
-	in.Doc, in.DocSource, in.DocErr = l.doc, l.origin, err
-	if in.Doc != nil {
-		if in.Topology, err = metadata.LoadTopology(root); err != nil {
-			in.DocErr = err
-		} else if in.Topology != nil {
-			in.Provisioned, in.Doc = in.Doc, in.Doc.WithTopology(in.Topology)
+	in.Facts, in.FactsErr = st.Facts()
+	d, err := bounded(ctx, DefaultTimeout, func(context.Context) (*nodestate.Document, error) { return st.Document() })
+	in.DocErr = err
+	if d != nil {
+		in.Doc, in.DocSource, in.Topology = d.Effective, d.Origin, d.Topology
+		if d.Topology != nil {
+			in.Provisioned = d.Frozen
 		}
 	}
 

@@ -10,6 +10,7 @@ import (
 
 	"xroad-appliance/builder/kit"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/units"
 )
 
@@ -43,7 +44,7 @@ func TestNodeInputsFromARealKit(t *testing.T) {
 				t.Fatal(err)
 			}
 			root := t.TempDir()
-			if err := metadata.Freeze(metadata.Sources{Root: root}, doc); err != nil {
+			if err := nodestate.Open(root).Freeze(doc); err != nil {
 				t.Fatal(err)
 			}
 			baked, err := units.Bake(facts, nil)
@@ -51,17 +52,17 @@ func TestNodeInputsFromARealKit(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, f := range baked {
-				if f.Path == units.FactsFile {
+				if f.Path == nodestate.FactsFile {
 					writeFile(t, filepath.Join(root, f.Path), string(f.Content))
 				}
 			}
 
 			in := NodeInputs(context.Background(), root)
 			defer in.Close()
-			if in.DocErr != nil || in.FactsErr != nil || in.DocSource != "frozen:"+metadata.FrozenFile {
+			if in.DocErr != nil || in.FactsErr != nil || in.DocSource != "frozen:"+nodestate.FrozenFile {
 				t.Fatalf("doc %v (%s), facts %v", in.DocErr, in.DocSource, in.FactsErr)
 			}
-			if in.SyncLog != filepath.Join(root, units.SyncLog) || in.StateDir != filepath.Join(root, units.StateDir) {
+			if in.SyncLog != filepath.Join(root, units.SyncLog) || in.State.Dir() != filepath.Join(root, nodestate.Dir) {
 				t.Fatalf("paths not under root: %+v", in)
 			}
 			r := Collect(context.Background(), in)

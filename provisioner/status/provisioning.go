@@ -12,23 +12,23 @@ import (
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
-	"xroad-appliance/provisioner/plan"
+	"xroad-appliance/provisioner/phase"
+	"xroad-appliance/provisioner/roles"
 )
 
 // probeProvisioning reads the provisioner's stamps and result file.
 func probeProvisioning(c *Inputs) (Provisioning, error) {
-	runner := &engine.Runner{StateDir: c.StateDir}
 	p := Provisioning{Done: []string{}}
 	var errs []error
 
-	switch _, err := os.Stat(runner.FinalStamp()); {
+	switch _, err := os.Stat(c.State.ProvisionedStamp()); {
 	case err == nil:
 		p.Provisioned = true
 	case !errors.Is(err, fs.ErrNotExist):
 		errs = append(errs, fmt.Errorf("final stamp: %w", err))
 	}
 
-	stamped, err := stamps(runner.StampDir())
+	stamped, err := stamps(c.State.StampDir())
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -51,7 +51,7 @@ func probeProvisioning(c *Inputs) (Provisioning, error) {
 	sort.Strings(rest)
 	p.Done = append(p.Done, rest...)
 
-	res, err := readResult(runner.ResultFile(), c.Doc)
+	res, err := readResult(c.State.ResultFile(), c.Doc)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -91,7 +91,10 @@ func planNames(c *Inputs) []string {
 	if doc == nil || c.Facts == nil {
 		return nil
 	}
-	phases := plan.Phases(plan.Node{Doc: doc, Facts: c.Facts, StateDir: c.StateDir})
+	phases, err := roles.Provisioning(&phase.Context{Doc: doc, Facts: c.Facts, State: c.State})
+	if err != nil {
+		return nil
+	}
 	names := make([]string, len(phases))
 	for i, ph := range phases {
 		names[i] = ph.Name

@@ -14,6 +14,7 @@ import (
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 )
 
 func debianFacts(t testing.TB) *profiles.Facts {
@@ -45,7 +46,7 @@ var testSecrets = []string{"SECRET", "PRIVATE KEY", "BEGIN CERTIFICATE"}
 
 // runEngine runs phases named like the node's plan through the real engine;
 // the phase named failAt fails with err.
-func runEngine(t *testing.T, stateDir string, plan []string, failAt string, err error) {
+func runEngine(t *testing.T, st *nodestate.State, plan []string, failAt string, err error) {
 	t.Helper()
 	var phases []engine.Phase
 	for _, name := range plan {
@@ -54,18 +55,18 @@ func runEngine(t *testing.T, stateDir string, plan []string, failAt string, err 
 			Apply: func(context.Context) error { return err },
 		})
 	}
-	r := &engine.Runner{StateDir: stateDir, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Command: "/usr/bin/xroad-node provision"}
+	r := &engine.Runner{State: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Command: "/usr/bin/xroad-node provision"}
 	r.Run(context.Background(), phases)
 }
 
 func TestProvisioningFailedPhase(t *testing.T) {
-	in := &Inputs{StateDir: t.TempDir(), Doc: testDoc(metadata.RoleSecondary, "ss2"), Facts: debianFacts(t)}
+	in := &Inputs{State: nodestate.Open(t.TempDir()), Doc: testDoc(metadata.RoleSecondary, "ss2"), Facts: debianFacts(t)}
 	plan := planNames(in)
 	at := slices.Index(plan, "basebackup")
 	if at < 1 {
 		t.Fatalf("secondary plan = %v, expected basebackup after other phases", plan)
 	}
-	runEngine(t, in.StateDir, plan, "basebackup", errors.New("pg_basebackup: could not connect (password pw-SECRET-do-not-print)"))
+	runEngine(t, in.State, plan, "basebackup", errors.New("pg_basebackup: could not connect (password pw-SECRET-do-not-print)"))
 
 	p, err := probeProvisioning(in)
 	if err != nil {
@@ -92,11 +93,11 @@ func TestProvisioningFailedPhase(t *testing.T) {
 }
 
 func TestProvisioningDone(t *testing.T) {
-	in := &Inputs{StateDir: t.TempDir(), Doc: testDoc(metadata.RolePrimary, "ss1", "ss2"), Facts: debianFacts(t)}
+	in := &Inputs{State: nodestate.Open(t.TempDir()), Doc: testDoc(metadata.RolePrimary, "ss1", "ss2"), Facts: debianFacts(t)}
 	plan := planNames(in)
-	runEngine(t, in.StateDir, plan, "", nil)
+	runEngine(t, in.State, plan, "", nil)
 	// A stamp the plan does not know (an older version's phase) is still listed.
-	writeFile(t, filepath.Join(in.StateDir, "phases", "retired.done"), "")
+	writeFile(t, filepath.Join(in.State.Dir(), "phases", "retired.done"), "")
 	p, err := probeProvisioning(in)
 	if err != nil {
 		t.Fatal(err)
@@ -110,12 +111,12 @@ func TestProvisioningDone(t *testing.T) {
 }
 
 func TestProvisioningWithoutPlanOrState(t *testing.T) {
-	in := &Inputs{StateDir: filepath.Join(t.TempDir(), "absent")}
+	in := &Inputs{State: nodestate.Open(filepath.Join(t.TempDir(), "absent"))}
 	p, err := probeProvisioning(in)
 	if err != nil || p.Provisioned || len(p.Done) != 0 || p.Pending != nil || p.Result != nil {
 		t.Fatalf("provisioning = %+v, err %v", p, err)
 	}
-	writeFile(t, filepath.Join(in.StateDir, "result.json"), "{not json")
+	writeFile(t, filepath.Join(in.State.Dir(), "result.json"), "{not json")
 	if _, err := probeProvisioning(in); err == nil || !strings.Contains(err.Error(), "result.json") {
 		t.Fatalf("a broken result file gave %v", err)
 	}
@@ -140,7 +141,7 @@ func TestMovedAsideReportedWithSize(t *testing.T) {
 		}
 	}
 	os.WriteFile(f.PG.Serverconf.DataDir+".replaced-file", nil, 0o600) // not a directory: not ours to report
-	in := &Inputs{Facts: &f, StateDir: filepath.Join(dir, "state")}
+	in := &Inputs{Facts: &f, State: nodestate.Open(filepath.Join(dir, "state"))}
 	p, err := probeProvisioning(in)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/pg/pgtest"
 )
@@ -36,10 +37,10 @@ func provisionedInputs(t *testing.T, inst *pgtest.Instance, doc *metadata.Docume
 	facts := debianFacts(t)
 	facts.PG.Serverconf.Port = inst.Port
 	in := &Inputs{Doc: doc, DocSource: "frozen:test", Facts: facts, SocketDir: inst.Socket,
-		Systemd:  unitStates{facts.PG.Serverconf.Unit + ".service": "active"},
-		StateDir: filepath.Join(dir, "state"), SyncLog: filepath.Join(dir, "slave-sync.log"),
+		Systemd: unitStates{facts.PG.Serverconf.Unit + ".service": "active"},
+		State:   nodestate.Open(filepath.Join(dir, "state")), SyncLog: filepath.Join(dir, "slave-sync.log"),
 		SyncDisabledFlag: filepath.Join(dir, "sync-disabled"), Timeout: 10 * time.Second}
-	writeFile(t, filepath.Join(in.StateDir, "provisioned"), "")
+	writeFile(t, filepath.Join(in.State.Dir(), "provisioned"), "")
 	return in
 }
 

@@ -15,6 +15,7 @@ import (
 	"xroad-appliance/provisioner/centralserver"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/phase"
 )
 
 func csInstance(f *profiles.Facts) profiles.Instance { return f.PG.Default }
@@ -22,13 +23,13 @@ func csInstance(f *profiles.Facts) profiles.Instance { return f.PG.Default }
 // cs is the provisioner's database node for n with document doc. The
 // document's database port is the cluster's one port on a real cluster;
 // here it is the port of the node n talks to (peer), each node having its own.
-func (n *node) cs(doc *metadata.Document, peer *node) *centralserver.Node {
+func (n *node) cs(doc *metadata.Document, peer *node) *phase.Context {
 	d := *doc
 	c := *doc.CentralServer
 	c.Database.Port = peer.srv.port
 	d.CentralServer = &c
-	return &centralserver.Node{Doc: &d, Facts: n.facts, Systemd: units{n.srv}, StateDir: n.state,
-		PrimaryWait: time.Minute, StandbysWait: time.Minute, TLSFiles: n.tls, PassfilePath: filepath.Join(n.root, "replication.pgpass")}
+	return &phase.Context{Doc: &d, Facts: n.facts, Systemd: units{n.srv}, State: n.state, Log: n.log,
+		PrimaryWait: time.Minute, FollowersWait: time.Minute, TLSFiles: n.tls, PassfilePath: filepath.Join(n.root, "replication.pgpass")}
 }
 
 // runCentralServer runs the central-server database roles (Appendix A) of
@@ -126,14 +127,14 @@ func runCentralServer(ctx context.Context, c *caseRun) {
 	})
 	ok = ok && c.check("cs-fence", func() (string, error) {
 		var log bytes.Buffer
-		err := db1.cs(db1.doc, db2).FenceCheck(ctx, 10*time.Second, &log)
+		err := centralserver.FenceCheck(ctx, db1.cs(db1.doc, db2), 10*time.Second, &log)
 		var fenced *centralserver.Fenced
 		if !errors.As(err, &fenced) {
 			return "", fmt.Errorf("the old primary's fence-check: %v, want fenced (%s)", err, log.String())
 		}
 		// The new primary, its old peer down, still starts.
 		log.Reset()
-		if err := db2.cs(promoted, db1).FenceCheck(ctx, time.Second, &log); err != nil {
+		if err := centralserver.FenceCheck(ctx, db2.cs(promoted, db1), time.Second, &log); err != nil {
 			return "", fmt.Errorf("the new primary's fence-check: %w", err)
 		}
 		return fmt.Sprintf("old primary fenced (timeline %d behind %d); the new primary starts", fenced.Timeline, fenced.PeerTimeline), nil
@@ -144,7 +145,7 @@ func runCentralServer(ctx context.Context, c *caseRun) {
 			return "", err
 		}
 		n := db1.cs(next, db2)
-		if err := n.PrimaryWritable(ctx); err != nil {
+		if err := centralserver.PrimaryWritable(ctx, n); err != nil {
 			return "", err
 		}
 		if err := db1.converge(ctx, centralserver.RejoinPlan(n), "passfile", "wait-primary", "slot", "basebackup", "access", "settings", "follow"); err != nil {
@@ -155,7 +156,7 @@ func runCentralServer(ctx context.Context, c *caseRun) {
 			return "", fmt.Errorf("not a standby (%v)", err)
 		}
 		var log bytes.Buffer
-		if err := db1.cs(next, db2).FenceCheck(ctx, time.Second, &log); err != nil {
+		if err := centralserver.FenceCheck(ctx, db1.cs(next, db2), time.Second, &log); err != nil {
 			return "", fmt.Errorf("fence-check as a standby: %w", err)
 		}
 		return "cloned afresh, streaming from db2 on slot " + metadata.SlotName("db1"), streamsOnSlot(db2, db1)

@@ -14,6 +14,7 @@ import (
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/system"
 )
@@ -25,7 +26,7 @@ type node struct {
 	doc        *metadata.Document
 	facts      *profiles.Facts
 	root       string
-	state      string
+	state      *nodestate.State
 	tls        pg.TLSFiles
 	srv        *server
 	log        *slog.Logger
@@ -73,10 +74,10 @@ func newNode(ctx context.Context, dir string, doc *metadata.Document, addr strin
 		return nil, err
 	}
 	f := rewrite(base, root, port)
-	n := &node{name: doc.Node, addr: addr, doc: doc, facts: f, root: root, state: filepath.Join(root, "var/lib/xroad-node"),
+	n := &node{name: doc.Node, addr: addr, doc: doc, facts: f, root: root, state: nodestate.Open(root),
 		tls: pg.TLSIn(filepath.Join(root, "etc/xroad/postgresql"))}
 	in := instance(f)
-	for _, d := range []string{n.state, filepath.Dir(n.tls.CA), filepath.Dir(in.DataDir)} {
+	for _, d := range []string{n.state.Dir(), filepath.Dir(n.tls.CA), filepath.Dir(in.DataDir)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}

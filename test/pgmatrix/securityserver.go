@@ -18,6 +18,7 @@ import (
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/operations"
 	"xroad-appliance/provisioner/pg"
+	"xroad-appliance/provisioner/phase"
 	"xroad-appliance/provisioner/securityserver"
 )
 
@@ -43,14 +44,14 @@ func ssInstance(f *profiles.Facts) profiles.Instance { return f.PG.Serverconf.In
 
 // ssNode is the provisioner's node for n with document doc, following a
 // primary on primaryPort (0: its own, as for the primary itself).
-func (n *node) ss(doc *metadata.Document, primaryPort int) *securityserver.Node {
-	return &securityserver.Node{Doc: doc, Facts: n.facts, Systemd: units{n.srv}, StateDir: n.state,
-		PrimaryWait: time.Minute, SecondariesWait: time.Minute, TLSFiles: n.tls, PrimaryPort: primaryPort}
+func (n *node) ss(doc *metadata.Document, primaryPort int) *phase.Context {
+	return &phase.Context{Doc: doc, Facts: n.facts, Systemd: units{n.srv}, State: n.state, Log: n.log,
+		PrimaryWait: time.Minute, FollowersWait: time.Minute, TLSFiles: n.tls, PrimaryPort: primaryPort}
 }
 
 // ops is the day-2 commands' node for n.
 func (n *node) ops(doc *metadata.Document, out *bytes.Buffer) *operations.Node {
-	return &operations.Node{Doc: doc, Facts: n.facts, Systemd: units{n.srv}, StateDir: n.state, Out: out}
+	return &operations.Node{Context: &phase.Context{Doc: doc, Facts: n.facts, Systemd: units{n.srv}, State: n.state, Log: n.log, Out: out}}
 }
 
 // kitDocuments makes the cluster's role documents with the kit itself:
@@ -491,7 +492,7 @@ func (cl *ssCluster) handover(ctx context.Context) (string, error) {
 	if ro, err := p.show(ctx, "default_transaction_read_only"); err != nil || ro != "on" {
 		return "", fmt.Errorf("default_transaction_read_only = %q (%v)", ro, err)
 	}
-	b, err := os.ReadFile(filepath.Join(p.state, "handover.json"))
+	b, err := os.ReadFile(p.state.HandoverFile())
 	if err != nil {
 		return "", err
 	}

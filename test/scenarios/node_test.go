@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/status"
 	"xroad-appliance/test/cluster"
 	"xroad-appliance/test/clusterstatus"
-	"xroad-appliance/units"
 )
 
 // Ports of the serverconf and the default instance (guide 4.2).
@@ -26,7 +26,7 @@ const (
 // data and configuration directories and binaries of its profile.
 func pgOf(t testing.TB, n *cluster.Node) *profiles.PostgreSQL {
 	t.Helper()
-	path := filepath.Join(n.Root(), units.FactsFile)
+	path := filepath.Join(n.Root(), nodestate.FactsFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
