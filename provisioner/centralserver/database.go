@@ -248,26 +248,7 @@ func (n *Node) verifyStandbys() engine.Phase {
 	for _, s := range n.db().Standbys {
 		names = append(names, s.Name)
 	}
-	streaming := func(ctx context.Context) (bool, error) {
-		got, err := pg.Streaming(ctx, n.instance().Port)
-		if err != nil {
-			return false, err
-		}
-		for _, s := range names {
-			if !got[s] {
-				return false, nil
-			}
-		}
-		return true, nil
-	}
-	return engine.Phase{
-		Name: "verify", Summary: "every standby streaming: " + strings.Join(names, ", "),
-		Actions: []string{"SELECT application_name, state FROM pg_stat_replication"},
-		Check:   streaming,
-		Apply: func(ctx context.Context) error {
-			return steps.WaitFor(ctx, n.FollowersWait, "standbys "+strings.Join(names, ", ")+" streaming", streaming)
-		},
-	}
+	return steps.FollowersStreaming(n.instance().Port, names, "standby", "standbys", n.FollowersWait)
 }
 
 // passfilePath is the replication user's passfile: in postgres's home,

@@ -247,24 +247,5 @@ func (n *Node) verifyPrimary() engine.Phase {
 	for _, s := range n.Doc.Secondaries {
 		names = append(names, s.Name)
 	}
-	streaming := func(ctx context.Context) (bool, error) {
-		got, err := pg.Streaming(ctx, n.Facts.PG.Serverconf.Port)
-		if err != nil {
-			return false, err
-		}
-		for _, name := range names {
-			if !got[name] {
-				return false, nil
-			}
-		}
-		return true, nil
-	}
-	return engine.Phase{
-		Name: "verify", Summary: "every secondary streaming: " + strings.Join(names, ", "),
-		Actions: []string{"SELECT application_name, state FROM pg_stat_replication"},
-		Check:   streaming,
-		Apply: func(ctx context.Context) error {
-			return steps.WaitFor(ctx, n.FollowersWait, "secondaries "+strings.Join(names, ", ")+" streaming", streaming)
-		},
-	}
+	return steps.FollowersStreaming(n.Facts.PG.Serverconf.Port, names, "secondary", "secondaries", n.FollowersWait)
 }

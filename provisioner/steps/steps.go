@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/system"
 )
@@ -186,6 +187,34 @@ func StartServices(name, summary string, sd system.Units, services []string) eng
 			}
 			enqueued = true
 			return nil
+		},
+	}
+}
+
+// FollowersStreaming is a primary's last check: every follower named (by
+// application_name) has a walsender streaming to it, waiting up to wait.
+// who and whom name them in the summary and the wait ("secondary",
+// "secondaries").
+func FollowersStreaming(port int, names []string, who, whom string, wait time.Duration) engine.Phase {
+	streaming := func(ctx context.Context) (bool, error) {
+		got, err := pg.Streaming(ctx, port)
+		if err != nil {
+			return false, err
+		}
+		for _, name := range names {
+			if !got[name] {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	list := strings.Join(names, ", ")
+	return engine.Phase{
+		Name: "verify", Summary: "every " + who + " streaming: " + list,
+		Actions: []string{"SELECT application_name, state FROM pg_stat_replication"},
+		Check:   streaming,
+		Apply: func(ctx context.Context) error {
+			return WaitFor(ctx, wait, whom+" "+list+" streaming", streaming)
 		},
 	}
 }
