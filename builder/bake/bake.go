@@ -1,10 +1,10 @@
-// Package build runs an image build: base → package layer → appliance
+// Package bake runs an image build: base → package layer → appliance
 // layer → one OCI image → the outputs the definition asks for. Base and
 // package layers and their compressed blobs are cached by their inputs, so a
 // rebuild with only a new xroad-node binary redoes the appliance layer and
 // the outputs. Outputs are written beside the output directory and renamed
 // into place only when all of them succeeded.
-package build
+package bake
 
 import (
 	"context"
