@@ -13,7 +13,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"xroad-appliance/builder/base"
 	"xroad-appliance/builder/definition"
 	"xroad-appliance/builder/image"
 	"xroad-appliance/builder/layer"
@@ -43,82 +42,77 @@ const (
 	AnnotPackages   = "io.xroad-appliance.packages"
 )
 
+// fileOutputs are the outputs written as files (the layout a directory),
+// in the order the result lists them.
+var fileOutputs = []string{definition.OutputOCILayout, definition.OutputDockerArchive, definition.OutputRootfsTar, definition.OutputPackageManifest}
+
 // assemble makes the image from the three layers, with labels naming its
 // version, profile and sources.
-func assemble(d *definition.Resolved, b *base.Base, repo *packages.Repo, pkgs *packages.Layer, blobs []namedBlob, version string) (v1.Image, error) {
+func assemble(in imageInput, low *lower, blobs []namedBlob) (v1.Image, error) {
 	labels := map[string]string{
-		"org.opencontainers.image.title":   d.Name,
-		"org.opencontainers.image.version": d.Version,
-		"org.opencontainers.image.created": d.Epoch.UTC().Format(time.RFC3339),
-		LabelProfile:                       d.Facts.Name,
-		LabelPostgreSQL:                    d.Facts.PostgreSQLVersion,
-		LabelVariant:                       d.XRoad.Variant,
-		LabelRepository:                    repo.Label(),
-		LabelBase:                          b.Describe,
-		LabelBuilder:                       version,
+		"org.opencontainers.image.title":   in.name,
+		"org.opencontainers.image.version": in.version,
+		"org.opencontainers.image.created": in.epoch.UTC().Format(time.RFC3339),
+		LabelProfile:                       in.profile,
+		LabelPostgreSQL:                    in.postgreSQL,
+		LabelVariant:                       in.variant,
+		LabelRepository:                    low.repo.Label(),
+		LabelBase:                          low.base.Describe,
+		LabelBuilder:                       in.builder,
 	}
-	if d.Source != "" {
-		labels["org.opencontainers.image.source"] = d.Source
+	if in.source != "" {
+		labels["org.opencontainers.image.source"] = in.source
 	}
-	annotations := map[string]string{AnnotPackages: packages.ManifestText(pkgs.Manifest)}
+	annotations := map[string]string{AnnotPackages: packages.ManifestText(low.packages.Manifest)}
 	for k, v := range labels {
 		annotations[k] = v
 	}
-	spec := image.Spec{Epoch: d.Epoch, Labels: labels, Annotations: annotations}
+	spec := image.Spec{Epoch: in.epoch, Labels: labels, Annotations: annotations}
 	for _, nb := range blobs {
 		spec.Layers = append(spec.Layers, image.Layer{Layer: nb.blob, CreatedBy: nb.createdBy})
 	}
 	return image.Assemble(spec)
 }
 
-// writeOutputs writes every output the definition asks for into stageDir;
-// paths in the result are where they will be once stageDir becomes out.
-// The files are written at once (the rootfs tar reads the disk while the
-// archives mostly copy blobs), then the disks; the push comes last, when
-// everything else succeeded.
-func writeOutputs(ctx context.Context, d *definition.Resolved, img v1.Image, manifest []packages.Package, rootView, stageDir, out string, res *Result, p progress.Func) error {
-	type job struct {
-		kind, name string
-		write      func(w io.Writer) error // a file; nil for the layout directory
-	}
-	var jobs []job
-	if d.Wants(definition.OutputOCILayout) {
-		jobs = append(jobs, job{kind: definition.OutputOCILayout, name: LayoutDir})
-	}
-	if d.Wants(definition.OutputDockerArchive) {
-		jobs = append(jobs, job{definition.OutputDockerArchive, DockerArchive, func(w io.Writer) error {
-			return image.WriteDockerArchive(w, img, d.Tag())
-		}})
-	}
-	if d.Wants(definition.OutputRootfsTar) {
-		jobs = append(jobs, job{definition.OutputRootfsTar, RootfsTar, func(w io.Writer) error {
+// writeOutputs writes every output in into stageDir; paths in the result
+// are where they will be once stageDir becomes out. The files are written
+// at once (the rootfs tar reads the disk while the archives mostly copy
+// blobs), then the disks; the push comes last, when everything else
+// succeeded.
+func writeOutputs(ctx context.Context, in outputsInput, img v1.Image, manifest []packages.Package, rootView, stageDir, out string, res *Result, p progress.Func) error {
+	writers := map[string]func(w io.Writer) error{
+		definition.OutputDockerArchive: func(w io.Writer) error {
+			return image.WriteDockerArchive(w, img, in.tag)
+		},
+		definition.OutputRootfsTar: func(w io.Writer) error {
 			cw := p.Count(w, "rootfs tar", 10*time.Second)
 			defer cw.Stop()
-			return layer.WriteTar(ctx, cw, rootView, layer.Options{Epoch: d.Epoch})
-		}})
-	}
-	if d.Wants(definition.OutputPackageManifest) {
-		jobs = append(jobs, job{definition.OutputPackageManifest, ManifestFile, func(w io.Writer) error {
+			return layer.WriteTar(ctx, cw, rootView, layer.Options{Epoch: in.epoch})
+		},
+		definition.OutputPackageManifest: func(w io.Writer) error {
 			_, err := io.WriteString(w, packages.ManifestText(manifest))
 			return err
-		}})
+		},
 	}
-	outputs := make([]Output, len(jobs))
-	err := parallel.Do(len(jobs), func(i int) error {
-		j := jobs[i]
-		done := p.Step("output %s", j.kind)
-		o := Output{Kind: j.kind, Path: filepath.Join(out, j.name)}
+	names := map[string]string{definition.OutputOCILayout: LayoutDir, definition.OutputDockerArchive: DockerArchive,
+		definition.OutputRootfsTar: RootfsTar, definition.OutputPackageManifest: ManifestFile}
+	outputs := make([]Output, len(in.files))
+	err := parallel.Do(len(in.files), func(i int) error {
+		kind := in.files[i]
+		name, write := names[kind], writers[kind] // no writer: the layout directory
+		done := p.Step("output %s", kind)
+		o := Output{Kind: kind, Path: filepath.Join(out, name)}
 		var err error
-		if j.write == nil {
-			o.Ref = d.Tag()
-			err = image.WriteLayout(filepath.Join(stageDir, j.name), img, d.Tag())
+		if write == nil {
+			o.Ref = in.tag
+			err = image.WriteLayout(filepath.Join(stageDir, name), img, in.tag)
 		} else {
-			o.SHA256, o.Size, err = writeHashed(filepath.Join(stageDir, j.name), j.write)
+			o.SHA256, o.Size, err = writeHashed(filepath.Join(stageDir, name), write)
 		}
 		done(err)
 		outputs[i] = o
 		if err != nil {
-			return fmt.Errorf("output %s: %w", j.kind, err)
+			return fmt.Errorf("output %s: %w", kind, err)
 		}
 		return nil
 	})
@@ -126,12 +120,12 @@ func writeOutputs(ctx context.Context, d *definition.Resolved, img v1.Image, man
 		return err
 	}
 	res.Outputs = append(res.Outputs, outputs...)
-	if err := writeDisks(ctx, d, rootView, stageDir, out, res, p); err != nil {
+	if err := writeDisks(ctx, in.disk, rootView, stageDir, out, res, p); err != nil {
 		return err
 	}
-	if d.Wants(definition.OutputRegistry) {
-		done := p.Step("output registry %s", d.Registry)
-		ref, err := image.Push(ctx, d.Registry, img)
+	if in.registry != "" {
+		done := p.Step("output registry %s", in.registry)
+		ref, err := image.Push(ctx, in.registry, img)
 		done(err)
 		if err != nil {
 			return err
