@@ -1,11 +1,8 @@
 package profiles
 
 import (
-	"bytes"
 	"embed"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"path"
@@ -14,8 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
-
-	"gopkg.in/yaml.v3"
+	"xroad-appliance/provisioner/inputfile"
 )
 
 //go:embed *.yaml
@@ -100,14 +96,9 @@ func (p *Profile) VersionNames() []string {
 // Parse decodes a profile document strictly and checks that every fact is present.
 // Errors name the file and the key.
 func Parse(file string, data []byte) (*Profile, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var p Profile
-	if err := dec.Decode(&p); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty profile", file)
-		}
-		return nil, fmt.Errorf("%s: %w", file, nameKeys(err, data))
+	if err := inputfile.DecodeShippedYAML(file, data, &p); err != nil {
+		return nil, err
 	}
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
@@ -424,11 +415,9 @@ func requireFacts(v reflect.Value, at string) error {
 
 // ParseFacts decodes resolved facts as baked into an image (units.FactsFile), strictly.
 func ParseFacts(file string, data []byte) (*Facts, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var f Facts
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, nameKeys(err, data))
+	if err := inputfile.DecodeShippedYAML(file, data, &f); err != nil {
+		return nil, err
 	}
 	if err := f.PG.validate("pg"); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
