@@ -143,7 +143,7 @@ func resolveFacts(spec *Spec, facts *profiles.Facts) (*profiles.Facts, error) {
 		}
 		f, err := profiles.Resolve(spec.Profile, "")
 		if err != nil {
-			return nil, fieldErr("profile", "%v", err)
+			return nil, fieldErr("profile", "%w", err)
 		}
 		return f, nil
 	}
