@@ -185,7 +185,7 @@ func (o *Options) check() (string, outdir.State, error) {
 		return "", 0, err
 	}
 	if state == outdir.Occupied && !o.Force {
-		return "", 0, fmt.Errorf("%s: %w (--force moves it aside)", out, ErrOutExists)
+		return "", 0, fmt.Errorf("%s: %w (--force moves it aside)", out, outdir.ErrNotEmpty)
 	}
 	if os.Geteuid() != 0 {
 		return "", 0, errors.New("building an image needs root (chroot, overlayfs mounts, file owners)")

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"xroad-appliance/builder/outdir"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -254,7 +255,7 @@ func TestBuildImage(t *testing.T) {
 	// A second build of the same inputs into an occupied directory: refused
 	// without Force, then the same digest from the cache, the old output
 	// moved aside.
-	if _, err := f.build(t, r, out, ""); !errors.Is(err, bake.ErrOutExists) {
+	if _, err := f.build(t, r, out, ""); !errors.Is(err, outdir.ErrNotEmpty) {
 		t.Fatalf("occupied output directory: %v", err)
 	}
 	again, err := bake.Run(context.Background(), bake.Options{Definition: r, OutDir: out, Force: true, CacheRoot: f.cacheRoot, NodeBinary: f.nodeBinary, Version: "test"})

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"xroad-appliance/builder/outdir"
 
 	"xroad-appliance/builder/bake"
 	"xroad-appliance/builder/definition"
@@ -73,7 +74,7 @@ func buildCommand() *cli.Command {
 				Definition: r, OutDir: out, Force: force, CacheRoot: cacheDir, NodeBinary: nodeBin,
 				Version: cli.Version, Progress: progress.To(os.Stderr),
 			})
-			if errors.Is(err, bake.ErrOutExists) {
+			if errors.Is(err, outdir.ErrNotEmpty) {
 				return cli.UsageError{Err: err}
 			}
 			if err != nil {
