@@ -174,12 +174,16 @@ func (p *Profile) validate() error {
 }
 
 func (pg *PostgreSQL) validate(at string) error {
+	if err := oneOf(at+".serverconf.method", pg.Serverconf.Method, ServerconfMethods...); err != nil {
+		return err
+	}
+	if err := oneOf(at+".standby.method", pg.Standby.Method, StandbyMethods...); err != nil {
+		return err
+	}
 	checks := []struct {
 		key, val string
 		allowed  []string
 	}{
-		{"serverconf.method", pg.Serverconf.Method, []string{"pg_createcluster", "include-unit", "copy-unit"}},
-		{"standby.method", pg.Standby.Method, []string{"standby.signal", "recovery.conf"}},
 		{"walLevel", pg.WalLevel, []string{"hot_standby", "replica"}},
 		{"walRetentionKey", pg.WalRetentionKey, []string{"wal_keep_segments", "wal_keep_size"}},
 		{"passwordEncryption", pg.PasswordEncryption, []string{"md5", "scram-sha-256"}},
@@ -205,10 +209,10 @@ func (pg *PostgreSQL) validate(at string) error {
 	if per, perUnit, err := amount(pg.WalRetentionPerSecondary); err != nil || per < 0 || perUnit != unit {
 		return fmt.Errorf("key %s.walRetentionPerSecondary: %q is not an amount in walRetentionValue's unit %q", at, pg.WalRetentionPerSecondary, unit)
 	}
-	if pg.Major < 12 && pg.Standby.Method != "recovery.conf" {
+	if pg.Major < 12 && pg.Standby.Method != RecoveryConf {
 		return fmt.Errorf("key %s.standby.method: PostgreSQL %d needs recovery.conf", at, pg.Major)
 	}
-	if pg.Major >= 12 && pg.Standby.Method != "standby.signal" {
+	if pg.Major >= 12 && pg.Standby.Method != StandbySignal {
 		return fmt.Errorf("key %s.standby.method: PostgreSQL %d needs standby.signal", at, pg.Major)
 	}
 	for f := range pg.Lacks {
@@ -222,10 +226,10 @@ func (pg *PostgreSQL) validate(at string) error {
 	if pg.Standby.PromoteAs == "root" {
 		return fmt.Errorf("key %s.standby.promoteAs: pg_ctl cannot be run as root; name the PostgreSQL OS user", at)
 	}
-	if pg.Standby.Method == "recovery.conf" && pg.Standby.TriggerFile == "" {
+	if pg.Standby.Method == RecoveryConf && pg.Standby.TriggerFile == "" {
 		return fmt.Errorf("key %s.standby.triggerFile: missing; recovery.conf needs a trigger_file", at)
 	}
-	if pg.Serverconf.Method != "pg_createcluster" {
+	if pg.Serverconf.Method != CreateCluster {
 		if pg.Serverconf.BaseUnit == "" {
 			return fmt.Errorf("key %s.serverconf.baseUnit: missing; method %s needs the packaged unit", at, pg.Serverconf.Method)
 		}
@@ -356,13 +360,15 @@ func (s *Systemd) validate() error {
 	return nil
 }
 
-func oneOf(key, val string, allowed ...string) error {
-	for _, a := range allowed {
-		if val == a {
-			return nil
-		}
+func oneOf[S ~string](key string, val S, allowed ...S) error {
+	if slices.Contains(allowed, val) {
+		return nil
 	}
-	return fmt.Errorf("key %s: %q is not one of %s", key, val, strings.Join(allowed, ", "))
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return fmt.Errorf("key %s: %q is not one of %s", key, val, strings.Join(names, ", "))
 }
 
 // requireFacts walks a decoded value and reports the first empty field that is

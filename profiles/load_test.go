@@ -45,7 +45,7 @@ func TestVersionFacts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := []string{f.PG.WalRetentionKey, f.PG.Standby.Method, f.PG.WalLevel, f.PG.Functions.ReplayPause, f.PG.Serverconf.Method, f.SSH.KeyType}
+		got := []string{f.PG.WalRetentionKey, string(f.PG.Standby.Method), f.PG.WalLevel, f.PG.Functions.ReplayPause, string(f.PG.Serverconf.Method), f.SSH.KeyType}
 		want := []string{c.retention, c.standby, c.walLevel, c.replayPause, c.method, c.sshKey}
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("%s pg%s: got %v, want %v", c.profile, c.pg, got, want)

@@ -131,7 +131,7 @@ func (n *Node) standby() engine.Phase {
 		Fn: func(b []byte) []byte { return confedit.SetBlock(b, n.standbySettings(), confedit.Append) },
 	}}, nil)
 	return engine.Phase{
-		Name: "standby", Summary: "hot standby of the primary (" + n.Facts.PG.Standby.Method + ")",
+		Name: "standby", Summary: "hot standby of the primary (" + string(n.Facts.PG.Standby.Method) + ")",
 		Files: []engine.File{f}, Actions: conf.Actions,
 		Check: func(ctx context.Context) (bool, error) {
 			a, err := files.Check(ctx)
