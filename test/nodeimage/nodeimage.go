@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"xroad-appliance/builder/bake"
+	bcache "xroad-appliance/builder/cache"
 	"xroad-appliance/builder/definition"
 	"xroad-appliance/builder/progress"
 	"xroad-appliance/test/cache"
@@ -112,7 +113,7 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 	// Both directories are this function's own from an earlier call.
 	images, rootfs := filepath.Join(outDir, "image"), filepath.Join(outDir, "rootfs")
 	for _, dir := range []string{images, rootfs} {
-		if err := cache.RemoveTree(dir); err != nil {
+		if err := bcache.RemoveTree(dir); err != nil {
 			return nil, err
 		}
 	}
