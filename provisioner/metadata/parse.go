@@ -32,7 +32,7 @@ func (e *FieldError) Error() string {
 	if e.Field == "" {
 		return "metadata document: " + e.Msg
 	}
-	return "field " + e.Field + ": " + e.Msg
+	return "key " + e.Field + ": " + e.Msg
 }
 
 // ValidationError collects every FieldError of a document so that an operator
