@@ -95,7 +95,7 @@ func (n *Node) standbySettings() string {
 		"hot_standby_feedback = on",
 		fmt.Sprintf("max_wal_senders = %d", n.walSenders()),
 	}
-	if n.Facts.PG.Standby.Method == "standby.signal" {
+	if n.Facts.PG.Standby.Method == profiles.StandbySignal {
 		lines = append(lines, "primary_conninfo = "+confedit.PGString(n.primaryConninfo()))
 	}
 	return strings.Join(lines, "\n")
@@ -117,7 +117,7 @@ func (n *Node) recoveryConf() []byte {
 // standbyFile is standby.signal or recovery.conf, 0600 postgres:postgres.
 func (n *Node) standbyFile() engine.File {
 	dir := n.Facts.PG.Serverconf.DataDir
-	if n.Facts.PG.Standby.Method == "recovery.conf" {
+	if n.Facts.PG.Standby.Method == profiles.RecoveryConf {
 		return engine.File{Path: dir + "/recovery.conf", Mode: 0o600, Owner: "postgres:postgres", Content: n.recoveryConf()}
 	}
 	return engine.File{Path: dir + "/standby.signal", Mode: 0o600, Owner: "postgres:postgres", Content: []byte{}}
