@@ -1,11 +1,8 @@
 package profiles
 
 import (
-	"bytes"
 	"embed"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"path"
@@ -14,8 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
-
-	"gopkg.in/yaml.v3"
+	"xroad-appliance/provisioner/inputfile"
 )
 
 //go:embed *.yaml
@@ -100,14 +96,9 @@ func (p *Profile) VersionNames() []string {
 // Parse decodes a profile document strictly and checks that every fact is present.
 // Errors name the file and the key.
 func Parse(file string, data []byte) (*Profile, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var p Profile
-	if err := dec.Decode(&p); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty profile", file)
-		}
-		return nil, fmt.Errorf("%s: %w", file, nameKeys(err, data))
+	if err := inputfile.DecodeShippedYAML(file, data, &p); err != nil {
+		return nil, err
 	}
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
@@ -183,12 +174,16 @@ func (p *Profile) validate() error {
 }
 
 func (pg *PostgreSQL) validate(at string) error {
+	if err := oneOf(at+".serverconf.method", pg.Serverconf.Method, ServerconfMethods...); err != nil {
+		return err
+	}
+	if err := oneOf(at+".standby.method", pg.Standby.Method, StandbyMethods...); err != nil {
+		return err
+	}
 	checks := []struct {
 		key, val string
 		allowed  []string
 	}{
-		{"serverconf.method", pg.Serverconf.Method, []string{"pg_createcluster", "include-unit", "copy-unit"}},
-		{"standby.method", pg.Standby.Method, []string{"standby.signal", "recovery.conf"}},
 		{"walLevel", pg.WalLevel, []string{"hot_standby", "replica"}},
 		{"walRetentionKey", pg.WalRetentionKey, []string{"wal_keep_segments", "wal_keep_size"}},
 		{"passwordEncryption", pg.PasswordEncryption, []string{"md5", "scram-sha-256"}},
@@ -214,10 +209,10 @@ func (pg *PostgreSQL) validate(at string) error {
 	if per, perUnit, err := amount(pg.WalRetentionPerSecondary); err != nil || per < 0 || perUnit != unit {
 		return fmt.Errorf("key %s.walRetentionPerSecondary: %q is not an amount in walRetentionValue's unit %q", at, pg.WalRetentionPerSecondary, unit)
 	}
-	if pg.Major < 12 && pg.Standby.Method != "recovery.conf" {
+	if pg.Major < 12 && pg.Standby.Method != RecoveryConf {
 		return fmt.Errorf("key %s.standby.method: PostgreSQL %d needs recovery.conf", at, pg.Major)
 	}
-	if pg.Major >= 12 && pg.Standby.Method != "standby.signal" {
+	if pg.Major >= 12 && pg.Standby.Method != StandbySignal {
 		return fmt.Errorf("key %s.standby.method: PostgreSQL %d needs standby.signal", at, pg.Major)
 	}
 	for f := range pg.Lacks {
@@ -231,10 +226,10 @@ func (pg *PostgreSQL) validate(at string) error {
 	if pg.Standby.PromoteAs == "root" {
 		return fmt.Errorf("key %s.standby.promoteAs: pg_ctl cannot be run as root; name the PostgreSQL OS user", at)
 	}
-	if pg.Standby.Method == "recovery.conf" && pg.Standby.TriggerFile == "" {
+	if pg.Standby.Method == RecoveryConf && pg.Standby.TriggerFile == "" {
 		return fmt.Errorf("key %s.standby.triggerFile: missing; recovery.conf needs a trigger_file", at)
 	}
-	if pg.Serverconf.Method != "pg_createcluster" {
+	if pg.Serverconf.Method != CreateCluster {
 		if pg.Serverconf.BaseUnit == "" {
 			return fmt.Errorf("key %s.serverconf.baseUnit: missing; method %s needs the packaged unit", at, pg.Serverconf.Method)
 		}
@@ -365,13 +360,15 @@ func (s *Systemd) validate() error {
 	return nil
 }
 
-func oneOf(key, val string, allowed ...string) error {
-	for _, a := range allowed {
-		if val == a {
-			return nil
-		}
+func oneOf[S ~string](key string, val S, allowed ...S) error {
+	if slices.Contains(allowed, val) {
+		return nil
 	}
-	return fmt.Errorf("key %s: %q is not one of %s", key, val, strings.Join(allowed, ", "))
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return fmt.Errorf("key %s: %q is not one of %s", key, val, strings.Join(names, ", "))
 }
 
 // requireFacts walks a decoded value and reports the first empty field that is
@@ -424,11 +421,9 @@ func requireFacts(v reflect.Value, at string) error {
 
 // ParseFacts decodes resolved facts as baked into an image (nodestate.FactsFile), strictly.
 func ParseFacts(file string, data []byte) (*Facts, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var f Facts
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, nameKeys(err, data))
+	if err := inputfile.DecodeShippedYAML(file, data, &f); err != nil {
+		return nil, err
 	}
 	if err := f.PG.validate("pg"); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)

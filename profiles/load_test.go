@@ -45,7 +45,7 @@ func TestVersionFacts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := []string{f.PG.WalRetentionKey, f.PG.Standby.Method, f.PG.WalLevel, f.PG.Functions.ReplayPause, f.PG.Serverconf.Method, f.SSH.KeyType}
+		got := []string{f.PG.WalRetentionKey, string(f.PG.Standby.Method), f.PG.WalLevel, f.PG.Functions.ReplayPause, string(f.PG.Serverconf.Method), f.SSH.KeyType}
 		want := []string{c.retention, c.standby, c.walLevel, c.replayPause, c.method, c.sshKey}
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("%s pg%s: got %v, want %v", c.profile, c.pg, got, want)
@@ -74,7 +74,7 @@ func TestBrokenProfilesNameTheKey(t *testing.T) {
 		{"unknown nested key", strings.Replace(src, "  keyType: ed25519", "  keyType: ed25519\n  keyColour: red", 1), "keyColour"},
 		{"missing fact", strings.Replace(src, "    walLevel: replica\n", "", 1), "postgresqlVersions.15.walLevel"},
 		{"missing nested fact", strings.Replace(src, "      dataDir: /var/lib/postgresql/15/serverconf\n", "", 1), "postgresqlVersions.15.serverconf.dataDir"},
-		{"wrong type", strings.Replace(src, "      port: 5433", "      port: five", 1), "five"},
+		{"wrong type", strings.Replace(src, "      port: 5433", "      port: five", 1), "postgresqlVersions.15.serverconf.port: line"},
 		{"wrong type list", strings.Replace(src, "packageManager: apt", "packageManager: [apt]", 1), "packageManager"},
 		{"bad enum", strings.Replace(src, "    walRetentionKey: wal_keep_size", "    walRetentionKey: wal_keep_bytes", 1), "walRetentionKey"},
 		{"wal_keep_size below 13", strings.Replace(src, "  major: 15", "  major: 12", 1), "walRetentionKey"},
@@ -99,7 +99,7 @@ func TestBrokenProfilesNameTheKey(t *testing.T) {
 		{"target lists None", strings.Replace(src, "[NoCloud, GCE]", "[NoCloud, GCE, None]", 1), "disk.targets.gce.datasources"},
 		{"kernel argument with a blank", strings.Replace(src, "earlyprintk=ttyS0", "'earlyprintk=ttyS0 quiet'", 1), "disk.targets.vhd.kernelArgs[2]"},
 		{"no targets", strings.Replace(src, "  targets:\n", "  nontargets:\n", 1), "nontargets"},
-		{"empty", "", "empty profile"},
+		{"empty", "", "empty document"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -437,7 +437,7 @@ type Instance struct {
 type Serverconf struct {
 	Instance `yaml:",inline"`
 	// Method is pg_createcluster, include-unit or copy-unit (guide 4.2.1.x, 4.2.2).
-	Method string `yaml:"method"`
+	Method ServerconfMethod `yaml:"method"`
 	// BaseUnit is the packaged unit included or copied by the RHEL methods.
 	BaseUnit string `yaml:"baseUnit" fact:"optional"`
 	// UnitFile is where the RHEL methods write the instance unit.
@@ -451,10 +451,42 @@ type Serverconf struct {
 	AuthHost string `yaml:"authHost"`
 }
 
+// ServerconfMethod is how the serverconf instance is made.
+type ServerconfMethod string
+
+// The serverconf methods.
+const (
+	// CreateCluster: Debian's pg_createcluster, whose generator starts
+	// postgresql@ instances.
+	CreateCluster ServerconfMethod = "pg_createcluster"
+	// IncludeUnit: a unit that .includes the packaged one (guide 4.2.1.1).
+	IncludeUnit ServerconfMethod = "include-unit"
+	// CopyUnit: a copy of the packaged unit with its environment changed.
+	CopyUnit ServerconfMethod = "copy-unit"
+)
+
+// ServerconfMethods are the serverconf methods a profile may name.
+var ServerconfMethods = []ServerconfMethod{CreateCluster, IncludeUnit, CopyUnit}
+
+// StandbyMethod is how a PostgreSQL standby is told it is one.
+type StandbyMethod string
+
+// The standby methods.
+const (
+	// StandbySignal: a standby.signal file and primary_conninfo in the
+	// configuration (PostgreSQL >= 12).
+	StandbySignal StandbyMethod = "standby.signal"
+	// RecoveryConf: a recovery.conf with standby_mode (below 12).
+	RecoveryConf StandbyMethod = "recovery.conf"
+)
+
+// StandbyMethods are the standby methods a profile may name.
+var StandbyMethods = []StandbyMethod{StandbySignal, RecoveryConf}
+
 // Standby is the platform's standby method.
 type Standby struct {
 	// Method is standby.signal (PostgreSQL >= 12) or recovery.conf (below 12).
-	Method string `yaml:"method"`
+	Method StandbyMethod `yaml:"method"`
 	// TriggerFile is the recovery.conf trigger_file; empty with standby.signal.
 	TriggerFile string `yaml:"triggerFile" fact:"optional"`
 	// PromoteCommand promotes a standby; PromoteAs is the OS user it runs

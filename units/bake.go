@@ -43,7 +43,7 @@ func Bake(f *profiles.Facts, readBase BaseUnitReader) ([]File, error) {
 		files = append(files, *u)
 	}
 	var base []byte
-	if f.PG.Serverconf.Method == "copy-unit" {
+	if f.PG.Serverconf.Method == profiles.CopyUnit {
 		if readBase != nil {
 			base, err = readBase(f.PG.Serverconf.BaseUnit)
 		}

@@ -37,13 +37,13 @@ func ServerconfUnit(pg profiles.PostgreSQL, base []byte) (*File, error) {
 	}
 	var body []byte
 	switch sc.Method {
-	case "pg_createcluster":
+	case profiles.CreateCluster:
 		return nil, nil
-	case "include-unit":
+	case profiles.IncludeUnit:
 		// The guide's .include form (4.2.1.1, 4.2.1.2); go-systemd has no
 		// notion of .include, so the line precedes the serialized overrides.
 		body = append([]byte(".include "+sc.BaseUnit+"\n"), serialize(env)...)
-	case "copy-unit":
+	case profiles.CopyUnit:
 		opts, err := unit.DeserializeOptions(bytes.NewReader(base))
 		if err != nil {
 			return nil, fmt.Errorf("packaged unit %s: %w", sc.BaseUnit, err)
@@ -52,7 +52,7 @@ func ServerconfUnit(pg profiles.PostgreSQL, base []byte) (*File, error) {
 	default:
 		return nil, fmt.Errorf("serverconf method %q", sc.Method)
 	}
-	f := File{Path: sc.UnitFile, Mode: 0o644, Content: withHeader(body, "serverconf instance, "+sc.Method+" of "+sc.BaseUnit)}
+	f := File{Path: sc.UnitFile, Mode: 0o644, Content: withHeader(body, "serverconf instance, "+string(sc.Method)+" of "+sc.BaseUnit)}
 	return &f, nil
 }
 

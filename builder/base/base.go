@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"xroad-appliance/builder/cache"
-	"xroad-appliance/builder/definition"
 	"xroad-appliance/builder/progress"
 	"xroad-appliance/builder/rootfs"
 	"xroad-appliance/profiles"
@@ -42,17 +41,18 @@ type Source struct {
 	Dir string
 }
 
-// SourceOf is the definition's base source; bootstrap when none is given.
-func SourceOf(b definition.Base) Source {
-	switch {
-	case b.Image != "":
-		return Source{Kind: KindImage, Ref: b.Image}
-	case b.OCILayout != "":
-		return Source{Kind: KindOCILayout, Dir: b.OCILayout, Ref: b.OCILayoutRef}
-	case b.Rootfs != "":
-		return Source{Kind: KindRootfs, Dir: b.Rootfs}
-	}
-	return Source{Kind: KindBootstrap}
+// Spec is everything a base is made from.
+type Spec struct {
+	Source Source
+	// Profile names the profile in messages and keys the package manager's
+	// cache of a dnf bootstrap.
+	Profile string
+	// Bootstrap is how a KindBootstrap base is made: the profile's facts.
+	Bootstrap profiles.Bootstrap
+	// Remove is the per-install material removed from the base (the
+	// profile's and the definition's install.remove); Empty are the files
+	// emptied (the profile's install.empty).
+	Remove, Empty []string
 }
 
 // Base is a cached base root file system.
@@ -74,16 +74,16 @@ type fetcher interface {
 	fill(ctx context.Context, rootfs, logFile string) error
 }
 
-// Get returns the base for src, building it under cacheRoot if needed.
-// remove is the per-install material removed from it (the profile's and the
-// definition's install.remove) and facts' install.empty files are emptied,
-// so that no layer of the image carries them, not even under a later
-// layer's whiteout; both are part of the key.
-func Get(ctx context.Context, cacheRoot string, src Source, facts *profiles.Facts, remove []string, p progress.Func) (*Base, error) {
+// Get returns the base spec asks for, building it under cacheRoot if
+// needed. The per-install material is removed and emptied in the base
+// itself, so that no layer of the image carries it, not even under a later
+// layer's whiteout; both lists are part of the key.
+func Get(ctx context.Context, cacheRoot string, spec Spec, p progress.Func) (*Base, error) {
+	src := spec.Source
 	var f fetcher
 	switch src.Kind {
 	case KindBootstrap:
-		f = &bootstrap{facts: facts, cacheRoot: cacheRoot}
+		f = &bootstrap{profile: spec.Profile, facts: spec.Bootstrap, cacheRoot: cacheRoot}
 	case KindImage:
 		f = &registryImage{ref: src.Ref}
 	case KindOCILayout:
@@ -98,11 +98,11 @@ func Get(ctx context.Context, cacheRoot string, src Source, facts *profiles.Fact
 		return nil, fmt.Errorf("base %s: %w", src.Kind, err)
 	}
 	key = cache.NewHasher("base").AddString("recipe", recipe).AddString("source", key).
-		AddString("remove", join(remove)).AddString("empty", join(facts.Install.Empty)).Sum()
+		AddString("remove", join(spec.Remove)).AddString("empty", join(spec.Empty)).Sum()
 	entry := filepath.Join(cacheRoot, "base", src.Kind+"-"+key)
 	dir, hit, err := cache.Get(ctx, entry, func(ctx context.Context, tmp string) error {
 		done := p.Step("base: %s", describe)
-		err := build(ctx, f, tmp, describe, remove, facts.Install.Empty)
+		err := build(ctx, f, tmp, describe, spec.Remove, spec.Empty)
 		done(err)
 		return err
 	})

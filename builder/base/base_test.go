@@ -169,10 +169,10 @@ func TestOCILayoutBase(t *testing.T) {
 	}
 	cacheRoot := t.TempDir()
 	ctx := context.Background()
-	if _, err := Get(ctx, cacheRoot, Source{Kind: KindOCILayout, Dir: dir}, debian12, debian12.Install.Remove, nil); err == nil || !strings.Contains(err.Error(), "2 images and no name given") {
+	if _, err := Get(ctx, cacheRoot, specOf(debian12, Source{Kind: KindOCILayout, Dir: dir}), nil); err == nil || !strings.Contains(err.Error(), "2 images and no name given") {
 		t.Fatalf("ambiguous layout: %v", err)
 	}
-	b, err := Get(ctx, cacheRoot, Source{Kind: KindOCILayout, Dir: dir, Ref: "base:1"}, debian12, debian12.Install.Remove, nil)
+	b, err := Get(ctx, cacheRoot, specOf(debian12, Source{Kind: KindOCILayout, Dir: dir, Ref: "base:1"}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestOCILayoutBase(t *testing.T) {
 	if !strings.HasSuffix(b.Describe, digest.String()) || strings.Contains(b.Describe, dir) {
 		t.Errorf("describe %q: want the digest and no host path", b.Describe)
 	}
-	again, err := Get(ctx, cacheRoot, Source{Kind: KindOCILayout, Dir: dir, Ref: "base:1"}, debian12, debian12.Install.Remove, nil)
+	again, err := Get(ctx, cacheRoot, specOf(debian12, Source{Kind: KindOCILayout, Dir: dir, Ref: "base:1"}), nil)
 	if err != nil || !again.Hit || again.Rootfs != b.Rootfs {
 		t.Fatalf("second Get: %+v %v", again, err)
 	}
@@ -203,7 +203,7 @@ func TestRegistryBase(t *testing.T) {
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatal(err)
 	}
-	b, err := Get(context.Background(), t.TempDir(), Source{Kind: KindImage, Ref: ref.String()}, debian12, debian12.Install.Remove, nil)
+	b, err := Get(context.Background(), t.TempDir(), specOf(debian12, Source{Kind: KindImage, Ref: ref.String()}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,8 +256,8 @@ func TestBootstrapCommands(t *testing.T) {
 	if pkgs := argv[len(want):]; !slices.Contains(pkgs, "systemd") || !slices.Contains(pkgs, "openssh-server") || !slices.IsSorted(pkgs) {
 		t.Errorf("dnf packages %q", pkgs)
 	}
-	k1, _, _ := (&bootstrap{facts: debian12}).key(context.Background())
-	k2, _, _ := (&bootstrap{facts: rhel}).key(context.Background())
+	k1, _, _ := (&bootstrap{facts: debian12.Bootstrap}).key(context.Background())
+	k2, _, _ := (&bootstrap{facts: rhel.Bootstrap}).key(context.Background())
 	if k1 == k2 || k1 == "" {
 		t.Errorf("bootstrap keys %q %q", k1, k2)
 	}
@@ -276,7 +276,7 @@ func TestDebootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Get(context.Background(), root, Source{Kind: KindBootstrap}, debian12, debian12.Install.Remove, func(l string) { t.Log(l) })
+	b, err := Get(context.Background(), root, specOf(debian12, Source{Kind: KindBootstrap}), func(l string) { t.Log(l) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,4 +298,9 @@ func fileUID(fi os.FileInfo) int {
 		return int(st.Uid)
 	}
 	return -1
+}
+
+// specOf is what the pipeline asks of a base with facts from src.
+func specOf(facts *profiles.Facts, src Source) Spec {
+	return Spec{Source: src, Profile: facts.Name, Bootstrap: facts.Bootstrap, Remove: facts.Install.Remove, Empty: facts.Install.Empty}
 }

@@ -9,25 +9,28 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"xroad-appliance/builder/cache"
+	"xroad-appliance/builder/chroot"
 	"xroad-appliance/builder/keyring"
-	"xroad-appliance/builder/packages"
+	"xroad-appliance/builder/rootfs"
 	"xroad-appliance/builder/run"
 	"xroad-appliance/profiles"
 )
 
 // bootstrap makes a base with the profile's bootstrap tool.
 type bootstrap struct {
-	facts     *profiles.Facts
+	profile   string
+	facts     profiles.Bootstrap
 	cacheRoot string
 }
 
 func (b *bootstrap) key(context.Context) (string, string, error) {
-	f := b.facts.Bootstrap
+	f := b.facts
 	if f.Tool != "debootstrap" && f.Tool != "dnf" {
-		return "", "", fmt.Errorf("profile %s: key bootstrap.tool: unknown tool %q (debootstrap, dnf)", b.facts.Name, f.Tool)
+		return "", "", fmt.Errorf("profile %s: key bootstrap.tool: unknown tool %q (debootstrap, dnf)", b.profile, f.Tool)
 	}
 	h := cache.NewHasher("bootstrap").
 		AddString("tool", f.Tool).
@@ -55,7 +58,7 @@ func (b *bootstrap) fill(ctx context.Context, root, logPath string) error {
 		return err
 	}
 	defer log.Close()
-	f := b.facts.Bootstrap
+	f := b.facts
 	switch f.Tool {
 	case "debootstrap":
 		scratch, err := os.MkdirTemp("", "xroad-image-bootstrap-")
@@ -68,7 +71,7 @@ func (b *bootstrap) fill(ctx context.Context, root, logPath string) error {
 		if err := run.Need(map[string]string{f.Tool: "a RHEL build host with dnf and the distribution's repositories enabled"}); err != nil {
 			return err
 		}
-		argv := dnfCommand(f, root, filepath.Join(b.cacheRoot, "package-manager", b.facts.Name, "cache"))
+		argv := dnfCommand(f, root, filepath.Join(b.cacheRoot, "package-manager", b.profile, "cache"))
 		return (run.Cmd{Log: log}).Run(ctx, argv[0], argv[1:]...)
 	}
 }
@@ -81,7 +84,7 @@ const debootstrapScripts = "/usr/share/debootstrap/scripts"
 // keys), then installs the profile's packages and the pockets' updates
 // with apt.
 func (b *bootstrap) debootstrap(ctx context.Context, root, scratch string, log io.Writer) error {
-	f := b.facts.Bootstrap
+	f := b.facts
 	if err := run.Need(map[string]string{"debootstrap": "apt-get install debootstrap", "gpg": "apt-get install gnupg",
 		"dpkg-deb": "apt-get install dpkg"}); err != nil {
 		return err
@@ -89,7 +92,7 @@ func (b *bootstrap) debootstrap(ctx context.Context, root, scratch string, log i
 	script := filepath.Join(debootstrapScripts, f.Script)
 	if _, err := os.Stat(script); err != nil {
 		return fmt.Errorf("profile %s: key bootstrap.script: this host's debootstrap has no script %q for suite %s (%s)",
-			b.facts.Name, f.Script, f.Suite, script)
+			b.profile, f.Script, f.Suite, script)
 	}
 	keys, err := b.archiveKeys(ctx, scratch)
 	if err != nil {
@@ -106,7 +109,7 @@ func (b *bootstrap) debootstrap(ctx context.Context, root, scratch string, log i
 	if err := b.writeSources(root, keys); err != nil {
 		return err
 	}
-	return packages.AptInstall(ctx, root, sortedUnique(f.Include), log)
+	return aptInstall(ctx, root, sortedUnique(f.Include), log)
 }
 
 // debootstrapCommand makes a minimal system from the profile's suite and
@@ -120,23 +123,23 @@ func debootstrapCommand(f profiles.Bootstrap, root, keyFile, script string) []st
 
 // debootstrapFailed says in the profile's terms why debootstrap stopped.
 func (b *bootstrap) debootstrapFailed(err error, root string) error {
-	f := b.facts.Bootstrap
+	f := b.facts
 	tail := DebootstrapLogTail(root)
 	text := err.Error() + tail
 	switch {
 	case strings.Contains(text, "Release signed by unknown key") || strings.Contains(text, "Invalid Release signature") ||
 		strings.Contains(text, "Invalid Release file"):
 		return fmt.Errorf("profile %s: key bootstrap.keyring.fingerprints: the Release file of %s at %s is not signed by the pinned %s: %w%s",
-			b.facts.Name, f.Suite, f.Mirror, join(f.Keyring.Fingerprints), err, tail)
+			b.profile, f.Suite, f.Mirror, join(f.Keyring.Fingerprints), err, tail)
 	case strings.Contains(text, "Failed getting release file") || strings.Contains(text, "Couldn't download"):
-		return fmt.Errorf("profile %s: key bootstrap.mirror: %s does not answer for %s: %w%s", b.facts.Name, f.Mirror, f.Suite, err, tail)
+		return fmt.Errorf("profile %s: key bootstrap.mirror: %s does not answer for %s: %w%s", b.profile, f.Mirror, f.Suite, err, tail)
 	}
 	return fmt.Errorf("%w%s", err, tail)
 }
 
 // archiveKeys is the profile's archive keyring cut down to its pinned keys.
 func (b *bootstrap) archiveKeys(ctx context.Context, scratch string) ([]byte, error) {
-	k := b.facts.Bootstrap.Keyring
+	k := b.facts.Keyring
 	var data []byte
 	var from string
 	var err error
@@ -144,19 +147,19 @@ func (b *bootstrap) archiveKeys(ctx context.Context, scratch string) ([]byte, er
 		from = k.HostFile
 		data, err = os.ReadFile(k.HostFile)
 	} else {
-		from = b.facts.Bootstrap.Mirror + "/" + k.Package
+		from = b.facts.Mirror + "/" + k.Package
 		data, err = keyringFromPackage(ctx, from, k.File, scratch)
 	}
 	if errors.Is(err, keyring.ErrUnreachable) {
 		return nil, fmt.Errorf("profile %s: key bootstrap.mirror: %s does not answer (fetching the keyring package %s): %w",
-			b.facts.Name, b.facts.Bootstrap.Mirror, k.Package, err)
+			b.profile, b.facts.Mirror, k.Package, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("profile %s: key bootstrap.keyring: %s: %w", b.facts.Name, from, err)
+		return nil, fmt.Errorf("profile %s: key bootstrap.keyring: %s: %w", b.profile, from, err)
 	}
 	keys, err := keyring.Pinned(ctx, data, k.Fingerprints)
 	if err != nil {
-		return nil, fmt.Errorf("profile %s: key bootstrap.keyring.fingerprints: %s: %w", b.facts.Name, from, err)
+		return nil, fmt.Errorf("profile %s: key bootstrap.keyring.fingerprints: %s: %w", b.profile, from, err)
 	}
 	return keys, nil
 }
@@ -183,7 +186,7 @@ func keyringFromPackage(ctx context.Context, url, file, scratch string) ([]byte,
 // writeSources stores the pinned keys in the image and makes the profile's
 // sources the image's only apt sources, each verified with those keys.
 func (b *bootstrap) writeSources(root string, keys []byte) error {
-	f := b.facts.Bootstrap
+	f := b.facts
 	var lines strings.Builder
 	lines.WriteString("# Generated by xroad-image: the distribution's archive, verified with the pinned keys.\n")
 	for _, s := range f.Sources {
@@ -191,10 +194,10 @@ func (b *bootstrap) writeSources(root string, keys []byte) error {
 			fmt.Fprintf(&lines, "deb [signed-by=%s] %s %s %s\n", f.Keyring.Path, s.URI, suite, strings.Join(f.Components, " "))
 		}
 	}
-	if err := packages.WriteImageFile(root, f.Keyring.Path, keys, 0o644); err != nil {
+	if err := rootfs.WriteFile(root, f.Keyring.Path, keys, 0o644); err != nil {
 		return err
 	}
-	return packages.WriteImageFile(root, "/etc/apt/sources.list", []byte(lines.String()), 0o644)
+	return rootfs.WriteFile(root, "/etc/apt/sources.list", []byte(lines.String()), 0o644)
 }
 
 // dnfCommand installs the profile's base packages into an empty root from
@@ -224,4 +227,34 @@ func DebootstrapLogTail(root string) string {
 		b = b[len(b)-3000:]
 	}
 	return "\ndebootstrap.log:\n" + string(b)
+}
+
+// aptBootstrapEnv keeps apt and debconf from asking while a base is made
+// (the package layer takes the profile's install.env instead).
+var aptBootstrapEnv = []string{"DEBIAN_FRONTEND=noninteractive", "DEBCONF_NONINTERACTIVE_SEEN=true"}
+
+// aptInstall brings root up to date with the sources it already has (a
+// fresh debootstrap's release with its update and security pockets) and
+// installs pkgs, in the same chroot as the package layer, then
+// drops the downloaded packages. Bootstrapping resolves
+// dependencies with apt rather than debootstrap's --include, which cannot
+// pick a provider of a virtual package.
+func aptInstall(ctx context.Context, root string, pkgs []string, log io.Writer) (err error) {
+	s, err := chroot.Open(root, nil, log, aptBootstrapEnv)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	opts := []string{"-q", "-o", "Dpkg::Use-Pty=0"}
+	if _, err := s.Run(ctx, slices.Concat([]string{"apt-get"}, opts, []string{"update", "--error-on=any"})...); err != nil {
+		return err
+	}
+	if _, err := s.Run(ctx, slices.Concat([]string{"apt-get"}, opts, []string{"dist-upgrade", "-y"})...); err != nil {
+		return err
+	}
+	if _, err := s.Run(ctx, slices.Concat([]string{"apt-get"}, opts, []string{"install", "-y", "--no-install-recommends"}, pkgs)...); err != nil {
+		return err
+	}
+	_, err = s.Run(ctx, "apt-get", "clean")
+	return err
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -148,38 +147,14 @@ func Load(path string) (*Definition, error) {
 // line and never quote an unknown key.
 func Parse(file string, data []byte) (*Definition, error) {
 	d := &Definition{file: inputfile.Name(file)}
-	root, err := inputfile.ParseYAML(data)
-	if err != nil {
-		return nil, d.problems(err)
-	}
-	if ps := inputfile.Check(root, reflect.TypeOf(Definition{})); len(ps) > 0 {
-		return nil, d.problems(ps)
-	}
-	if err := inputfile.Decode(root, d); err != nil {
-		return nil, d.problems(err)
+	if err := inputfile.DecodeYAML(d.file, data, d); err != nil {
+		return nil, err
 	}
 	d.resolvePaths(filepath.Dir(file))
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	return d, nil
-}
-
-// problems formats what inputfile found: "FILE: key PATH: line N: MSG", at
-// most inputfile.MaxProblems of them.
-func (d *Definition) problems(err error) error {
-	ps, ok := inputfile.ProblemsOf(err)
-	if !ok {
-		return fmt.Errorf("%s: %s", d.file, inputfile.SanitizeYAMLError(err))
-	}
-	msgs := make([]string, len(ps))
-	for i, p := range ps {
-		msgs[i] = p.Text()
-		if p.Path != "" {
-			msgs[i] = "key " + p.Path + ": " + msgs[i]
-		}
-	}
-	return fmt.Errorf("%s: %s", d.file, inputfile.JoinCapped(msgs))
 }
 
 // File is the file the definition was read from.
@@ -263,7 +238,7 @@ func (d *Definition) Validate() error {
 	}
 	for i, p := range d.Install.Remove {
 		if err := profiles.CheckImagePattern(p); err != nil {
-			return d.keyErr(fmt.Sprintf("install.remove[%d]", i), "%v", err)
+			return d.keyErr(fmt.Sprintf("install.remove[%d]", i), "%w", err)
 		}
 	}
 	return nil
@@ -289,7 +264,7 @@ func (d *Definition) validateOutputs() error {
 		return d.keyErr("registry", "set, but outputs does not list registry")
 	case push:
 		if _, err := name.ParseReference(d.Registry, name.StrictValidation); err != nil {
-			return d.keyErr("registry", "%v", err)
+			return d.keyErr("registry", "%w", err)
 		}
 	}
 	return nil
@@ -311,7 +286,7 @@ func (d *Definition) validateBase() error {
 	}
 	if b.Image != "" {
 		if _, err := name.ParseReference(b.Image); err != nil {
-			return d.keyErr("base.image", "%v", err)
+			return d.keyErr("base.image", "%w", err)
 		}
 	}
 	for key, dir := range map[string]string{"base.ociLayout": b.OCILayout, "base.rootfs": b.Rootfs} {
@@ -319,7 +294,7 @@ func (d *Definition) validateBase() error {
 			continue
 		}
 		if fi, err := os.Stat(dir); err != nil {
-			return d.keyErr(key, "%v", err)
+			return d.keyErr(key, "%w", err)
 		} else if !fi.IsDir() {
 			return d.keyErr(key, "%q is not a directory", dir)
 		}
@@ -337,7 +312,7 @@ func (d *Definition) validateRepository() error {
 	}
 	if r.Dir != "" {
 		if fi, err := os.Stat(r.Dir); err != nil {
-			return d.keyErr("repository.dir", "%v", err)
+			return d.keyErr("repository.dir", "%w", err)
 		} else if !fi.IsDir() {
 			return d.keyErr("repository.dir", "%q is not a directory", r.Dir)
 		}
@@ -349,7 +324,7 @@ func (d *Definition) validateRepository() error {
 		return d.keyErr("repository.keyring", "missing; the repository's signature is always verified")
 	}
 	if _, err := os.Stat(r.Keyring); err != nil {
-		return d.keyErr("repository.keyring", "%v", err)
+		return d.keyErr("repository.keyring", "%w", err)
 	}
 	return nil
 }
@@ -493,14 +468,15 @@ func (d *Definition) markFlag(key, flag string) {
 	d.flags[key] = flag
 }
 
-// keyErr names the flag that set key, or the file and the key.
+// keyErr names the flag that set key, or the file and the key; a %w in
+// format wraps the cause.
 func (d *Definition) keyErr(key, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
+	err := fmt.Errorf(format, args...)
 	if flag, ok := d.flags[key]; ok {
-		if strings.HasPrefix(flag, "$") {
-			return fmt.Errorf("%s (key %s): %s", flag, key, msg)
+		if !strings.HasPrefix(flag, "$") {
+			flag = "flag " + flag
 		}
-		return fmt.Errorf("flag %s (key %s): %s", flag, key, msg)
+		return fmt.Errorf("%s (key %s): %w", flag, key, err)
 	}
-	return fmt.Errorf("%s: key %s: %s", d.file, key, msg)
+	return inputfile.InFile(d.file, &inputfile.KeyError{Key: key, Err: err})
 }

@@ -38,11 +38,11 @@ var variantMetapackages = []string{"xroad-securityserver", "xroad-centralserver"
 func (d *Definition) Resolve() (*Resolved, error) {
 	p, err := profiles.Load(d.Profile)
 	if err != nil {
-		return nil, d.keyErr("profile", "%v", err)
+		return nil, d.keyErr("profile", "%w", err)
 	}
 	facts, err := p.Resolve(d.PostgreSQL)
 	if err != nil {
-		return nil, d.keyErr("postgresql", "%v", err)
+		return nil, d.keyErr("postgresql", "%w", err)
 	}
 	r := &Resolved{Definition: d, Facts: facts, Epoch: time.Unix(d.SourceDateEpoch, 0).UTC()}
 

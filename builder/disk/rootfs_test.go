@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	bcache "xroad-appliance/builder/cache"
 	broot "xroad-appliance/builder/rootfs"
 	"xroad-appliance/test/base"
 	"xroad-appliance/test/cache"
@@ -44,12 +45,12 @@ func bootableRootfs(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	// The base directory's name carries its own key.
-	key := cache.NewHasher("disk-boot-rootfs").
+	key := bcache.NewHasher("disk-boot-rootfs").
 		AddString("recipe", bootRecipe).
 		AddString("base", baseDir).
 		AddString("packages", strings.Join(bootPackages, ",")).Sum()
 	start := time.Now()
-	dir, err := cache.Ensure(ctx, filepath.Join(root, "disk-rootfs", "bookworm-boot-"+key), func(ctx context.Context, tmp string) error {
+	dir, err := bcache.Ensure(ctx, filepath.Join(root, "disk-rootfs", "bookworm-boot-"+key), func(ctx context.Context, tmp string) error {
 		rootfs := filepath.Join(tmp, "rootfs")
 		if err := broot.Copy(ctx, baseDir, rootfs); err != nil {
 			return err

@@ -236,8 +236,8 @@ func checkSpecError(t *testing.T, what string, err error, field string, exact bo
 		t.Fatalf("%s: error %v, want one naming %q", what, err, field)
 	}
 	var fe *FieldError
-	if exact && (!errors.As(err, &fe) || fe.Field != field || !strings.HasPrefix(err.Error(), "spec: "+field+": ")) {
-		t.Fatalf("%s: error %v, want spec: %s: ...", what, err, field)
+	if exact && (!errors.As(err, &fe) || fe.Key != field || !strings.HasPrefix(err.Error(), "key "+field+": ")) {
+		t.Fatalf("%s: error %v, want key %s: ...", what, err, field)
 	}
 }
 
@@ -323,7 +323,7 @@ func TestCentralServerReuseRefusesOtherPrimary(t *testing.T) {
 		moved.CentralServer = &cs
 		_, err := Generate(moved, nil, out, Options{Reuse: true})
 		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Field != "centralServer.database.primary.name" {
+		if !errors.As(err, &fe) || fe.Key != "centralServer.database.primary.name" {
 			t.Errorf("primary %s: got %v, want an error naming centralServer.database.primary.name", primary.Name, err)
 		}
 	}

@@ -96,7 +96,7 @@ func Generate(spec Spec, facts *profiles.Facts, outDir string, opts Options) (*R
 		return nil, err
 	}
 	if state == outdir.Occupied && !opts.Force && !opts.Reuse {
-		return nil, fmt.Errorf("kit: %s: %w; --force moves it aside, --reuse extends the kit in it", outDir, ErrExists)
+		return nil, fmt.Errorf("kit: %s: %w; --force moves it aside, --reuse extends the kit in it", outDir, outdir.ErrNotEmpty)
 	}
 
 	var prev *previousKit
@@ -143,7 +143,7 @@ func resolveFacts(spec *Spec, facts *profiles.Facts) (*profiles.Facts, error) {
 		}
 		f, err := profiles.Resolve(spec.Profile, "")
 		if err != nil {
-			return nil, fieldErr("profile", "%v", err)
+			return nil, fieldErr("profile", "%w", err)
 		}
 		return f, nil
 	}

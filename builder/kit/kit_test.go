@@ -522,7 +522,7 @@ func TestSpecRejected(t *testing.T) {
 func TestFieldError(t *testing.T) {
 	_, err := ParseSpec([]byte("cluster: c\nprimary: {name: p, address: 10.0.0.1}\nsecondaries: [{name: Bad, address: 10.0.0.2}]\n"))
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "secondaries[0].name" {
+	if !errors.As(err, &fe) || fe.Key != "secondaries[0].name" {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -734,7 +734,7 @@ func TestReuseRefusesUnknownPrimary(t *testing.T) {
 	stranger.Secondaries = []Node{spec.Primary, spec.Secondaries[0]}
 	_, err := Generate(stranger, facts, out, Options{Reuse: true})
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "primary.name" {
+	if !errors.As(err, &fe) || fe.Key != "primary.name" {
 		t.Fatalf("got %v, want an error naming primary.name", err)
 	}
 	if !reflect.DeepEqual(before, snapshotTree(t, parent)) {
@@ -789,7 +789,7 @@ func TestReuseOlderKit(t *testing.T) {
 	promoted := promote(spec)
 	_, err := Generate(promoted, facts, out, Options{Reuse: true})
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "primary.name" || !strings.Contains(err.Error(), "host key") {
+	if !errors.As(err, &fe) || fe.Key != "primary.name" || !strings.Contains(err.Error(), "host key") {
 		t.Fatalf("promoting a node without a host key: got %v", err)
 	}
 

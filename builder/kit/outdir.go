@@ -7,10 +7,6 @@ import (
 	"path/filepath"
 )
 
-// ErrExists is returned when outDir already holds something and neither
-// Force nor Reuse was asked for.
-var ErrExists = errors.New("output directory is not empty")
-
 // writeFile creates a new file with exactly mode (chmod beats the umask, so
 // the modes are the same on every machine).
 func writeFile(path string, data []byte, mode os.FileMode) error {

@@ -54,8 +54,8 @@ func TestRefusesExistingKit(t *testing.T) {
 	}
 	before := readFile(t, out, "kit.yaml")
 	_, err := Generate(*spec, facts, out, Options{})
-	if !errors.Is(err, ErrExists) {
-		t.Fatalf("second run: %v, want ErrExists", err)
+	if !errors.Is(err, outdir.ErrNotEmpty) {
+		t.Fatalf("second run: %v, want outdir.ErrNotEmpty", err)
 	}
 	if !bytes.Equal(before, readFile(t, out, "kit.yaml")) {
 		t.Error("the refused run changed the kit")
@@ -75,8 +75,8 @@ func TestRefusesForeignDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Generate(*parseSpec(t, smallSpec), mustResolve(t, "debian-12"), out, Options{})
-	if !errors.Is(err, ErrExists) {
-		t.Fatalf("got %v, want ErrExists", err)
+	if !errors.Is(err, outdir.ErrNotEmpty) {
+		t.Fatalf("got %v, want outdir.ErrNotEmpty", err)
 	}
 	if got := entries(t, out); strings.Join(got, ",") != "notes.txt" {
 		t.Errorf("kit dir now holds %v", got)

@@ -15,6 +15,7 @@ import (
 	"net"
 	"slices"
 	"time"
+	"xroad-appliance/provisioner/pemblock"
 )
 
 // validity is the guide's `-days 7300` (4.1).
@@ -124,27 +125,11 @@ func sign(tmpl, parent *x509.Certificate, key, signer *ecdsa.PrivateKey) (*certK
 // parseCertKey reads back a certificate and its ECDSA key (for --reuse) and
 // checks that they belong together.
 func parseCertKey(certPEM, keyPEM []byte) (*certKey, error) {
-	cb, _ := pem.Decode(certPEM)
-	if cb == nil || cb.Type != "CERTIFICATE" {
-		return nil, errors.New("no PEM certificate")
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
+	cert, err := pemblock.Certificate(certPEM)
 	if err != nil {
 		return nil, err
 	}
-	kb, _ := pem.Decode(keyPEM)
-	if kb == nil {
-		return nil, errors.New("no PEM private key")
-	}
-	var priv any
-	switch kb.Type {
-	case "PRIVATE KEY":
-		priv, err = x509.ParsePKCS8PrivateKey(kb.Bytes)
-	case "EC PRIVATE KEY":
-		priv, err = x509.ParseECPrivateKey(kb.Bytes)
-	default:
-		return nil, fmt.Errorf("unexpected PEM block %q", kb.Type)
-	}
+	priv, err := pemblock.Key(keyPEM)
 	if err != nil {
 		return nil, err
 	}

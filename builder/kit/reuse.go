@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"gopkg.in/yaml.v3"
-
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/inputfile"
 	"xroad-appliance/provisioner/metadata"
@@ -238,20 +236,16 @@ func parseOptionalSSHKey(private string, facts *profiles.Facts) (*sshKey, error)
 	return parseSSHKey([]byte(private), facts.SSH.KeyType, facts.SSH.KeyBits)
 }
 
-// roleDocument extracts and parses the role document from a kit's user-data.
+// roleDocument extracts and parses the role document from a kit's
+// user-data, with the checks a node applies to it at first boot.
 func roleDocument(userData []byte) (*metadata.Document, error) {
-	var cc cloudConfig
-	if err := yaml.Unmarshal(userData, &cc); err != nil {
+	data, err := metadata.FromUserData(userData)
+	if err != nil {
 		return nil, fmt.Errorf("user-data: %w", err)
 	}
-	for _, f := range cc.WriteFiles {
-		if f.Path == metadata.RoleFile {
-			doc, err := metadata.Parse([]byte(f.Content))
-			if err != nil {
-				return nil, fmt.Errorf("user-data: %s: %w", metadata.RoleFile, err)
-			}
-			return doc, nil
-		}
+	doc, err := metadata.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("user-data: %s: %w", metadata.RoleFile, err)
 	}
-	return nil, fmt.Errorf("user-data: no write_files entry for %s", metadata.RoleFile)
+	return doc, nil
 }

@@ -1,7 +1,6 @@
 package kit
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -53,17 +52,7 @@ func renderUserData(doc []byte) ([]byte, error) {
 		Permissions: "0600",
 		Content:     string(doc),
 	}}}
-	var buf bytes.Buffer
-	buf.WriteString("#cloud-config\n")
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(cc); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return marshalYAML("#cloud-config\n", cc)
 }
 
 // metaData is NoCloud meta-data.

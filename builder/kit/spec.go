@@ -7,11 +7,8 @@
 package kit
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
-	"reflect"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -62,22 +59,11 @@ func DefaultOptions() metadata.Options {
 	}
 }
 
-// FieldError is a spec error that names the offending key.
-type FieldError struct {
-	Field string
-	Msg   string
-}
+// FieldError is a spec error that names the offending key: "key FIELD:
+// PROBLEM" (Key is the field path); the caller names the file.
+type FieldError = inputfile.KeyError
 
-func (e *FieldError) Error() string {
-	if e.Field == "" {
-		return "spec: " + e.Msg
-	}
-	return "spec: " + e.Field + ": " + e.Msg
-}
-
-func fieldErr(field, format string, a ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
-}
+func fieldErr(field, format string, a ...any) error { return inputfile.KeyErrorf(field, format, a...) }
 
 // ParseSpec decodes a cluster spec strictly (unknown keys are errors),
 // applies the defaults and validates it.
@@ -96,80 +82,25 @@ func ParseSpec(data []byte) (*Spec, error) {
 // Errors name the field path and the line, and never quote the spec: an
 // unknown key may be a password typed at the wrong indentation.
 func decodeSpec(data []byte) (*Spec, error) {
-	root, err := inputfile.ParseYAML(data)
+	doc, err := inputfile.ParseDocument("", data, Spec{})
 	if err != nil {
-		return nil, specProblems(err)
-	}
-	if ps := inputfile.Check(root, reflect.TypeOf(Spec{})); len(ps) > 0 {
-		return nil, specProblems(ps)
+		return nil, err
 	}
 	// Defaults go in before decoding, as in the metadata package: an absent
 	// option takes the default, an explicit 0 stays 0 and is rejected. Which
 	// defaults depends on the kind of cluster: a central-server spec gets no
 	// security-server options, so that any it names are refused.
 	s := Spec{Options: DefaultOptions()}
-	if declaresCentralServer(root) {
+	if cs := doc.Value("centralServer"); cs != nil && cs.Kind == yaml.MappingNode {
 		s = Spec{CentralServer: DefaultCentralServer()}
 	}
-	if err := inputfile.Decode(root, &s); err != nil {
-		return nil, specProblems(err)
+	if err := doc.Decode(&s); err != nil {
+		return nil, err
 	}
 	if s.CentralServer != nil {
 		s.CentralServer.nameHANodes()
 	}
 	return &s, nil
-}
-
-// specProblems turns what inputfile found into FieldErrors ("spec: line 7:
-// unknown key under adminUser", "spec: secondaries: line 3: must be a list,
-// found a string"), at most inputfile.MaxProblems of them shown.
-func specProblems(err error) error {
-	ps, ok := inputfile.ProblemsOf(err)
-	if !ok {
-		return &FieldError{Msg: inputfile.SanitizeYAMLError(err)}
-	}
-	errs := make(FieldErrors, len(ps))
-	for i, p := range ps {
-		errs[i] = &FieldError{Field: p.Path, Msg: p.Text()}
-	}
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	return errs
-}
-
-// FieldErrors are several problems of one spec.
-type FieldErrors []*FieldError
-
-func (fe FieldErrors) Error() string {
-	msgs := make([]string, len(fe))
-	for i, f := range fe {
-		msgs[i] = f.Error()
-		if i > 0 {
-			msgs[i] = strings.TrimPrefix(msgs[i], "spec: ")
-		}
-	}
-	return inputfile.JoinCapped(msgs)
-}
-
-// Unwrap lets errors.As find the individual FieldErrors.
-func (fe FieldErrors) Unwrap() []error {
-	errs := make([]error, len(fe))
-	for i, f := range fe {
-		errs[i] = f
-	}
-	return errs
-}
-
-// declaresCentralServer tells whether the spec has a top-level centralServer
-// mapping.
-func declaresCentralServer(root *yaml.Node) bool {
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "centralServer" {
-			return root.Content[i+1].Kind == yaml.MappingNode
-		}
-	}
-	return false
 }
 
 // checkName and checkAddress apply the role document's rules, so that a
@@ -195,7 +126,7 @@ func (s *Spec) Validate() error {
 	}
 	if s.Profile != "" {
 		if _, err := profiles.Load(s.Profile); err != nil {
-			return fieldErr("profile", "%v", err)
+			return fieldErr("profile", "%w", err)
 		}
 	}
 	if err := s.AdminUser.validate(); err != nil {
@@ -314,19 +245,9 @@ func (s *Spec) nodes() []Node {
 
 // Marshal renders the spec as YAML that ParseSpec reads back.
 func (s *Spec) Marshal() ([]byte, error) {
-	var buf bytes.Buffer
 	change := "add a secondary or change the primary"
 	if s.isCentralServer() {
 		change = "add a standby or a central server, or change the database primary"
 	}
-	fmt.Fprintf(&buf, "# Cluster spec of this kit. Edit and rerun `xroad-image kit --reuse` to %s.\n", change)
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(s); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return marshalYAML(fmt.Sprintf("# Cluster spec of this kit. Edit and rerun `xroad-image kit --reuse` to %s.\n", change), s)
 }

@@ -1,11 +1,9 @@
 package kit
 
 import (
-	"bytes"
 	"fmt"
 	"time"
-
-	"gopkg.in/yaml.v3"
+	"xroad-appliance/provisioner/inputfile"
 )
 
 // kitState is kit.yaml: what a later --reuse needs besides the secrets, and the
@@ -68,24 +66,12 @@ func (k *kitPlan) state() kitState {
 }
 
 func marshalState(s kitState) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString("# Written by xroad-image kit; read by --reuse. Fingerprints only, no secrets.\n")
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(s); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return marshalYAML("# Written by xroad-image kit; read by --reuse. Fingerprints only, no secrets.\n", s)
 }
 
 func parseState(data []byte) (*kitState, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var s kitState
-	if err := dec.Decode(&s); err != nil {
+	if err := inputfile.DecodeYAML("", data, &s); err != nil {
 		return nil, err
 	}
 	if s.Generation < 1 || s.CA.SHA256 == "" || len(s.Nodes) == 0 {

@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// ErrNotEmpty is an output directory that holds something when the caller
+// did not ask for it to be moved aside (--force) or extended.
+var ErrNotEmpty = errors.New("output directory is not empty")
+
 // State is what an output directory holds before a write.
 type State int
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"xroad-appliance/builder/chroot"
 	"xroad-appliance/builder/rootfs"
 )
 
@@ -75,10 +76,10 @@ func (apt) selections(spec *Spec) string {
 // shared between builds, package lists fresh for each build (a list left
 // by another build of another repository at the same address would change
 // what apt concludes about this one).
-func (apt) binds(pmCache, scratch string) []bind {
-	return []bind{
-		{src: filepath.Join(pmCache, "cache"), dst: "var/cache/apt"},
-		{src: filepath.Join(scratch, "lists"), dst: "var/lib/apt/lists"},
+func (apt) binds(pmCache, scratch string) []chroot.Bind {
+	return []chroot.Bind{
+		{Src: filepath.Join(pmCache, "cache"), Dst: "var/cache/apt"},
+		{Src: filepath.Join(scratch, "lists"), Dst: "var/lib/apt/lists"},
 	}
 }
 
@@ -94,23 +95,23 @@ func (a apt) configure(root string, spec *Spec) error {
 		{aptPreferences, []byte(a.pin(spec.Version))},
 	}
 	for _, f := range files {
-		if err := WriteImageFile(root, f.path, f.data, 0o644); err != nil {
+		if err := rootfs.WriteFile(root, f.path, f.data, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a apt) install(ctx context.Context, s *session, spec *Spec, _ string) error {
-	if out, err := s.run(ctx, a.updateCommand(spec)...); err != nil {
+func (a apt) install(ctx context.Context, s *chroot.Session, spec *Spec, _ string) error {
+	if out, err := s.Run(ctx, a.updateCommand(spec)...); err != nil {
 		return classifyApt(spec.Repo, string(out), err)
 	}
 	if sel := a.selections(spec); sel != "" {
-		if _, err := s.runWithInput(ctx, []byte(sel), "debconf-set-selections"); err != nil {
+		if _, err := s.RunWithInput(ctx, []byte(sel), "debconf-set-selections"); err != nil {
 			return fmt.Errorf("preseed debconf (profile key install.debconf): %w", err)
 		}
 	}
-	if _, err := s.run(ctx, a.installCommand(spec)...); err != nil {
+	if _, err := s.Run(ctx, a.installCommand(spec)...); err != nil {
 		return fmt.Errorf("install %s: %w", strings.Join(spec.Packages, " "), err)
 	}
 	return nil
@@ -129,8 +130,8 @@ func (apt) manifestCommand() []string {
 	return []string{"dpkg-query", "-W", "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n"}
 }
 
-func (a apt) manifest(ctx context.Context, s *session) ([]Package, error) {
-	out, err := s.output(ctx, a.manifestCommand()...)
+func (a apt) manifest(ctx context.Context, s *chroot.Session) ([]Package, error) {
+	out, err := s.Output(ctx, a.manifestCommand()...)
 	if err != nil {
 		return nil, fmt.Errorf("package manifest: %w", err)
 	}
@@ -143,20 +144,4 @@ func (a apt) manifest(ctx context.Context, s *session) ([]Package, error) {
 		pkgs = append(pkgs, Package{Name: f[1], Version: f[2], Arch: f[3]})
 	}
 	return pkgs, nil
-}
-
-// WriteImageFile writes a file at its image path under root, through the
-// image's own symlinks.
-func WriteImageFile(root, path string, data []byte, mode os.FileMode) error {
-	p, err := rootfs.Resolve(root, path)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(p, data, mode); err != nil {
-		return err
-	}
-	return os.Chmod(p, mode)
 }

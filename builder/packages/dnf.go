@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"xroad-appliance/builder/chroot"
+	"xroad-appliance/builder/rootfs"
 	"xroad-appliance/builder/run"
 )
 
@@ -100,7 +102,7 @@ func (d dnf) installCommand(spec *Spec, root, cacheDir, reposDir string) []strin
 }
 
 // binds: dnf keeps its cache on the host (--setopt=cachedir).
-func (dnf) binds(string, string) []bind { return nil }
+func (dnf) binds(string, string) []chroot.Bind { return nil }
 
 // finish has nothing to undo: an override repository was never written into the image.
 func (dnf) finish(string, *Spec) error { return nil }
@@ -113,44 +115,44 @@ func (dnf) manifestCommand(root string) []string {
 // file the image keeps.
 func (d dnf) configure(root string, spec *Spec) error {
 	repo := spec.Facts.XRoad.Repository
-	if err := WriteImageFile(root, repo.Keyring, spec.Repo.Keyring, 0o644); err != nil {
+	if err := rootfs.WriteFile(root, repo.Keyring, spec.Repo.Keyring, 0o644); err != nil {
 		return err
 	}
 	if spec.Repo.Override {
 		return nil
 	}
-	return WriteImageFile(root, repo.ListFile, []byte(d.repoFile(spec, d.baseURL(spec, ""), repo.Keyring)), 0o644)
+	return rootfs.WriteFile(root, repo.ListFile, []byte(d.repoFile(spec, d.baseURL(spec, ""), repo.Keyring)), 0o644)
 }
 
 // install runs dnf from the host. The chroot session still provides proc,
 // /run and the forbidden service starts for the scriptlets.
-func (d dnf) install(ctx context.Context, s *session, spec *Spec, pmCache string) error {
+func (d dnf) install(ctx context.Context, s *chroot.Session, spec *Spec, pmCache string) error {
 	cacheDir := filepath.Join(pmCache, "cache")
 	reposDir, err := os.MkdirTemp("", "xroad-image-repos-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(reposDir)
-	keyring := filepath.Join(s.root, spec.Facts.XRoad.Repository.Keyring)
+	keyring := filepath.Join(s.Root(), spec.Facts.XRoad.Repository.Keyring)
 	repo := d.repoFile(spec, d.baseURL(spec, spec.Repo.Dir), keyring)
 	if err := os.WriteFile(filepath.Join(reposDir, repoID+".repo"), []byte(repo), 0o644); err != nil {
 		return err
 	}
-	cmd := run.Cmd{Log: s.log}
-	if argv := d.enableCommand(spec, s.root, cacheDir, reposDir); len(argv) > 0 {
+	cmd := run.Cmd{Log: s.Log()}
+	if argv := d.enableCommand(spec, s.Root(), cacheDir, reposDir); len(argv) > 0 {
 		if err := cmd.Run(ctx, argv[0], argv[1:]...); err != nil {
 			return fmt.Errorf("enable PostgreSQL %s: %w", spec.Facts.PostgreSQLVersion, err)
 		}
 	}
-	argv := d.installCommand(spec, s.root, cacheDir, reposDir)
+	argv := d.installCommand(spec, s.Root(), cacheDir, reposDir)
 	if out, err := cmd.Combined(ctx, argv[0], argv[1:]...); err != nil {
 		return classifyDnf(spec.Repo, string(out), err)
 	}
 	return nil
 }
 
-func (d dnf) manifest(ctx context.Context, s *session) ([]Package, error) {
-	argv := d.manifestCommand(s.root)
+func (d dnf) manifest(ctx context.Context, s *chroot.Session) ([]Package, error) {
+	argv := d.manifestCommand(s.Root())
 	out, err := run.Cmd{}.Output(ctx, argv[0], argv[1:]...)
 	if err != nil {
 		return nil, fmt.Errorf("package manifest: %w", err)

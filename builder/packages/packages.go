@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"xroad-appliance/builder/cache"
+	"xroad-appliance/builder/chroot"
 	"xroad-appliance/builder/progress"
 	"xroad-appliance/builder/rootfs"
 	"xroad-appliance/profiles"
@@ -64,11 +65,11 @@ type Layer struct {
 type manager interface {
 	// binds are host directories the install needs in the chroot; pmCache
 	// persists between builds, scratch is this build's.
-	binds(pmCache, scratch string) []bind
+	binds(pmCache, scratch string) []chroot.Bind
 	configure(root string, spec *Spec) error
-	install(ctx context.Context, s *session, spec *Spec, pmCache string) error
+	install(ctx context.Context, s *chroot.Session, spec *Spec, pmCache string) error
 	finish(root string, spec *Spec) error
-	manifest(ctx context.Context, s *session) ([]Package, error)
+	manifest(ctx context.Context, s *chroot.Session) ([]Package, error)
 }
 
 func managerFor(f *profiles.Facts) (manager, error) {
@@ -164,12 +165,12 @@ func build(ctx context.Context, cacheRoot, tmp string, spec *Spec, m manager) (e
 	scratch := filepath.Join(tmp, "scratch")
 	binds := m.binds(pmCache, scratch)
 	for _, b := range binds {
-		if err := os.MkdirAll(b.src, 0o755); err != nil {
+		if err := os.MkdirAll(b.Src, 0o755); err != nil {
 			return err
 		}
 	}
 	if spec.Repo.Dir != "" {
-		binds = append(binds, bind{src: spec.Repo.Dir, dst: RepoMountPoint, readOnly: true})
+		binds = append(binds, chroot.Bind{Src: spec.Repo.Dir, Dst: RepoMountPoint, ReadOnly: true})
 	}
 	unlock, err := cache.Lock(ctx, pmCache+".lock")
 	if err != nil {
@@ -185,7 +186,7 @@ func build(ctx context.Context, cacheRoot, tmp string, spec *Spec, m manager) (e
 	if err := m.configure(merged, spec); err != nil {
 		return fmt.Errorf("configure X-Road repository: %w", err)
 	}
-	s, err := openSession(merged, binds, logFile, installEnv(spec.Facts))
+	s, err := chroot.Open(merged, binds, logFile, installEnv(spec.Facts))
 	if err != nil {
 		return err
 	}
@@ -194,7 +195,7 @@ func build(ctx context.Context, cacheRoot, tmp string, spec *Spec, m manager) (e
 	if err == nil {
 		manifest, err = m.manifest(ctx, s)
 	}
-	if cerr := s.close(); err == nil {
+	if cerr := s.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {

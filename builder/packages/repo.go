@@ -12,10 +12,13 @@ import (
 	"slices"
 	"strings"
 
-	"xroad-appliance/builder/definition"
 	"xroad-appliance/builder/keyring"
 	"xroad-appliance/profiles"
 )
+
+// RepoMountPoint is where a local repository override appears inside the
+// chroot during the install (on the tmpfs at /run, so it leaves no trace).
+const RepoMountPoint = "/run/xroad-image/repo"
 
 // Repo is the X-Road repository a build installs from: the profile's, or an
 // override from the definition.
@@ -51,15 +54,23 @@ func (r *Repo) Label() string {
 	return strings.TrimSpace(fmt.Sprintf("%s %s %s", r.URL, r.Suite, strings.Join(r.Components, " ")))
 }
 
-// RepoFor returns the repository a resolved definition installs from,
-// fetching the profile's signing key if no override is given.
-func RepoFor(ctx context.Context, d *definition.Resolved) (*Repo, error) {
-	pr := d.Facts.XRoad.Repository
-	expand := strings.NewReplacer("{version}", d.Version, "{suite}", pr.Suite)
+// Override is a repository that replaces the profile's: a local directory
+// or another URL, with the keyring file that verifies its signature.
+type Override struct {
+	Dir, URL, Keyring, Suite string
+	Components               []string
+	// Offline fetches nothing but this repository.
+	Offline bool
+}
+
+// RepoFor returns the repository version's packages come from: o, or the
+// profile's repository pr, whose signing key is then fetched.
+func RepoFor(ctx context.Context, pr profiles.Repository, version string, o *Override) (*Repo, error) {
+	expand := strings.NewReplacer("{version}", version, "{suite}", pr.Suite)
 	r := &Repo{Suite: pr.Suite, Components: pr.Components}
 	var key []byte
 	var err error
-	if o := d.Repository; o != nil {
+	if o != nil {
 		r.Override, r.Offline = true, o.Offline
 		r.URL, r.Dir = o.URL, o.Dir
 		if o.Dir != "" {

@@ -76,3 +76,19 @@ func Copy(ctx context.Context, src, dst string) error {
 	}
 	return nil
 }
+
+// WriteFile writes a file at its image path under root, through the
+// image's own symlinks.
+func WriteFile(root, path string, data []byte, mode os.FileMode) error {
+	p, err := Resolve(root, path)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(p, data, mode); err != nil {
+		return err
+	}
+	return os.Chmod(p, mode)
+}

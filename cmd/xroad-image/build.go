@@ -10,8 +10,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"xroad-appliance/builder/outdir"
 
-	"xroad-appliance/builder/build"
+	"xroad-appliance/builder/bake"
 	"xroad-appliance/builder/definition"
 	"xroad-appliance/builder/progress"
 	"xroad-appliance/cmd/internal/cli"
@@ -69,11 +70,11 @@ func buildCommand() *cli.Command {
 			// Interrupted builds stop their tools and undo their mounts.
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			res, err := build.Run(ctx, build.Options{
+			res, err := bake.Run(ctx, bake.Options{
 				Definition: r, OutDir: out, Force: force, CacheRoot: cacheDir, NodeBinary: nodeBin,
 				Version: cli.Version, Progress: progress.To(os.Stderr),
 			})
-			if errors.Is(err, build.ErrOutExists) {
+			if errors.Is(err, outdir.ErrNotEmpty) {
 				return cli.UsageError{Err: err}
 			}
 			if err != nil {

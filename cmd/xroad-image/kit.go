@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"xroad-appliance/builder/outdir"
 
 	"xroad-appliance/builder/kit"
 	"xroad-appliance/cmd/internal/cli"
@@ -49,7 +50,7 @@ func kitCommand() *cli.Command {
 				// and nothing was written.
 				return cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(args[0]), err)}
 			}
-			if errors.Is(err, kit.ErrExists) {
+			if errors.Is(err, outdir.ErrNotEmpty) {
 				return cli.UsageError{Err: err}
 			}
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/metadata"
@@ -304,7 +305,7 @@ func (n *Node) recoveryLines() []string {
 // standbyLines go into postgresql.conf from PostgreSQL 12 on; below, they
 // are in recovery.conf.
 func (n *Node) standbyLines() []string {
-	if n.Facts.PG.Standby.Method == "recovery.conf" {
+	if n.Facts.PG.Standby.Method == profiles.RecoveryConf {
 		return nil
 	}
 	return n.recoveryLines()
@@ -313,7 +314,7 @@ func (n *Node) standbyLines() []string {
 // standbyFile is standby.signal, or recovery.conf with standby_mode below 12.
 func (n *Node) standbyFile() engine.File {
 	dir := n.instance().DataDir
-	if n.Facts.PG.Standby.Method == "recovery.conf" {
+	if n.Facts.PG.Standby.Method == profiles.RecoveryConf {
 		body := "standby_mode = 'on'\n" + strings.Join(n.recoveryLines(), "\n") + "\n"
 		return engine.File{Path: dir + "/recovery.conf", Mode: 0o600, Owner: "postgres:postgres", Content: []byte(body)}
 	}

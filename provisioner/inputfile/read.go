@@ -1,9 +1,11 @@
 // Package inputfile reads the files the programs take as input (cluster specs,
 // role documents, user-data, image definitions) with the same rules
 // everywhere: regular files only, at most MaxSize bytes, and never blocking on
-// a FIFO or a device. It also checks a YAML document against the Go type it is
-// decoded into, so that errors name field paths and lines and never quote what
-// the file holds.
+// a FIFO or a device. It is also the one strict YAML loader (ParseDocument,
+// DecodeYAML): exactly one document, checked against the Go type it is
+// decoded into, with errors "FILE: key PATH: line N: PROBLEM" (FileError,
+// KeyError, Problem) that never quote what the file holds and wrap their
+// cause.
 package inputfile
 
 import (

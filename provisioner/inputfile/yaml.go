@@ -36,11 +36,12 @@ func (p *Problem) Text() string {
 	return p.Msg
 }
 
+// Error is the problem with its key path: "key PATH: line 7: MSG".
 func (p *Problem) Error() string {
 	if p.Path == "" {
 		return p.Text()
 	}
-	return p.Path + ": " + p.Text()
+	return "key " + p.Path + ": " + p.Text()
 }
 
 // Problems is every problem found in one input.
@@ -169,8 +170,12 @@ var yamlNodeType = reflect.TypeOf(yaml.Node{})
 // pasted at the wrong indentation lands in key position), duplicate keys and
 // wrong kinds. It also refuses anchors, aliases and custom tags, which no
 // input needs.
-func Check(n *yaml.Node, t reflect.Type) Problems {
-	c := checker{vocabulary: map[string]bool{}}
+func Check(n *yaml.Node, t reflect.Type) Problems { return check(n, t, false) }
+
+// check is Check; shipped names unknown keys and map keys, which a file
+// the program ships (a profile) may show.
+func check(n *yaml.Node, t reflect.Type, shipped bool) Problems {
+	c := checker{vocabulary: map[string]bool{}, shipped: shipped}
 	c.learn(t, map[reflect.Type]bool{})
 	if n.ShortTag() == "!!null" && n.Kind == yaml.ScalarNode {
 		// "~" or "null" alone: no document, not one with every field absent.
@@ -186,6 +191,7 @@ func Check(n *yaml.Node, t reflect.Type) Problems {
 type checker struct {
 	ps         Problems
 	vocabulary map[string]bool
+	shipped    bool
 }
 
 func (c *checker) learn(t reflect.Type, seen map[reflect.Type]bool) {
@@ -264,8 +270,13 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			// Map keys are data: the path gets the entry's position.
-			c.check(n.Content[i+1], t.Elem(), fmt.Sprintf("%s{%d}", path, i/2))
+			// Map keys are data: the path gets the entry's position,
+			// or the key in a shipped file.
+			at := fmt.Sprintf("%s{%d}", path, i/2)
+			if k := n.Content[i]; c.shipped && k.Kind == yaml.ScalarNode {
+				at = join(path, k.Value)
+			}
+			c.check(n.Content[i+1], t.Elem(), at)
 		}
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
@@ -296,7 +307,7 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 // field of the mapping only in case, it names that field.
 func (c *checker) unknownKey(t reflect.Type, key, path string) string {
 	msg := "unknown key"
-	if c.vocabulary[key] {
+	if c.vocabulary[key] || c.shipped {
 		msg += " " + key
 	}
 	if path == "" {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"xroad-appliance/provisioner/pemblock"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -83,7 +84,7 @@ func (c *checker) privateSSHKey(field, v string) []byte {
 		c.fail(field, "required")
 		return nil
 	}
-	if blocks, ok := pemBlocks(v); !ok || len(blocks) != 1 {
+	if blocks, ok := pemblock.Decode([]byte(v)); !ok || len(blocks) != 1 {
 		c.fail(field, "must be exactly one PEM-encoded private key")
 		return nil
 	}
@@ -199,40 +200,13 @@ func (c *checker) publicKeyQuiet(v string) []byte {
 	return quiet.publicKey("", v, false)
 }
 
-// pemBlocks decodes a value made only of PEM blocks and white space. Text
-// around or between blocks is refused rather than skipped, as is a malformed
-// block that pem.Decode would silently step over.
-func pemBlocks(v string) ([]*pem.Block, bool) {
-	var blocks []*pem.Block
-	rest := []byte(v)
-	for {
-		rest = bytes.TrimSpace(rest)
-		if len(rest) == 0 {
-			break
-		}
-		if !bytes.HasPrefix(rest, []byte("-----BEGIN ")) {
-			return nil, false
-		}
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			return nil, false
-		}
-		blocks = append(blocks, b)
-	}
-	if len(blocks) != strings.Count(v, "-----BEGIN ") {
-		return nil, false
-	}
-	return blocks, true
-}
-
 // certificate parses a field that must hold exactly one certificate.
 func (c *checker) certificate(field, v string) *x509.Certificate {
 	if v == "" {
 		c.fail(field, "required")
 		return nil
 	}
-	blocks, ok := pemBlocks(v)
+	blocks, ok := pemblock.Decode([]byte(v))
 	if !ok {
 		c.fail(field, "must be PEM-encoded: only BEGIN/END blocks and white space")
 		return nil
@@ -256,7 +230,7 @@ func (c *checker) tlsKey(field, v string) crypto.Signer {
 		c.fail(field, "required")
 		return nil
 	}
-	blocks, ok := pemBlocks(v)
+	blocks, ok := pemblock.Decode([]byte(v))
 	if !ok {
 		c.fail(field, "must be PEM-encoded: only BEGIN/END blocks and white space")
 		return nil
@@ -276,17 +250,9 @@ func (c *checker) tlsKey(field, v string) crypto.Signer {
 		c.fail(field, "is encrypted; PostgreSQL needs an unencrypted key")
 		return nil
 	}
-	var key any
-	var err error
-	switch b.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(b.Bytes)
-	default:
-		c.fail(field, "must be a PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block")
+	key, err := pemblock.PrivateKey(b)
+	if errors.Is(err, pemblock.ErrKeyType) {
+		c.fail(field, "%v", err)
 		return nil
 	}
 	if err != nil {

@@ -1,11 +1,8 @@
 package metadata
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
-	"reflect"
-
-	"gopkg.in/yaml.v3"
 
 	"xroad-appliance/provisioner/inputfile"
 )
@@ -35,7 +32,7 @@ func (e *FieldError) Error() string {
 	if e.Field == "" {
 		return "metadata document: " + e.Msg
 	}
-	return "field " + e.Field + ": " + e.Msg
+	return "key " + e.Field + ": " + e.Msg
 }
 
 // ValidationError collects every FieldError of a document so that an operator
@@ -82,12 +79,9 @@ func parse(data []byte, opts validateOpts) (doc *Document, err error) {
 	// One YAML document, checked against the Go type: a second document
 	// ("role: secondary\n---\nrole: primary") must not be read differently by
 	// different tools, and unknown keys are reported without quoting them.
-	root, err := inputfile.ParseYAML(data)
+	checked, err := inputfile.ParseDocument("", data, Document{})
 	if err != nil {
 		return nil, shapeErrors(err)
-	}
-	if ps := inputfile.Check(root, reflect.TypeOf(Document{})); len(ps) > 0 {
-		return nil, &ValidationError{Fields: fieldErrors(ps)}
 	}
 
 	// Defaults go in before decoding: yaml leaves absent fields untouched, so an
@@ -97,17 +91,13 @@ func parse(data []byte, opts validateOpts) (doc *Document, err error) {
 		HealthCheckPort:      DefaultHealthCheckPort,
 		HealthCheckInterface: DefaultHealthCheckInterface,
 	}}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(doc); err != nil {
-		// checkShape should have caught everything; never pass yaml's text on
-		// unfiltered, it can quote fragments of values.
-		return nil, &FieldError{Msg: "YAML decoding failed: " + inputfile.SanitizeYAMLError(err)}
+	if err := checked.Decode(doc); err != nil {
+		return nil, shapeErrors(err)
 	}
 	if len(doc.Secondaries) == 0 {
 		doc.Secondaries = nil // "secondaries: []" and an absent list are the same
 	}
-	if doc.Role.IsCentralServer() && !hasKey(root, "options") {
+	if doc.Role.IsCentralServer() && checked.Value("options") == nil {
 		doc.Options = Options{} // the defaults are the security server's
 	}
 	if err := doc.validate(opts); err != nil {
@@ -116,13 +106,15 @@ func parse(data []byte, opts validateOpts) (doc *Document, err error) {
 	return doc, nil
 }
 
-// shapeErrors turns what inputfile found into FieldErrors.
+// shapeErrors turns what inputfile found into FieldErrors: what the
+// schema check found is a ValidationError (as Validate's findings are), a
+// document that is not one YAML document a FieldError.
 func shapeErrors(err error) error {
 	ps, ok := inputfile.ProblemsOf(err)
 	if !ok {
 		return &FieldError{Msg: inputfile.SanitizeYAMLError(err)}
 	}
-	if len(ps) == 1 {
+	if _, checked := errors.AsType[inputfile.Problems](err); !checked && len(ps) == 1 {
 		return fieldErrors(ps)[0]
 	}
 	return &ValidationError{Fields: fieldErrors(ps)}
@@ -134,17 +126,4 @@ func fieldErrors(ps inputfile.Problems) []*FieldError {
 		fields[i] = &FieldError{Field: p.Path, Msg: p.Text()}
 	}
 	return fields
-}
-
-// hasKey tells whether the document's top-level mapping has key.
-func hasKey(root *yaml.Node, key string) bool {
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == key {
-			return true
-		}
-	}
-	return false
 }

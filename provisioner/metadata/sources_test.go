@@ -191,7 +191,7 @@ func TestLoadSeedRejects(t *testing.T) {
 		{"bad base64", "not valid base64", append(cloudConfigFor(t, good, "b64", "'0600'"), "      ==AA\n"...)},
 		{"two entries", "more than one entry", append(cloudConfigFor(t, good, "b64", "'0600'"), []byte("  - path: "+RoleFile+"\n    content: x\n")...)},
 		{"other owner", "owner", bytes.Replace(cloudConfigFor(t, good, "b64", "'0600'"), []byte("owner: root:root"), []byte("owner: xroad:xroad"), 1)},
-		{"invalid document", "field node", cloudConfigFor(t, []byte(marshal(t, bad)), "b64", "'0600'")},
+		{"invalid document", "key node", cloudConfigFor(t, []byte(marshal(t, bad)), "b64", "'0600'")},
 		{"strict document", "unknown key at the top level", cloudConfigFor(t, append(append([]byte(nil), good...), "rolee: x\n"...), "", "'0600'")},
 		{"password as a key", "unknown key at the top level", cloudConfigFor(t, append(append([]byte(nil), good...), testPassword+": x\n"...), "", "'0600'")},
 		{"second YAML document", "second YAML document", append(cloudConfigFor(t, good, "b64", "'0600'"), "---\n#cloud-config\nwrite_files: []\n"...)},

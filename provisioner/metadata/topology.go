@@ -207,7 +207,7 @@ func (d *Document) Repointed(primary string) (*Document, error) {
 // lists no new secondary.
 func (d *Document) Reseeded(seed *Document) (next *Document, added []Member, err error) {
 	mismatch := func(field, format string, a ...any) error {
-		return fmt.Errorf("field %s: %s; reseed takes only added secondaries from this node's own seed", field, fmt.Sprintf(format, a...))
+		return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...) + "; reseed takes only added secondaries from this node's own seed"}
 	}
 	switch {
 	case seed.Role.IsCentralServer() || d.Role.IsCentralServer():

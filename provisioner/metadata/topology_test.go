@@ -171,12 +171,12 @@ func TestReseeded(t *testing.T) {
 		name, field string
 		edit        func(*Document)
 	}{
-		{"another cluster", "field cluster", func(d *Document) { d.Cluster = "other" }},
-		{"another node", "field node", func(d *Document) { d.Node = "ss3" }},
-		{"another role", "field role", func(d *Document) { d.Role = RoleSecondary }},
-		{"another primary", "field primary", func(d *Document) { d.Primary.Address = "10.20.0.99" }},
-		{"another primary host key", "field primary.hostKey", func(d *Document) { d.Primary.HostKey = ss2.Secondaries[0].HostKey }},
-		{"another CA", "field tls.ca", func(d *Document) { d.TLS.CA = "other" }},
+		{"another cluster", "key cluster", func(d *Document) { d.Cluster = "other" }},
+		{"another node", "key node", func(d *Document) { d.Node = "ss3" }},
+		{"another role", "key role", func(d *Document) { d.Role = RoleSecondary }},
+		{"another primary", "key primary", func(d *Document) { d.Primary.Address = "10.20.0.99" }},
+		{"another primary host key", "key primary.hostKey", func(d *Document) { d.Primary.HostKey = ss2.Secondaries[0].HostKey }},
+		{"another CA", "key tls.ca", func(d *Document) { d.TLS.CA = "other" }},
 		{"a secondary dropped", "ss3 is missing", func(d *Document) { d.Secondaries = d.Secondaries[:1] }},
 		{"a secondary's key changed", "ss2 differs", func(d *Document) { d.Secondaries[0].SSHPublicKey = ss4.SSHPublicKey }},
 	} {

@@ -82,7 +82,7 @@ func (n *Node) serverconfInstance() engine.Phase {
 	for _, c := range n.Facts.SELinux.Commands {
 		actions = append(actions, strings.Join(c.Run, " "))
 	}
-	if sc.Method != "pg_createcluster" {
+	if sc.Method != profiles.CreateCluster {
 		actions = append(actions, "systemctl enable "+n.serverconfUnit())
 	}
 	return engine.Phase{
@@ -113,7 +113,7 @@ func (n *Node) serverconfInstance() engine.Phase {
 			if err := n.Systemd.DaemonReload(ctx); err != nil {
 				return err
 			}
-			if sc.Method != "pg_createcluster" { // Debian's generator starts postgresql@ instances
+			if sc.Method != profiles.CreateCluster { // Debian's generator starts postgresql@ instances
 				if err := n.Systemd.Enable(ctx, n.serverconfUnit()); err != nil {
 					return err
 				}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/confedit"
 	"xroad-appliance/provisioner/engine"
 	"xroad-appliance/provisioner/pg"
@@ -217,7 +218,7 @@ func (n *Node) restartServices() engine.Phase {
 func (n *Node) follow() engine.Phase {
 	addr := n.Doc.Primary.Address
 	verb := "restart"
-	if n.Facts.PG.Standby.ConninfoReload && n.Facts.PG.Standby.Method == "standby.signal" {
+	if n.Facts.PG.Standby.ConninfoReload && n.Facts.PG.Standby.Method == profiles.StandbySignal {
 		verb = "reload"
 	}
 	// A standby following a promoted node streams the old timeline up to

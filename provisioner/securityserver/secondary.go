@@ -94,7 +94,7 @@ func (n *Node) standbySettings() string {
 		"hot_standby_feedback = on",
 		fmt.Sprintf("max_wal_senders = %d", walSenders),
 	}
-	if n.Facts.PG.Standby.Method == "standby.signal" {
+	if n.Facts.PG.Standby.Method == profiles.StandbySignal {
 		lines = append(lines, "primary_conninfo = "+confedit.PGString(n.primaryConninfo()))
 	}
 	return strings.Join(lines, "\n")
@@ -116,7 +116,7 @@ func (n *Node) recoveryConf() []byte {
 // standbyFile is standby.signal or recovery.conf, 0600 postgres:postgres.
 func (n *Node) standbyFile() engine.File {
 	dir := n.Facts.PG.Serverconf.DataDir
-	if n.Facts.PG.Standby.Method == "recovery.conf" {
+	if n.Facts.PG.Standby.Method == profiles.RecoveryConf {
 		return engine.File{Path: dir + "/recovery.conf", Mode: 0o600, Owner: "postgres:postgres", Content: n.recoveryConf()}
 	}
 	return engine.File{Path: dir + "/standby.signal", Mode: 0o600, Owner: "postgres:postgres", Content: []byte{}}
@@ -130,7 +130,7 @@ func (n *Node) standby() engine.Phase {
 		Fn: func(b []byte) []byte { return confedit.SetBlock(b, n.standbySettings(), confedit.Append) },
 	}}, nil)
 	return engine.Phase{
-		Name: "standby", Summary: "hot standby of the primary (" + n.Facts.PG.Standby.Method + ")",
+		Name: "standby", Summary: "hot standby of the primary (" + string(n.Facts.PG.Standby.Method) + ")",
 		Files: []engine.File{f}, Actions: conf.Actions,
 		Check: func(ctx context.Context) (bool, error) {
 			a, err := files.Check(ctx)

@@ -24,8 +24,9 @@ import (
 	"time"
 
 	bbase "xroad-appliance/builder/base"
+	bcache "xroad-appliance/builder/cache"
+	"xroad-appliance/builder/run"
 	"xroad-appliance/test/cache"
-	"xroad-appliance/test/internal/run"
 )
 
 // Spec is what a base rootfs is made from. Every field is part of the cache key.
@@ -86,7 +87,7 @@ func BootstrapSpec(ctx context.Context, cacheRoot string, spec Spec) (string, er
 		return "", err
 	}
 	entry := filepath.Join(root, "base", fmt.Sprintf("debian-%s-%s-%s", spec.Suite, spec.Variant, spec.key()))
-	dir, err := cache.Ensure(ctx, entry, func(ctx context.Context, tmp string) error {
+	dir, err := bcache.Ensure(ctx, entry, func(ctx context.Context, tmp string) error {
 		return build(ctx, spec, tmp)
 	})
 	if err != nil {
@@ -115,7 +116,7 @@ func (s Spec) validate() error {
 }
 
 func (s Spec) key() string {
-	return cache.NewHasher("debian-base").
+	return bcache.NewHasher("debian-base").
 		AddString("recipe", recipe).
 		AddString("suite", s.Suite).
 		AddString("mirror", s.Mirror).

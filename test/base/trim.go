@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"xroad-appliance/test/internal/run"
+	"xroad-appliance/builder/run"
 )
 
 // trim removes what a base must not carry into images: downloaded packages

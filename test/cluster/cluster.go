@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"testing"
 
-	"xroad-appliance/test/cache"
+	bcache "xroad-appliance/builder/cache"
 )
 
 // T is what the harness needs from its caller: a test, or the demo.
@@ -156,7 +156,7 @@ func Down(dir string) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	return cache.RemoveTree(dir)
+	return bcache.RemoveTree(dir)
 }
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
@@ -172,7 +172,7 @@ func ensureNspawnRuntime() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	mounts, err := cache.MountsUnder(dir)
+	mounts, err := bcache.MountsUnder(dir)
 	if err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func (c *Cluster) teardown() {
 	}
 	exec.Command("ip", "link", "del", c.Bridge).Run()
 	os.Remove(filepath.Join(c.work, bridgeFile))
-	if err := cache.RemoveTree(c.work); err != nil {
+	if err := bcache.RemoveTree(c.work); err != nil {
 		c.t.Errorf("remove %s: %v", c.work, err)
 	}
 }

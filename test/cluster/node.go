@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"xroad-appliance/test/cache"
+	bcache "xroad-appliance/builder/cache"
 )
 
 // Node is one booted container.
@@ -362,7 +362,7 @@ func (n *Node) Destroy() error {
 	if err := n.unmount(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := cache.RemoveTree(n.dir); err != nil {
+	if err := bcache.RemoveTree(n.dir); err != nil {
 		errs = append(errs, err)
 	}
 	for i, m := range n.c.nodes {

@@ -19,8 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	bcache "xroad-appliance/builder/cache"
 	"xroad-appliance/builder/kit"
-	"xroad-appliance/test/cache"
 	"xroad-appliance/test/cluster"
 	"xroad-appliance/test/clusterstatus"
 	"xroad-appliance/test/nodeimage"
@@ -167,7 +167,7 @@ func down(context.Context) error {
 		fmt.Println("demo cluster stopped and removed")
 	}
 	// The rest of demo/ (image, rootfs, kit) is the demo's own output.
-	return cache.RemoveTree(dir)
+	return bcache.RemoveTree(dir)
 }
 
 // fatal is the harness's caller outside a test: a fatal error ends the

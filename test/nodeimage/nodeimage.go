@@ -16,7 +16,8 @@ import (
 	"runtime"
 	"strings"
 
-	"xroad-appliance/builder/build"
+	"xroad-appliance/builder/bake"
+	bcache "xroad-appliance/builder/cache"
 	"xroad-appliance/builder/definition"
 	"xroad-appliance/builder/progress"
 	"xroad-appliance/test/cache"
@@ -51,8 +52,8 @@ type Options struct {
 
 // Image is a built image unpacked for booting.
 type Image struct {
-	Rootfs string        // the unpacked root file system
-	Build  *build.Result // what the builder reported
+	Rootfs string       // the unpacked root file system
+	Build  *bake.Result // what the builder reported
 }
 
 // Output is the path of the output of kind, "" if none was made.
@@ -112,11 +113,11 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 	// Both directories are this function's own from an earlier call.
 	images, rootfs := filepath.Join(outDir, "image"), filepath.Join(outDir, "rootfs")
 	for _, dir := range []string{images, rootfs} {
-		if err := cache.RemoveTree(dir); err != nil {
+		if err := bcache.RemoveTree(dir); err != nil {
 			return nil, err
 		}
 	}
-	res, err := build.Run(ctx, build.Options{Definition: resolved, OutDir: images,
+	res, err := bake.Run(ctx, bake.Options{Definition: resolved, OutDir: images,
 		CacheRoot: filepath.Join(root, "xroad-image"), Version: "test", Progress: o.Progress})
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	bcache "xroad-appliance/builder/cache"
 	"xroad-appliance/test/cache"
 )
 
@@ -53,7 +54,7 @@ func fetchRelease(ctx context.Context, r release) (dir string, hit bool, err err
 	}
 	entry := filepath.Join(root, "postgresql", r.Version)
 	_, statErr := os.Stat(entry)
-	dir, err = cache.Ensure(ctx, entry, func(ctx context.Context, tmp string) error { return download(ctx, r, tmp) })
+	dir, err = bcache.Ensure(ctx, entry, func(ctx context.Context, tmp string) error { return download(ctx, r, tmp) })
 	if err != nil {
 		return "", false, fmt.Errorf("PostgreSQL %s (%s): %w", r.Major, r.Version, err)
 	}
@@ -216,7 +217,7 @@ func fetchDeb(ctx context.Context, d debPackage) (string, error) {
 		return "", err
 	}
 	entry := filepath.Join(root, "postgresql-debs", d.SHA256[:16])
-	dir, err := cache.Ensure(ctx, entry, func(ctx context.Context, tmp string) error {
+	dir, err := bcache.Ensure(ctx, entry, func(ctx context.Context, tmp string) error {
 		body, err := get(ctx, d.URL)
 		if err != nil {
 			return fmt.Errorf("%w (update the pin in test/pgmatrix/binaries.go)", err)

@@ -32,8 +32,8 @@ import (
 	"syscall"
 	"time"
 
+	bcache "xroad-appliance/builder/cache"
 	"xroad-appliance/profiles"
-	"xroad-appliance/test/cache"
 )
 
 const nsEnv = "PGMATRIX_NAMESPACE"
@@ -84,7 +84,7 @@ func reexec(keep bool) int {
 	err = cmd.Run()
 	if keep {
 		fmt.Fprintln(os.Stderr, "pgmatrix: kept", scratch)
-	} else if mounts, _ := cache.MountsUnder(scratch); len(mounts) > 0 {
+	} else if mounts, _ := bcache.MountsUnder(scratch); len(mounts) > 0 {
 		fmt.Fprintf(os.Stderr, "pgmatrix: %s still has mounts (%v); not removed\n", scratch, mounts)
 	} else {
 		os.RemoveAll(scratch)

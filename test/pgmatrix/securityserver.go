@@ -268,18 +268,18 @@ func (cl *ssCluster) secondariesUp(ctx context.Context) bool {
 	})
 }
 
-func (cl *ssCluster) baseBackup(ctx context.Context, n *node, tmpl, method string) error {
+func (cl *ssCluster) baseBackup(ctx context.Context, n *node, tmpl string, method profiles.StandbyMethod) error {
 	if err := n.createInstance(tmpl, false, n.facts.PG.Serverconf.Instance); err != nil {
 		return err
 	}
 	if err := n.converge(ctx, securityserver.Plan(n.ss(n.doc, cl.primary.srv.port)), "basebackup"); err != nil {
 		return err
 	}
-	b, err := os.ReadFile(filepath.Join(n.facts.PG.Serverconf.DataDir, method))
+	b, err := os.ReadFile(filepath.Join(n.facts.PG.Serverconf.DataDir, string(method)))
 	if err != nil {
 		return fmt.Errorf("the backup has no %s: %w", method, err)
 	}
-	if method == "recovery.conf" {
+	if method == profiles.RecoveryConf {
 		for _, want := range []string{"standby_mode = 'on'", "application_name=" + n.name, "sslmode=verify-ca"} {
 			if !strings.Contains(string(b), want) {
 				return fmt.Errorf("recovery.conf lacks %q", want)
@@ -557,7 +557,7 @@ func (cl *ssCluster) repoint(ctx context.Context) (string, error) {
 	p := cl.secondary[0]
 	others := cl.secondary[1:]
 	st := cl.c.facts.PG.Standby
-	reload := st.ConninfoReload && st.Method == "standby.signal"
+	reload := st.ConninfoReload && st.Method == profiles.StandbySignal
 	err := cl.parallel(others, func(n *node) error {
 		next, err := n.doc.Repointed(p.addr)
 		if err != nil {

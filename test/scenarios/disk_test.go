@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	bcache "xroad-appliance/builder/cache"
 	"xroad-appliance/builder/kit"
-	"xroad-appliance/test/cache"
 	"xroad-appliance/test/cluster"
 	"xroad-appliance/test/nodeimage"
 	"xroad-appliance/test/qemu"
@@ -35,7 +35,7 @@ func TestUbuntuDiskProvisionsUnderQEMU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cache.RemoveTree(dir) })
+	t.Cleanup(func() { bcache.RemoveTree(dir) })
 	img, err := nodeimage.Build(ctx, dir, nodeimage.Options{Image: "cs-database", Outputs: []string{"raw", "qcow2"},
 		Progress: func(line string) { t.Log(line) }})
 	if err != nil {

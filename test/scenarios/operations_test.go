@@ -145,8 +145,8 @@ func dayTwoOperations(t *testing.T, profile string) {
 			t.Fatal(err)
 		}
 		before := treeState(t, ctx, ss2)
-		if out, code := xroadNode(ctx, ss2, "reseed", "/root/other-seed"); code != 2 || !strings.Contains(out, "other-seed: field node") {
-			t.Errorf("reseed with ss3's seed on ss2: exit %d, want 2 naming the file and field node:\n%s", code, out)
+		if out, code := xroadNode(ctx, ss2, "reseed", "/root/other-seed"); code != 2 || !strings.Contains(out, "other-seed: key node") {
+			t.Errorf("reseed with ss3's seed on ss2: exit %d, want 2 naming the file and key node:\n%s", code, out)
 		}
 		if treeState(t, ctx, ss2) != before {
 			t.Error("ss2: a refused reseed changed the node")

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	bcache "xroad-appliance/builder/cache"
 	"xroad-appliance/builder/kit"
-	"xroad-appliance/test/cache"
 	"xroad-appliance/test/cluster"
 	"xroad-appliance/test/nodeimage"
 )
@@ -68,7 +68,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, b := range append(slices.Collect(maps.Values(images)), csDatabaseImage, csNodeImage) {
 		if b.dir != "" {
-			cache.RemoveTree(b.dir)
+			bcache.RemoveTree(b.dir)
 		}
 	}
 	os.Exit(code)

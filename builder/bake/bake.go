@@ -1,10 +1,10 @@
-// Package build runs an image build: base → package layer → appliance
+// Package bake runs an image build: base → package layer → appliance
 // layer → one OCI image → the outputs the definition asks for. Base and
 // package layers and their compressed blobs are cached by their inputs, so a
 // rebuild with only a new xroad-node binary redoes the appliance layer and
 // the outputs. Outputs are written beside the output directory and renamed
 // into place only when all of them succeeded.
-package build
+package bake
 
 import (
 	"context"
@@ -15,12 +15,12 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"xroad-appliance/builder/appliance"
 	"xroad-appliance/builder/outdir"
 	"xroad-appliance/builder/parallel"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"xroad-appliance/builder/appliance"
 	"xroad-appliance/builder/base"
 	"xroad-appliance/builder/cache"
 	"xroad-appliance/builder/definition"
@@ -101,135 +101,59 @@ type CacheHits struct {
 	PackagesKey  string `json:"packagesKey"`
 }
 
-// Run builds the image and writes its outputs.
+// Run builds the image and writes its outputs: a short sequence of stages,
+// each given only its own input (see inputs).
 func Run(ctx context.Context, o Options) (res *Result, err error) {
 	start := time.Now()
-	d := o.Definition
 	p := o.Progress
-	if o.OutDir == "" {
-		return nil, errors.New("no output directory")
-	}
-	out, err := filepath.Abs(o.OutDir)
+	out, state, err := o.check()
 	if err != nil {
 		return nil, err
 	}
-	state, err := outdir.Inspect(out)
+	ws, err := openWorkspace(ctx, o.CacheRoot)
 	if err != nil {
 		return nil, err
 	}
-	if state == outdir.Occupied && !o.Force {
-		return nil, fmt.Errorf("%s: %w (--force moves it aside)", out, ErrOutExists)
-	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("building an image needs root (chroot, overlayfs mounts, file owners)")
-	}
-	if o.NodeBinary != "" {
-		if fi, err := os.Stat(o.NodeBinary); err != nil {
-			return nil, fmt.Errorf("xroad-node binary: %w", err)
-		} else if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-			return nil, fmt.Errorf("xroad-node binary %s is not an executable file", o.NodeBinary)
-		}
-	}
-	cacheRoot, err := cache.ResolveRoot(o.CacheRoot)
-	if err != nil {
-		return nil, err
-	}
-	work, release, err := workDir(ctx, cacheRoot)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { err = errors.Join(err, release()) }()
-	if err := probeOverlay(work); err != nil {
-		return nil, err
-	}
+	defer func() { err = errors.Join(err, ws.close()) }()
+	in := inputsOf(o.Definition, o.Version)
 
-	nodeBinary := o.NodeBinary
-	if nodeBinary == "" {
-		done := p.Step("xroad-node: building from the checkout")
-		nodeBinary, err = buildNode(ctx, filepath.Dir(d.File()), work, o.Version)
-		done(err)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	b, err := base.Get(ctx, cacheRoot, base.SourceOf(d.Base), d.Facts, d.Remove, p)
+	nodeBinary, err := o.nodeBinaryIn(ctx, ws.dir)
 	if err != nil {
 		return nil, err
 	}
-	repo, err := packages.RepoFor(ctx, d)
+	low, err := lowerLayers(ctx, ws.cacheRoot, in, p)
 	if err != nil {
 		return nil, err
 	}
-	pkgs, err := packages.Build(ctx, cacheRoot, &packages.Spec{
-		Facts: d.Facts, Packages: d.Packages, XRoadPackages: d.XRoadPackages, Version: d.Version,
-		Repo: repo, BaseRootfs: b.Rootfs, BaseKey: b.Key, Remove: d.Remove,
-	}, p)
+	res = in.result.with(out, low)
+	app, err := applianceLayer(ctx, ws, in.appliance, nodeBinary, low, p)
 	if err != nil {
 		return nil, err
 	}
-
-	res = &Result{
-		Image: d.Tag(), Profile: d.Facts.Name, PostgreSQL: d.Facts.PostgreSQLVersion, XRoadVersion: d.Version,
-		SourceDateEpoch: d.Epoch.Unix(), Packages: len(pkgs.Manifest), OutDir: out, Base: b.Describe,
-		Cache: CacheHits{Base: b.Hit, Packages: pkgs.Hit, BaseKey: b.Key, PackagesKey: pkgs.Key},
-	}
-	blobs, err := lowerBlobs(ctx, cacheRoot, d, b, pkgs, p, &res.Cache)
-	if err != nil {
-		return nil, err
-	}
-
-	var mounts rootfs.Mounts
-	defer func() { err = errors.Join(err, mounts.Close()) }()
-	pkgView := filepath.Join(work, "packages-view")
-	appDir := filepath.Join(work, "appliance")
-	for _, dir := range []string{pkgView, appDir} {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if err := mounts.Overlay(pkgView, []string{pkgs.Upper, b.Rootfs}, "", ""); err != nil {
-		return nil, err
-	}
-	done := p.Step("appliance layer")
-	appBlob, err := applianceLayer(ctx, d, nodeBinary, appDir, pkgView, filepath.Join(work, "appliance-blob"))
-	done(err)
-	if err != nil {
-		return nil, err
-	}
-	blobs = append(blobs, namedBlob{"appliance", appBlob, "xroad-image: appliance layer (xroad-node, units, profile facts)"})
 	if o.plant != nil {
-		if err := o.plant(appDir); err != nil {
+		if err := o.plant(app.dir); err != nil {
 			return nil, err
 		}
 	}
-
-	img, err := assemble(d, b, repo, pkgs, blobs, o.Version)
+	blobs := append(low.blobs, app.blob)
+	img, err := assemble(in.image, low, blobs)
 	if err != nil {
 		return nil, err
 	}
-	for _, nb := range blobs {
-		res.Layers = append(res.Layers, Layer{Name: nb.name, Digest: nb.blob.Info.Digest.String(), DiffID: nb.blob.Info.DiffID.String(),
-			Size: nb.blob.Info.Size, UncompressedSize: nb.blob.Info.UncompressedSize})
-	}
-	if res.ManifestDigest, res.ConfigDigest, err = digests(img); err != nil {
+	if err := res.describeImage(img, blobs); err != nil {
 		return nil, err
 	}
-
 	// The whole root as the image's runtime sees it: rootfs tar, disks.
-	rootView := filepath.Join(work, "rootfs-view")
-	if err := os.Mkdir(rootView, 0o755); err != nil {
-		return nil, err
-	}
-	if err := mounts.Overlay(rootView, []string{appDir, pkgs.Upper, b.Rootfs}, "", ""); err != nil {
+	rootView, err := ws.overlay("rootfs-view", app.dir, low.packages.Upper, low.base.Rootfs)
+	if err != nil {
 		return nil, err
 	}
 	// Nothing is written while the image holds a secret.
-	if err := scanSecrets(ctx, d, rootView, p); err != nil {
+	if err := scanSecrets(ctx, in.scan, rootView, p); err != nil {
 		return nil, err
 	}
 	staging, err := outdir.Stage(out, 0o755, func(stageDir string) error {
-		return writeOutputs(ctx, d, img, pkgs.Manifest, rootView, stageDir, out, res, p)
+		return writeOutputs(ctx, in.outputs, img, low.packages.Manifest, rootView, stageDir, out, res, p)
 	})
 	if err != nil {
 		return nil, err
@@ -243,6 +167,70 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	p.Printf("image %s %s in %s", res.Image, res.ManifestDigest, out)
 	return res, nil
+}
+
+// check refuses what no build can start with (no output directory, an
+// occupied one without Force, no root, a node binary that is not one) and
+// returns the absolute output directory and what it holds.
+func (o *Options) check() (string, outdir.State, error) {
+	if o.OutDir == "" {
+		return "", 0, errors.New("no output directory")
+	}
+	out, err := filepath.Abs(o.OutDir)
+	if err != nil {
+		return "", 0, err
+	}
+	state, err := outdir.Inspect(out)
+	if err != nil {
+		return "", 0, err
+	}
+	if state == outdir.Occupied && !o.Force {
+		return "", 0, fmt.Errorf("%s: %w (--force moves it aside)", out, outdir.ErrNotEmpty)
+	}
+	if os.Geteuid() != 0 {
+		return "", 0, errors.New("building an image needs root (chroot, overlayfs mounts, file owners)")
+	}
+	if o.NodeBinary != "" {
+		if fi, err := os.Stat(o.NodeBinary); err != nil {
+			return "", 0, fmt.Errorf("xroad-node binary: %w", err)
+		} else if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			return "", 0, fmt.Errorf("xroad-node binary %s is not an executable file", o.NodeBinary)
+		}
+	}
+	return out, state, nil
+}
+
+// nodeBinaryIn is the xroad-node to bake: the one given, or one built into
+// work from the checkout that holds the definition file.
+func (o *Options) nodeBinaryIn(ctx context.Context, work string) (string, error) {
+	if o.NodeBinary != "" {
+		return o.NodeBinary, nil
+	}
+	done := o.Progress.Step("xroad-node: building from the checkout")
+	bin, err := buildNode(ctx, filepath.Dir(o.Definition.File()), work, o.Version)
+	done(err)
+	return bin, err
+}
+
+// with is the result of a build into out from the lower layers low, before
+// the image exists.
+func (r Result) with(out string, low *lower) *Result {
+	r.OutDir = out
+	r.Packages = len(low.packages.Manifest)
+	r.Base = low.base.Describe
+	r.Cache = low.hits
+	return &r
+}
+
+// describeImage records the image's layers and digests.
+func (r *Result) describeImage(img v1.Image, blobs []namedBlob) error {
+	for _, nb := range blobs {
+		r.Layers = append(r.Layers, Layer{Name: nb.name, Digest: nb.blob.Info.Digest.String(), DiffID: nb.blob.Info.DiffID.String(),
+			Size: nb.blob.Info.Size, UncompressedSize: nb.blob.Info.UncompressedSize})
+	}
+	var err error
+	r.ManifestDigest, r.ConfigDigest, err = digests(img)
+	return err
 }
 
 // SecretsError is a build refused because its root file system holds
@@ -263,9 +251,9 @@ func (e *SecretsError) Error() string {
 
 // scanSecrets scans the image's whole root (every layer) for private keys,
 // passwords and the per-install files the build removes.
-func scanSecrets(ctx context.Context, d *definition.Resolved, root string, p progress.Func) error {
+func scanSecrets(ctx context.Context, opts secretscan.Options, root string, p progress.Func) error {
 	done := p.Step("secret scan")
-	findings, err := secretscan.Scan(ctx, root, secretscan.Options{PerInstall: d.Remove, Empty: d.Facts.Install.Empty})
+	findings, err := secretscan.Scan(ctx, root, opts)
 	if err == nil && len(findings) > 0 {
 		err = &SecretsError{Findings: findings}
 	}
@@ -279,21 +267,53 @@ type namedBlob struct {
 	createdBy string
 }
 
-// lowerBlobs returns the cached blobs of the base and the package layer,
+// lower is the base and the package layer, with their compressed blobs.
+type lower struct {
+	base     *base.Base
+	repo     *packages.Repo
+	packages *packages.Layer
+	blobs    []namedBlob
+	hits     CacheHits
+}
+
+// lowerLayers gets the base and the package layer on it, from the cache
+// when their inputs were built before, and then their blobs.
+func lowerLayers(ctx context.Context, cacheRoot string, in *inputs, p progress.Func) (*lower, error) {
+	b, err := base.Get(ctx, cacheRoot, in.base, p)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := packages.RepoFor(ctx, in.repo.profile, in.repo.version, in.repo.override)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := packages.Build(ctx, cacheRoot, in.packagesOn(b, repo), p)
+	if err != nil {
+		return nil, err
+	}
+	l := &lower{base: b, repo: repo, packages: pkgs,
+		hits: CacheHits{Base: b.Hit, Packages: pkgs.Hit, BaseKey: b.Key, PackagesKey: pkgs.Key}}
+	if l.blobs, err = l.compress(ctx, cacheRoot, in.blobs, p); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// compress returns the cached blobs of the base and the package layer,
 // compressing both at once when neither is cached.
-func lowerBlobs(ctx context.Context, cacheRoot string, d *definition.Resolved, b *base.Base, pkgs *packages.Layer, p progress.Func, hits *CacheHits) ([]namedBlob, error) {
+func (l *lower) compress(ctx context.Context, cacheRoot string, in blobsInput, p progress.Func) ([]namedBlob, error) {
 	jobs := []struct {
 		name, key, dir, createdBy string
 		overlay                   bool
 		hit                       *bool
 	}{
-		{"base", b.Key, b.Rootfs, "xroad-image: base " + b.Describe, false, &hits.BaseBlob},
-		{"packages", pkgs.Key, pkgs.Upper, "xroad-image: packages " + strings.Join(d.XRoadPackages, " "), true, &hits.PackagesBlob},
+		{"base", l.base.Key, l.base.Rootfs, "xroad-image: base " + l.base.Describe, false, &l.hits.BaseBlob},
+		{"packages", l.packages.Key, l.packages.Upper, "xroad-image: packages " + strings.Join(in.xroadPackages, " "), true, &l.hits.PackagesBlob},
 	}
 	out := make([]namedBlob, len(jobs))
 	err := parallel.Do(len(jobs), func(i int) error {
 		j := jobs[i]
-		blob, hit, err := cachedBlob(ctx, cacheRoot, j.name, j.key, j.dir, layer.Options{Epoch: d.Epoch, Overlay: j.overlay}, p)
+		blob, hit, err := cachedBlob(ctx, cacheRoot, j.name, j.key, j.dir, layer.Options{Epoch: in.epoch, Overlay: j.overlay}, p)
 		out[i], *j.hit = namedBlob{j.name, blob, j.createdBy}, hit
 		return err
 	})
@@ -332,9 +352,35 @@ func cachedBlob(ctx context.Context, cacheRoot, name, treeKey, dir string, opts 
 	return blob, hit, nil
 }
 
-// applianceLayer writes the appliance files into appDir, reading packaged
-// units from the package view, and compresses them into blobDir.
-func applianceLayer(ctx context.Context, d *definition.Resolved, nodeBinary, appDir, pkgView, blobDir string) (*layer.Blob, error) {
+// appLayer is the appliance layer: its tree and its blob.
+type appLayer struct {
+	dir  string
+	blob namedBlob
+}
+
+// applianceLayer writes the appliance files into the workspace, reading
+// packaged units from the package layer over the base, and compresses them.
+func applianceLayer(ctx context.Context, ws *workspace, in applianceInput, nodeBinary string, low *lower, p progress.Func) (*appLayer, error) {
+	pkgView, err := ws.overlay("packages-view", low.packages.Upper, low.base.Rootfs)
+	if err != nil {
+		return nil, err
+	}
+	appDir, err := ws.mkdir("appliance")
+	if err != nil {
+		return nil, err
+	}
+	done := p.Step("appliance layer")
+	blob, err := writeAppliance(ctx, in, nodeBinary, appDir, pkgView, filepath.Join(ws.dir, "appliance-blob"))
+	done(err)
+	if err != nil {
+		return nil, err
+	}
+	return &appLayer{dir: appDir, blob: namedBlob{"appliance", blob, "xroad-image: appliance layer (xroad-node, units, profile facts)"}}, nil
+}
+
+// writeAppliance writes the appliance files into appDir and compresses
+// them into blobDir.
+func writeAppliance(ctx context.Context, in applianceInput, nodeBinary, appDir, pkgView, blobDir string) (*layer.Blob, error) {
 	readBase := func(p string) ([]byte, error) {
 		b, err := rootfs.ReadFile(pkgView, p)
 		if errors.Is(err, os.ErrNotExist) {
@@ -342,22 +388,22 @@ func applianceLayer(ctx context.Context, d *definition.Resolved, nodeBinary, app
 		}
 		return b, err
 	}
-	if err := appliance.Install(appDir, d.Facts, nodeBinary, readBase); err != nil {
+	if err := appliance.Install(appDir, in.facts, nodeBinary, readBase); err != nil {
 		return nil, fmt.Errorf("appliance layer: %w", err)
 	}
-	if err := appliance.EnableUnits(appDir, []string{appDir, pkgView}, d.Units.Enable); err != nil {
-		return nil, fmt.Errorf("%s: key units.enable: %w", d.File(), err)
+	if err := appliance.EnableUnits(appDir, []string{appDir, pkgView}, in.enable); err != nil {
+		return nil, fmt.Errorf("%s: key units.enable: %w", in.file, err)
 	}
 	// Everything here was written just now: its time is the epoch, so that
 	// the merged root (and disks made from it) is the same on every build.
-	if err := rootfs.StampTimes(appDir, d.Epoch); err != nil {
+	if err := rootfs.StampTimes(appDir, in.epoch); err != nil {
 		return nil, err
 	}
 	if err := os.Mkdir(blobDir, 0o755); err != nil {
 		return nil, err
 	}
 	return layer.WriteBlob(blobDir, func(w io.Writer) error {
-		return layer.WriteTar(ctx, w, appDir, layer.Options{Epoch: d.Epoch, RootOwned: true})
+		return layer.WriteTar(ctx, w, appDir, layer.Options{Epoch: in.epoch, RootOwned: true})
 	})
 }
 

@@ -1,4 +1,4 @@
-package build_test
+package bake_test
 
 import (
 	"fmt"

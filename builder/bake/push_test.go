@@ -1,4 +1,4 @@
-package build_test
+package bake_test
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"xroad-appliance/builder/build"
+	"xroad-appliance/builder/bake"
 	"xroad-appliance/test/fixtures"
 	"xroad-appliance/test/registry"
 )
@@ -66,7 +66,7 @@ func TestPushToRealRegistry(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	var res build.Result
+	var res bake.Result
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("--json: %v\n%s", err, stdout)
 	}
@@ -111,7 +111,7 @@ func TestPushToRealRegistry(t *testing.T) {
 			t.Errorf("layer %s: %v", d, err)
 		}
 	}
-	idx, err := layout.ImageIndexFromPath(filepath.Join(out, build.LayoutDir))
+	idx, err := layout.ImageIndexFromPath(filepath.Join(out, bake.LayoutDir))
 	if err != nil {
 		t.Fatal(err)
 	}

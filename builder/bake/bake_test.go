@@ -1,4 +1,4 @@
-package build_test
+package bake_test
 
 import (
 	"archive/tar"
@@ -24,6 +24,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"xroad-appliance/builder/outdir"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -34,7 +35,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"xroad-appliance/builder/build"
+	"xroad-appliance/builder/bake"
 	bcache "xroad-appliance/builder/cache"
 	"xroad-appliance/builder/definition"
 	"xroad-appliance/builder/layer"
@@ -151,7 +152,7 @@ func (f *fixture) resolve(t testing.TB, o definition.Overrides) *definition.Reso
 	return r
 }
 
-func (f *fixture) build(t testing.TB, r *definition.Resolved, out, nodeBinary string) (*build.Result, error) {
+func (f *fixture) build(t testing.TB, r *definition.Resolved, out, nodeBinary string) (*bake.Result, error) {
 	t.Helper()
 	if nodeBinary == "" {
 		nodeBinary = f.nodeBinary
@@ -159,7 +160,7 @@ func (f *fixture) build(t testing.TB, r *definition.Resolved, out, nodeBinary st
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	res, err := build.Run(ctx, build.Options{
+	res, err := bake.Run(ctx, bake.Options{
 		Definition: r, OutDir: out, CacheRoot: f.cacheRoot, NodeBinary: nodeBinary,
 		Version: "test", Progress: progress.Func(func(line string) { t.Logf("%s", line) }),
 	})
@@ -211,7 +212,7 @@ func TestBuildImage(t *testing.T) {
 		t.Fatalf("layers %+v", res.Layers)
 	}
 
-	img := layoutImage(t, filepath.Join(out, build.LayoutDir))
+	img := layoutImage(t, filepath.Join(out, bake.LayoutDir))
 	checkImage(t, img, r, res)
 
 	// The same image in every output.
@@ -222,18 +223,18 @@ func TestBuildImage(t *testing.T) {
 	if d, _ := pushed.Digest(); d.String() != res.ManifestDigest {
 		t.Errorf("pushed digest %s, built %s", d, res.ManifestDigest)
 	}
-	archived, err := tarball.ImageFromPath(filepath.Join(out, build.DockerArchive), nil)
+	archived, err := tarball.ImageFromPath(filepath.Join(out, bake.DockerArchive), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := archived.ConfigName(); c.String() != res.ConfigDigest {
 		t.Errorf("docker archive config %s, built %s", c, res.ConfigDigest)
 	}
-	manifest, err := os.ReadFile(filepath.Join(out, build.ManifestFile))
+	manifest, err := os.ReadFile(filepath.Join(out, bake.ManifestFile))
 	if err != nil || !strings.Contains(string(manifest), "xroad-securityserver "+FixtureVersion+" all\n") {
 		t.Errorf("package manifest lacks xroad-securityserver %s: %v\n%s", FixtureVersion, err, manifest)
 	}
-	rootfs := tarEntries(t, mustOpen(t, filepath.Join(out, build.RootfsTar)))
+	rootfs := tarEntries(t, mustOpen(t, filepath.Join(out, bake.RootfsTar)))
 	for _, p := range []string{"usr/bin/xroad-node", "usr/share/xroad/bin/xroad-proxy", "usr/lib/systemd/systemd"} {
 		if rootfs[p] == nil {
 			t.Errorf("rootfs tar lacks %s", p)
@@ -244,7 +245,7 @@ func TestBuildImage(t *testing.T) {
 			t.Errorf("rootfs tar carries the per-install %s", p)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(out, build.SummaryFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(out, bake.SummaryFile)); err != nil {
 		t.Error(err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "xroad-securityserver.docker.tar")); err == nil {
@@ -254,10 +255,10 @@ func TestBuildImage(t *testing.T) {
 	// A second build of the same inputs into an occupied directory: refused
 	// without Force, then the same digest from the cache, the old output
 	// moved aside.
-	if _, err := f.build(t, r, out, ""); !errors.Is(err, build.ErrOutExists) {
+	if _, err := f.build(t, r, out, ""); !errors.Is(err, outdir.ErrNotEmpty) {
 		t.Fatalf("occupied output directory: %v", err)
 	}
-	again, err := build.Run(context.Background(), build.Options{Definition: r, OutDir: out, Force: true, CacheRoot: f.cacheRoot, NodeBinary: f.nodeBinary, Version: "test"})
+	again, err := bake.Run(context.Background(), bake.Options{Definition: r, OutDir: out, Force: true, CacheRoot: f.cacheRoot, NodeBinary: f.nodeBinary, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,14 +270,14 @@ func TestBuildImage(t *testing.T) {
 	}
 	if again.MovedAside == "" {
 		t.Error("old output not moved aside")
-	} else if _, err := os.Stat(filepath.Join(again.MovedAside, build.SummaryFile)); err != nil {
+	} else if _, err := os.Stat(filepath.Join(again.MovedAside, bake.SummaryFile)); err != nil {
 		t.Errorf("moved-aside output incomplete: %v", err)
 	}
 }
 
 // checkImage inspects the OCI image: media types, config, labels,
 // annotations and files with their modes and owners.
-func checkImage(t *testing.T, img v1.Image, r *definition.Resolved, res *build.Result) {
+func checkImage(t *testing.T, img v1.Image, r *definition.Resolved, res *bake.Result) {
 	t.Helper()
 	if mt, _ := img.MediaType(); mt != types.OCIManifestSchema1 {
 		t.Errorf("manifest media type %s", mt)
@@ -293,8 +294,8 @@ func checkImage(t *testing.T, img v1.Image, r *definition.Resolved, res *build.R
 			t.Errorf("layer media type %s", l.MediaType)
 		}
 	}
-	if !strings.Contains(m.Annotations[build.AnnotPackages], "xroad-proxy "+FixtureVersion) {
-		t.Errorf("package annotation lacks xroad-proxy: %.200q", m.Annotations[build.AnnotPackages])
+	if !strings.Contains(m.Annotations[bake.AnnotPackages], "xroad-proxy "+FixtureVersion) {
+		t.Errorf("package annotation lacks xroad-proxy: %.200q", m.Annotations[bake.AnnotPackages])
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
@@ -304,8 +305,8 @@ func checkImage(t *testing.T, img v1.Image, r *definition.Resolved, res *build.R
 		t.Errorf("created %v, want the epoch %v", cfg.Created, r.Epoch)
 	}
 	for k, want := range map[string]string{
-		build.LabelProfile:                 "debian-12",
-		build.LabelPostgreSQL:              "15",
+		bake.LabelProfile:                  "debian-12",
+		bake.LabelPostgreSQL:               "15",
 		"org.opencontainers.image.version": "7.8.0",
 		"org.opencontainers.image.title":   "xroad-securityserver",
 		"org.opencontainers.image.source":  "https://github.com/nordic-institute/X-Road",
@@ -649,7 +650,7 @@ func TestBuiltRootVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	tarball := mustOpen(t, filepath.Join(out, build.RootfsTar))
+	tarball := mustOpen(t, filepath.Join(out, bake.RootfsTar))
 	defer tarball.Close()
 	if err := layer.Extract(context.Background(), tarball, root); err != nil {
 		t.Fatal(err)
@@ -687,8 +688,8 @@ func TestDiskOutputs(t *testing.T) {
 			t.Fatalf("disk outputs asked for, but %s is not installed", p)
 		}
 	}
-	disks := func(res *build.Result) map[string]build.Output {
-		m := map[string]build.Output{}
+	disks := func(res *bake.Result) map[string]bake.Output {
+		m := map[string]bake.Output{}
 		for _, o := range res.Outputs {
 			m[o.Kind] = o
 		}
@@ -711,7 +712,7 @@ func TestDiskOutputs(t *testing.T) {
 	if filepath.Base(a["raw"].Path) != "xroad-securityserver.raw" {
 		t.Errorf("raw disk at %s", a["raw"].Path)
 	}
-	manifest, _ := os.ReadFile(filepath.Join(first.OutDir, build.ManifestFile))
+	manifest, _ := os.ReadFile(filepath.Join(first.OutDir, bake.ManifestFile))
 	if !strings.Contains(string(manifest), "\nlinux-image-amd64 ") {
 		t.Error("the package manifest has no kernel")
 	}
@@ -767,12 +768,12 @@ func TestSecretScanRefusesTheBuild(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var lines []string
-	_, err = build.Run(ctx, build.WithPlant(build.Options{
+	_, err = bake.Run(ctx, bake.WithPlant(bake.Options{
 		Definition: r, OutDir: out, Force: true, CacheRoot: f.cacheRoot, NodeBinary: f.nodeBinary, Version: "test",
 		Progress: progress.Func(func(line string) { lines = append(lines, line); t.Logf("%s", line) }),
 	}, plant))
 	f.checkNoMounts(t)
-	var secrets *build.SecretsError
+	var secrets *bake.SecretsError
 	if !errors.As(err, &secrets) {
 		t.Fatalf("error %v: want the secret scan's", err)
 	}

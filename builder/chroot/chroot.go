@@ -1,4 +1,8 @@
-package packages
+// Package chroot runs a package manager inside an image's root: proc,
+// empty /run and /tmp, host directories bound in, the build host's resolver,
+// and no service starts from maintainer scripts. Base bootstrapping and the
+// package layer both install through it.
+package chroot
 
 import (
 	"bytes"
@@ -13,18 +17,14 @@ import (
 	"xroad-appliance/builder/run"
 )
 
-// RepoMountPoint is where a local repository override appears inside the
-// chroot during the install (on the tmpfs at /run, so it leaves no trace).
-const RepoMountPoint = "/run/xroad-image/repo"
-
 // policyRC forbids every service start from maintainer scripts (invoke-rc.d,
 // deb-systemd-invoke): an image build must not start daemons.
 const policyRC = "usr/sbin/policy-rc.d"
 
-// session is a root prepared for running a package manager in it: proc,
+// Session is a root prepared for running a package manager in it: proc,
 // empty /run and /tmp, package caches bound from outside the image, the local
-// repository read-only, service starts forbidden. close undoes all of it.
-type session struct {
+// repository read-only, service starts forbidden. Close undoes all of it.
+type Session struct {
 	root   string
 	mounts rootfs.Mounts
 	policy bool
@@ -35,19 +35,19 @@ type session struct {
 
 const savedSuffix = ".xroad-image-saved"
 
-// bind is a host directory bound into the chroot.
-type bind struct {
-	src, dst string // dst is a path inside the image
-	readOnly bool
+// Bind is a host directory bound into the chroot.
+type Bind struct {
+	Src, Dst string // Dst is a path inside the image
+	ReadOnly bool
 }
 
-// openSession prepares root; env is added to every command's environment
-// (the profile's install.env).
-func openSession(root string, binds []bind, log io.Writer, env []string) (s *session, err error) {
-	s = &session{root: root, log: log, env: append(slices.Clone(chrootEnv), env...)}
+// Open prepares root; env is added to every command's environment (the
+// profile's install.env); every command's output goes to log too.
+func Open(root string, binds []Bind, log io.Writer, env []string) (s *Session, err error) {
+	s = &Session{root: root, log: log, env: append(slices.Clone(chrootEnv), env...)}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, s.close())
+			err = errors.Join(err, s.Close())
 		}
 	}()
 	for _, m := range []struct {
@@ -67,11 +67,11 @@ func openSession(root string, binds []bind, log io.Writer, env []string) (s *ses
 		}
 	}
 	for _, b := range binds {
-		target := filepath.Join(root, b.dst)
+		target := filepath.Join(root, b.Dst)
 		if err := rootfs.MkdirFor(target); err != nil {
 			return nil, err
 		}
-		if err := s.mounts.Bind(b.src, target, b.readOnly); err != nil {
+		if err := s.mounts.Bind(b.Src, target, b.ReadOnly); err != nil {
 			return nil, err
 		}
 	}
@@ -109,22 +109,30 @@ var chrootEnv = []string{
 	"HOME=/root",
 }
 
-// run runs argv inside the chroot and returns its combined output.
-func (s *session) run(ctx context.Context, argv ...string) ([]byte, error) {
+// Root is the directory the session's commands run in.
+func (s *Session) Root() string { return s.root }
+
+// Log is where the session's commands' output goes.
+func (s *Session) Log() io.Writer { return s.log }
+
+// Run runs argv inside the chroot and returns its combined output.
+func (s *Session) Run(ctx context.Context, argv ...string) ([]byte, error) {
 	return run.Cmd{Env: s.env, Log: s.log}.Combined(ctx, "chroot", append([]string{s.root}, argv...)...)
 }
 
-// runWithInput runs argv inside the chroot with stdin as its input.
-func (s *session) runWithInput(ctx context.Context, stdin []byte, argv ...string) ([]byte, error) {
+// RunWithInput runs argv inside the chroot with stdin as its input.
+func (s *Session) RunWithInput(ctx context.Context, stdin []byte, argv ...string) ([]byte, error) {
 	return run.Cmd{Env: s.env, Log: s.log, Stdin: bytes.NewReader(stdin)}.Combined(ctx, "chroot", append([]string{s.root}, argv...)...)
 }
 
-// output runs argv inside the chroot and returns its standard output.
-func (s *session) output(ctx context.Context, argv ...string) ([]byte, error) {
+// Output runs argv inside the chroot and returns its standard output.
+func (s *Session) Output(ctx context.Context, argv ...string) ([]byte, error) {
 	return run.Cmd{Env: s.env}.Output(ctx, "chroot", append([]string{s.root}, argv...)...)
 }
 
-func (s *session) close() error {
+// Close unmounts everything Open mounted and puts the root's own
+// policy-rc.d back.
+func (s *Session) Close() error {
 	err := s.mounts.Close()
 	policy := filepath.Join(s.root, policyRC)
 	if s.policy {

@@ -1,4 +1,4 @@
-package build
+package bake
 
 import (
 	"context"
@@ -12,6 +12,54 @@ import (
 
 	"xroad-appliance/builder/cache"
 )
+
+// workspace is a build's scratch directory and the overlay mounts in it.
+type workspace struct {
+	cacheRoot string
+	dir       string
+	release   func() error
+	mounts    rootfs.Mounts
+}
+
+// openWorkspace resolves the cache root (root, or cache.Root() when "")
+// and makes the build's work directory in it, after checking that overlay
+// mounts work there.
+func openWorkspace(ctx context.Context, root string) (*workspace, error) {
+	cacheRoot, err := cache.ResolveRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	dir, release, err := workDir(ctx, cacheRoot)
+	if err != nil {
+		return nil, err
+	}
+	ws := &workspace{cacheRoot: cacheRoot, dir: dir, release: release}
+	if err := probeOverlay(dir); err != nil {
+		return nil, errors.Join(err, ws.close())
+	}
+	return ws, nil
+}
+
+// mkdir makes the directory name in the workspace.
+func (ws *workspace) mkdir(name string) (string, error) {
+	dir := filepath.Join(ws.dir, name)
+	return dir, os.Mkdir(dir, 0o755)
+}
+
+// overlay mounts lower (the first on top) read-only at the new directory
+// name in the workspace and returns its path.
+func (ws *workspace) overlay(name string, lower ...string) (string, error) {
+	dir, err := ws.mkdir(name)
+	if err != nil {
+		return "", err
+	}
+	return dir, ws.mounts.Overlay(dir, lower, "", "")
+}
+
+// close unmounts what the build mounted and removes the work directory.
+func (ws *workspace) close() error {
+	return errors.Join(ws.mounts.Close(), ws.release())
+}
 
 // workDir makes this build's scratch directory under cacheRoot/work, on the
 // cache's file system: overlayfs wants its layers on one file system, and

@@ -1,4 +1,4 @@
-package build
+package bake
 
 // WithPlant makes o's build add files to the appliance layer's tree after
 // its blob is made, before the secret scan.
