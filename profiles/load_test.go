@@ -99,6 +99,8 @@ func TestBrokenProfilesNameTheKey(t *testing.T) {
 		{"target lists None", strings.Replace(src, "[NoCloud, GCE]", "[NoCloud, GCE, None]", 1), "disk.targets.gce.datasources"},
 		{"kernel argument with a blank", strings.Replace(src, "earlyprintk=ttyS0", "'earlyprintk=ttyS0 quiet'", 1), "disk.targets.vhd.kernelArgs[2]"},
 		{"no targets", strings.Replace(src, "  targets:\n", "  nontargets:\n", 1), "nontargets"},
+		{"target package with a blank", strings.Replace(src, "      datasources: [NoCloud, GCE]\n", "      datasources: [NoCloud, GCE]\n      packages: ['linux-modules-extra {version}']\n", 1), "disk.targets.gce.packages[0]"},
+		{"target package with another placeholder", strings.Replace(src, "      datasources: [NoCloud, GCE]\n", "      datasources: [NoCloud, GCE]\n      packages: ['linux-modules-{flavour}']\n", 1), "disk.targets.gce.packages[0]"},
 		{"empty", "", "empty profile"},
 	}
 	for _, c := range cases {
@@ -210,6 +212,10 @@ func TestGuestForMergesTargets(t *testing.T) {
 	if want := []string{"ena", "nvme", "hv_vmbus", "hv_storvsc", "hv_netvsc"}; !slices.Equal(g.Drivers, want) {
 		t.Errorf("drivers %v, want %v", g.Drivers, want)
 	}
+	d := Disk{Targets: map[string]Guest{"a": {Packages: []string{"x-{version}"}}, "b": {Packages: []string{"y", "x-{version}"}}}}
+	if g := d.GuestFor([]string{"b", "a"}); !slices.Equal(g.Packages, []string{"y", "x-{version}"}) {
+		t.Errorf("merged packages %v, want [y x-{version}]", g.Packages)
+	}
 	for _, name := range []string{"debian-12", "ubuntu-22.04", "ubuntu-24.04", "ubuntu-20.04"} {
 		f, err := Resolve(name, "")
 		if err != nil {
@@ -258,3 +264,4 @@ func TestPostgreSQL92Facts(t *testing.T) {
 		t.Errorf("unknown feature: %v", err)
 	}
 }
+

@@ -161,10 +161,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	pkgs, err := packages.Build(ctx, cacheRoot, &packages.Spec{
-		Facts: d.Facts, Packages: d.Packages, XRoadPackages: d.XRoadPackages, Version: d.Version,
-		Repo: repo, BaseRootfs: b.Rootfs, BaseKey: b.Key, Remove: d.Remove,
-	}, p)
+	pkgs, err := packages.Build(ctx, cacheRoot, layerSpec(d, repo, b), p)
 	if err != nil {
 		return nil, err
 	}
@@ -371,4 +368,12 @@ func digests(img v1.Image) (manifest, config string, err error) {
 		return "", "", err
 	}
 	return m.String(), c.String(), nil
+}
+
+// layerSpec is what the package layer of d is made from.
+func layerSpec(d *definition.Resolved, repo *packages.Repo, b *base.Base) *packages.Spec {
+	return &packages.Spec{
+		Facts: d.Facts, Packages: d.Packages, XRoadPackages: d.XRoadPackages, KernelPackages: d.KernelPackages,
+		Version: d.Version, Repo: repo, BaseRootfs: b.Rootfs, BaseKey: b.Key, Remove: d.Remove,
+	}
 }

@@ -6,3 +6,6 @@ func WithPlant(o Options, plant func(appDir string) error) Options {
 	o.plant = plant
 	return o
 }
+
+// LayerSpec is the package layer's spec for d.
+var LayerSpec = layerSpec

@@ -1,7 +1,10 @@
 package packages
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,7 +68,7 @@ func TestAptOfflineReadsOnlyTheXRoadSource(t *testing.T) {
 		}
 	}
 	s.Repo.Offline = false
-	if got := strings.Join((apt{}).installCommand(s), " "); strings.Contains(got, "sourcelist") || !strings.HasSuffix(got, "install -y --no-install-recommends postgresql13-server systemd xroad-securityserver") {
+	if got := strings.Join((apt{}).installCommand(s, s.Packages), " "); strings.Contains(got, "sourcelist") || !strings.HasSuffix(got, "install -y --no-install-recommends postgresql13-server systemd xroad-securityserver") {
 		t.Errorf("online install command %q", got)
 	}
 }
@@ -167,5 +170,64 @@ func TestRemovalListIsInTheKey(t *testing.T) {
 	}
 	if a == b {
 		t.Error("the removal list is not part of the package layer's key")
+	}
+}
+
+// TestKernelPackagesAreInTheKey: a layer with the GCE target's packages is
+// another layer; one without any keeps its key.
+func TestKernelPackagesAreInTheKey(t *testing.T) {
+	s := spec(t, "ubuntu-24.04", &Repo{URL: "https://artifactory.niis.org/xroad-release-deb", Suite: "noble-7.8.0"})
+	a, errA := s.Key()
+	s.KernelPackages = []string{}
+	b, errB := s.Key()
+	s.KernelPackages = []string{"linux-modules-extra-{version}"}
+	c, errC := s.Key()
+	if errA != nil || errB != nil || errC != nil {
+		t.Fatal(errA, errB, errC)
+	}
+	if a != b || a == c {
+		t.Errorf("keys without, with none and with kernel packages: %s %s %s", a, b, c)
+	}
+}
+
+// recorder is a package manager that records what it is asked to add.
+type recorder struct {
+	apt
+	added []string
+}
+
+func (r *recorder) add(_ context.Context, _ *session, _ *Spec, _ string, pkgs []string) error {
+	r.added = append(r.added, pkgs...)
+	return nil
+}
+
+// TestKernelPackagesAreNamedForTheNewestKernel: {version} becomes the
+// version of the kernel a disk boots (the newest disk.kernel matches); with
+// no kernel installed the build fails naming the packages.
+func TestKernelPackagesAreNamedForTheNewestKernel(t *testing.T) {
+	s := spec(t, "ubuntu-24.04", &Repo{URL: "https://artifactory.niis.org/xroad-release-deb", Suite: "noble-7.8.0"})
+	s.KernelPackages = []string{"linux-modules-extra-{version}"}
+	root := t.TempDir()
+	var m recorder
+	err := addKernelPackages(context.Background(), &session{root: root}, &m, s, "")
+	if err == nil || !strings.Contains(err.Error(), "install linux-modules-extra-{version}: no kernel /boot/vmlinuz-{version}") {
+		t.Errorf("without a kernel: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "boot"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"6.8.0-60-generic", "6.8.0-151-generic"} {
+		if err := os.WriteFile(filepath.Join(root, "boot", "vmlinuz-"+v), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := addKernelPackages(context.Background(), &session{root: root}, &m, s, ""); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"linux-modules-extra-6.8.0-151-generic"}; !slices.Equal(m.added, want) {
+		t.Errorf("added %v, want %v", m.added, want)
+	}
+	if got := strings.Join((apt{}).installCommand(s, m.added), " "); !strings.HasSuffix(got, "install -y --no-install-recommends linux-modules-extra-6.8.0-151-generic") {
+		t.Errorf("install command %q", got)
 	}
 }
