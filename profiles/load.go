@@ -294,8 +294,17 @@ func (g Guest) validate(at string) error {
 	if slices.Contains(g.Datasources, "None") {
 		return fmt.Errorf("key %s.datasources: None is added last by the build; leave it out", at)
 	}
+	for i, p := range g.Packages {
+		// {version} is the one placeholder; the rest is a package name.
+		if name := strings.ReplaceAll(p, "{version}", "0"); !packageName.MatchString(name) {
+			return fmt.Errorf("key %s.packages[%d]: %q is not a package name (with {version} for the kernel's)", at, i, p)
+		}
+	}
 	return nil
 }
+
+// packageName is what Debian and RPM package names are made of.
+var packageName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_-]*$`)
 
 var fingerprint = regexp.MustCompile(`^[0-9A-F]{40}$`)
 

@@ -99,6 +99,8 @@ func TestBrokenProfilesNameTheKey(t *testing.T) {
 		{"target lists None", strings.Replace(src, "[NoCloud, GCE]", "[NoCloud, GCE, None]", 1), "disk.targets.gce.datasources"},
 		{"kernel argument with a blank", strings.Replace(src, "earlyprintk=ttyS0", "'earlyprintk=ttyS0 quiet'", 1), "disk.targets.vhd.kernelArgs[2]"},
 		{"no targets", strings.Replace(src, "  targets:\n", "  nontargets:\n", 1), "nontargets"},
+		{"target package with a blank", strings.Replace(src, "      datasources: [NoCloud, GCE]\n", "      datasources: [NoCloud, GCE]\n      packages: ['linux-modules-extra {version}']\n", 1), "disk.targets.gce.packages[0]"},
+		{"target package with another placeholder", strings.Replace(src, "      datasources: [NoCloud, GCE]\n", "      datasources: [NoCloud, GCE]\n      packages: ['linux-modules-{flavour}']\n", 1), "disk.targets.gce.packages[0]"},
 		{"empty", "", "empty document"},
 	}
 	for _, c := range cases {
@@ -210,6 +212,17 @@ func TestGuestForMergesTargets(t *testing.T) {
 	if want := []string{"ena", "nvme", "hv_vmbus", "hv_storvsc", "hv_netvsc"}; !slices.Equal(g.Drivers, want) {
 		t.Errorf("drivers %v, want %v", g.Drivers, want)
 	}
+	if len(g.Packages) != 0 {
+		t.Errorf("packages %v, want none: raw and vhd need nothing beyond the kernel", g.Packages)
+	}
+	g = f.Disk.GuestFor([]string{"qcow2", "gce", "raw"})
+	if want := []string{"linux-modules-extra-{version}"}; !slices.Equal(g.Packages, want) {
+		t.Errorf("packages %v, want %v", g.Packages, want)
+	}
+	d := Disk{Targets: map[string]Guest{"a": {Packages: []string{"x-{version}"}}, "b": {Packages: []string{"y", "x-{version}"}}}}
+	if g := d.GuestFor([]string{"b", "a"}); !slices.Equal(g.Packages, []string{"y", "x-{version}"}) {
+		t.Errorf("merged packages %v, want [y x-{version}]", g.Packages)
+	}
 	for _, name := range []string{"debian-12", "ubuntu-22.04", "ubuntu-24.04", "ubuntu-20.04"} {
 		f, err := Resolve(name, "")
 		if err != nil {
@@ -256,5 +269,35 @@ func TestPostgreSQL92Facts(t *testing.T) {
 	pg.Lacks = map[string]string{"replicationSlots": "9.4"}
 	if err := pg.validate("v"); err == nil || !strings.Contains(err.Error(), "unknown feature") {
 		t.Errorf("unknown feature: %v", err)
+	}
+}
+
+// TestGCETargetsCarryGVNIC: every GCE disk carries gve (gVNIC, the NIC of
+// C3 and newer machine types). Debian's kernel package ships it; Ubuntu's
+// linux-image-virtual does not, so its GCE targets add the kernel's
+// modules-extra, and no other target adds anything.
+func TestGCETargetsCarryGVNIC(t *testing.T) {
+	extra := map[string][]string{
+		"debian-12":    nil,
+		"ubuntu-22.04": {"linux-modules-extra-{version}"},
+		"ubuntu-24.04": {"linux-modules-extra-{version}"},
+	}
+	for name, want := range extra {
+		f, err := Resolve(name, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gce := f.Disk.Targets["gce"]
+		if !slices.Contains(gce.Drivers, "gve") {
+			t.Errorf("%s: the GCE target's drivers %v lack gve", name, gce.Drivers)
+		}
+		if !slices.Equal(gce.Packages, want) {
+			t.Errorf("%s: the GCE target adds %v, want %v", name, gce.Packages, want)
+		}
+		for target, g := range f.Disk.Targets {
+			if target != "gce" && len(g.Packages) > 0 {
+				t.Errorf("%s: target %s adds %v", name, target, g.Packages)
+			}
+		}
 	}
 }

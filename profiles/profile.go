@@ -198,6 +198,11 @@ type Guest struct {
 	// Datasources is cloud-init's datasource_list for the disk, in order
 	// ("None" is added last).
 	Datasources []string `yaml:"datasources"`
+	// Packages are added to the image only when this target's disk is asked
+	// for, e.g. the kernel modules that carry a driver the disk's kernel
+	// package lacks. {version} stands for the version of the kernel the
+	// disk boots: such a package is installed after the kernel, named for it.
+	Packages []string `yaml:"packages,omitempty" fact:"optional"`
 }
 
 // GuestFor merges the guest facts of the disk outputs named, in order,
@@ -219,6 +224,7 @@ func (d Disk) GuestFor(outputs []string) Guest {
 		add(&g.Drivers, t.Drivers)
 		add(&g.KernelArgs, t.KernelArgs)
 		add(&g.Datasources, t.Datasources)
+		add(&g.Packages, t.Packages)
 	}
 	return g
 }

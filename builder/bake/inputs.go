@@ -75,7 +75,7 @@ func inputsOf(d *definition.Resolved, builder string) *inputs {
 			Remove: d.Remove, Empty: f.Install.Empty},
 		repo: repoInput{profile: f.XRoad.Repository, version: d.Version, override: override(d.Repository)},
 		packages: packages.Spec{Facts: f, Packages: d.Packages, XRoadPackages: d.XRoadPackages,
-			Version: d.Version, Remove: d.Remove},
+			KernelPackages: d.KernelPackages, Version: d.Version, Remove: d.Remove},
 		blobs:     blobsInput{epoch: d.Epoch, xroadPackages: d.XRoadPackages},
 		appliance: applianceInput{facts: f, enable: d.Units.Enable, epoch: d.Epoch, file: d.File()},
 		image: imageInput{name: d.Name, version: d.Version, source: d.Source, profile: f.Name,

@@ -303,6 +303,24 @@ func TestCloudDiskOutputs(t *testing.T) {
 	if got := r.WantedDisks(); strings.Join(got, ",") != "vhd,gce,ova" {
 		t.Errorf("wanted disks %v", got)
 	}
+	// The GCE target adds the kernel's modules-extra (gve), installed once
+	// the kernel is; a disk without it installs the same packages as before.
+	if want := []string{"linux-modules-extra-{version}"}; !slices.Equal(r.KernelPackages, want) {
+		t.Errorf("kernel packages %v, want %v", r.KernelPackages, want)
+	}
+	if slices.ContainsFunc(r.Packages, func(p string) bool { return strings.Contains(p, "{version}") }) {
+		t.Errorf("packages %v hold a name for the kernel", r.Packages)
+	}
+	withGCE := r.Packages
+	if err := d.Apply(Overrides{Outputs: []string{"ova", "vhd"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = d.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.KernelPackages) != 0 || !slices.Equal(r.Packages, withGCE) {
+		t.Errorf("without gce: packages %v and %v, want %v and none", r.Packages, r.KernelPackages, withGCE)
+	}
 	if err := d.Apply(Overrides{Outputs: []string{"oci-layout", "vhdx"}}); err == nil || !strings.Contains(err.Error(), "outputs[1]") || !strings.Contains(err.Error(), `"vhdx"`) {
 		t.Errorf("vhdx: %v", err)
 	}

@@ -17,8 +17,12 @@ type Resolved struct {
 	// Packages are installed in the package layer, sorted: the profile's base
 	// packages (already there on a bootstrapped base), its PostgreSQL
 	// packages, the X-Road package sets, the extra packages, and for disk
-	// outputs the kernel and bootloader packages.
+	// outputs the kernel and bootloader packages and the asked-for targets'
+	// packages.
 	Packages []string
+	// KernelPackages are the asked-for disk targets' packages named for the
+	// kernel ({version} in the name), sorted: installed once the kernel is.
+	KernelPackages []string
 	// XRoadPackages are the X-Road packages the version pin applies to.
 	XRoadPackages []string
 	// Version is the X-Road version pin.
@@ -77,8 +81,17 @@ func (d *Definition) Resolve() (*Resolved, error) {
 				return nil, d.keyErr(fmt.Sprintf("outputs[%d]", slices.Index(d.Outputs, o)), "profile %s has no guest facts for %s (disk.targets.%s)", p.Name, o, o)
 			}
 		}
-		// A disk boots the image's own kernel with its own bootloader.
+		// A disk boots the image's own kernel with its own bootloader, and
+		// carries what its targets add.
 		all = append(all, facts.Disk.Packages...)
+		for _, pkg := range facts.Disk.GuestFor(disks).Packages {
+			if strings.Contains(pkg, "{version}") {
+				r.KernelPackages = append(r.KernelPackages, pkg)
+			} else {
+				all = append(all, pkg)
+			}
+		}
+		r.KernelPackages = sortedUnique(r.KernelPackages)
 	}
 	r.Packages = sortedUnique(all)
 	r.Remove = sortedUnique(slices.Concat(facts.Install.Remove, d.Install.Remove))

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"xroad-appliance/builder/rootfs"
 )
 
 // Boot says where the image's packages put what the disk boots with: the
@@ -66,22 +68,13 @@ func findBootFiles(root string, facts Boot) (*bootFiles, error) {
 	install := "install " + strings.Join(facts.Packages, ", ")
 
 	glob := facts.withVersion(facts.Kernel, "*")
-	prefix, suffix, _ := strings.Cut(facts.Kernel, "{version}")
-	kernels, err := filepath.Glob(filepath.Join(root, glob))
+	versions, err := rootfs.KernelVersions(root, facts.Kernel)
 	if err != nil {
 		return nil, err
-	}
-	var versions []string
-	for _, k := range kernels {
-		if regular(k) {
-			v := strings.TrimSuffix(strings.TrimPrefix(k, filepath.Join(root, prefix)), suffix)
-			versions = append(versions, v)
-		}
 	}
 	if len(versions) == 0 {
 		missing = append(missing, fmt.Sprintf("no kernel %s (%s)", glob, install))
 	} else {
-		slices.SortFunc(versions, compareVersions)
 		b.KernelVersion = versions[len(versions)-1]
 		b.Kernel = filepath.Join(root, facts.withVersion(facts.Kernel, b.KernelVersion))
 		var candidates []string
@@ -110,48 +103,6 @@ func findBootFiles(root string, facts Boot) (*bootFiles, error) {
 func regular(p string) bool {
 	fi, err := os.Lstat(p)
 	return err == nil && fi.Mode().IsRegular()
-}
-
-// compareVersions orders kernel versions by their numeric and text runs, so
-// that 6.1.0-10-amd64 sorts after 6.1.0-9-amd64.
-func compareVersions(a, b string) int {
-	for a != "" && b != "" {
-		ra, restA := leadingRun(a)
-		rb, restB := leadingRun(b)
-		na, errA := strconv.ParseUint(ra, 10, 64)
-		nb, errB := strconv.ParseUint(rb, 10, 64)
-		var c int
-		if errA == nil && errB == nil {
-			c = cmpUint(na, nb)
-		} else {
-			c = strings.Compare(ra, rb)
-		}
-		if c != 0 {
-			return c
-		}
-		a, b = restA, restB
-	}
-	return strings.Compare(a, b)
-}
-
-// leadingRun splits s after its leading run of digits or of non-digits.
-func leadingRun(s string) (run, rest string) {
-	digit := func(c byte) bool { return c >= '0' && c <= '9' }
-	i := 1
-	for i < len(s) && digit(s[i]) == digit(s[0]) {
-		i++
-	}
-	return s[:i], s[i:]
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // readOSRelease returns ID (reduced to what is safe as a FAT directory name)

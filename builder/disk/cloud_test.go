@@ -86,16 +86,18 @@ func TestInitrdModules(t *testing.T) {
 		t.Errorf("modules %v, want ena and hv_storvsc", mods)
 	}
 	b := &bootFiles{Initrd: filepath.Join(rootfs, "boot/initrd.img-"+fakeKernel), KernelVersion: fakeKernel}
-	if err := checkDrivers(rootfs, b, []string{"ena", "hv_storvsc", "virtio_blk"}); err != nil {
+	if found, err := checkDrivers(rootfs, b, []string{"ena", "hv_storvsc", "virtio_blk"}); err != nil {
 		t.Errorf("present drivers refused: %v", err)
+	} else if want := "in the initrd: ena, hv_storvsc; built into the kernel: virtio_blk"; !strings.Contains(found, want) {
+		t.Errorf("found %q, want it to say %q", found, want)
 	}
-	err = checkDrivers(rootfs, b, []string{"ena", "gve", "vmxnet3"})
+	_, err = checkDrivers(rootfs, b, []string{"ena", "gve", "vmxnet3"})
 	if err == nil || !strings.Contains(err.Error(), "lacks the drivers gve, vmxnet3") {
 		t.Errorf("missing drivers: error %v, want one naming gve and vmxnet3", err)
 	}
 	// Random bytes are no initrd.
 	b.Initrd = filepath.Join(rootfs, "usr/bin/tool")
-	if err := checkDrivers(rootfs, b, []string{"ena"}); err == nil {
+	if _, err := checkDrivers(rootfs, b, []string{"ena"}); err == nil {
 		t.Error("an initrd of random bytes passed")
 	}
 }

@@ -210,8 +210,12 @@ func Write(ctx context.Context, rootfsDir, outDir string, opts Options) (*Result
 	if err != nil {
 		return nil, err
 	}
-	if err := checkDrivers(rootfsDir, boot, opts.Drivers); err != nil {
+	found, err := checkDrivers(rootfsDir, boot, opts.Drivers)
+	if err != nil {
 		return nil, err
+	}
+	if found != "" {
+		opts.Progress(found)
 	}
 	if len(opts.Datasources) > 0 {
 		if fi, err := os.Stat(filepath.Join(rootfsDir, cloudCfgDir)); err != nil || !fi.IsDir() {

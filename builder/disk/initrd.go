@@ -153,30 +153,46 @@ func builtinModules(rootfsDir, kernelVersion string) (map[string]bool, error) {
 
 // checkDrivers fails naming every driver the disk's targets need that is
 // neither in the initrd nor built into the kernel: without them the disk
-// does not find its root, or its network, on that cloud.
-func checkDrivers(rootfsDir string, b *bootFiles, drivers []string) error {
+// does not find its root, or its network, on that cloud. It returns where
+// each was found, for the build's log.
+func checkDrivers(rootfsDir string, b *bootFiles, drivers []string) (string, error) {
 	if len(drivers) == 0 {
-		return nil
+		return "", nil
 	}
 	inInitrd, err := initrdModules(b.Initrd)
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return "", fmt.Errorf("disk: %w", err)
 	}
 	builtin, err := builtinModules(rootfsDir, b.KernelVersion)
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return "", fmt.Errorf("disk: %w", err)
 	}
-	var missing []string
+	var missing, fromInitrd, fromKernel []string
 	for _, d := range drivers {
-		n := strings.ReplaceAll(d, "-", "_")
-		if !inInitrd[n] && !builtin[n] {
+		switch n := strings.ReplaceAll(d, "-", "_"); {
+		case inInitrd[n]:
+			fromInitrd = append(fromInitrd, d)
+		case builtin[n]:
+			fromKernel = append(fromKernel, d)
+		default:
 			missing = append(missing, d)
 		}
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return fmt.Errorf("disk: the initrd %s of kernel %s lacks the drivers %s, which the disk's targets need (neither in the initrd nor built into the kernel; initramfs-tools MODULES=most includes them when the kernel package ships them)",
+		return "", fmt.Errorf("disk: the initrd %s of kernel %s lacks the drivers %s, which the disk's targets need (neither in the initrd nor built into the kernel; initramfs-tools MODULES=most includes them when the kernel package ships them)",
 			b.Initrd, b.KernelVersion, strings.Join(missing, ", "))
 	}
-	return nil
+	found := fmt.Sprintf("in the initrd: %s", orNone(fromInitrd))
+	if len(fromKernel) > 0 {
+		found += fmt.Sprintf("; built into the kernel: %s", strings.Join(fromKernel, ", "))
+	}
+	return fmt.Sprintf("disk: kernel %s has the targets' drivers (%s)", b.KernelVersion, found), nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
 }

@@ -57,9 +57,9 @@ func (a apt) updateCommand(spec *Spec) []string {
 	return slices.Concat([]string{"apt-get"}, a.options(spec), []string{"update", "--error-on=any"})
 }
 
-func (a apt) installCommand(spec *Spec) []string {
+func (a apt) installCommand(spec *Spec, pkgs []string) []string {
 	return slices.Concat([]string{"apt-get"}, a.options(spec),
-		[]string{"install", "-y", "--no-install-recommends"}, spec.Packages)
+		[]string{"install", "-y", "--no-install-recommends"}, pkgs)
 }
 
 // selections are the profile's debconf answers as debconf-set-selections
@@ -111,8 +111,16 @@ func (a apt) install(ctx context.Context, s *chroot.Session, spec *Spec, _ strin
 			return fmt.Errorf("preseed debconf (profile key install.debconf): %w", err)
 		}
 	}
-	if _, err := s.Run(ctx, a.installCommand(spec)...); err != nil {
+	if _, err := s.Run(ctx, a.installCommand(spec, spec.Packages)...); err != nil {
 		return fmt.Errorf("install %s: %w", strings.Join(spec.Packages, " "), err)
+	}
+	return nil
+}
+
+// add installs pkgs with the package lists install fetched.
+func (a apt) add(ctx context.Context, s *chroot.Session, spec *Spec, _ string, pkgs []string) error {
+	if _, err := s.Run(ctx, a.installCommand(spec, pkgs)...); err != nil {
+		return fmt.Errorf("install %s: %w", strings.Join(pkgs, " "), err)
 	}
 	return nil
 }

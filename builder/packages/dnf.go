@@ -127,7 +127,38 @@ func (d dnf) configure(root string, spec *Spec) error {
 // install runs dnf from the host. The chroot session still provides proc,
 // /run and the forbidden service starts for the scriptlets.
 func (d dnf) install(ctx context.Context, s *chroot.Session, spec *Spec, pmCache string) error {
-	cacheDir := filepath.Join(pmCache, "cache")
+	return d.withRepos(s, spec, func(reposDir string) error {
+		cacheDir := filepath.Join(pmCache, "cache")
+		cmd := run.Cmd{Log: s.Log()}
+		if argv := d.enableCommand(spec, s.Root(), cacheDir, reposDir); len(argv) > 0 {
+			if err := cmd.Run(ctx, argv[0], argv[1:]...); err != nil {
+				return fmt.Errorf("enable PostgreSQL %s: %w", spec.Facts.PostgreSQLVersion, err)
+			}
+		}
+		argv := d.installCommand(spec, s.Root(), cacheDir, reposDir)
+		if out, err := cmd.Combined(ctx, argv[0], argv[1:]...); err != nil {
+			return classifyDnf(spec.Repo, string(out), err)
+		}
+		return nil
+	})
+}
+
+// add installs pkgs (none of them X-Road's) like install.
+func (d dnf) add(ctx context.Context, s *chroot.Session, spec *Spec, pmCache string, pkgs []string) error {
+	more := *spec
+	more.Packages, more.XRoadPackages = pkgs, nil
+	return d.withRepos(s, spec, func(reposDir string) error {
+		argv := d.installCommand(&more, s.Root(), filepath.Join(pmCache, "cache"), reposDir)
+		if out, err := (run.Cmd{Log: s.Log()}).Combined(ctx, argv[0], argv[1:]...); err != nil {
+			return classifyDnf(spec.Repo, string(out), err)
+		}
+		return nil
+	})
+}
+
+// withRepos runs fn with a directory holding the X-Road repository's .repo
+// file for the host's dnf, removed afterwards.
+func (d dnf) withRepos(s *chroot.Session, spec *Spec, fn func(reposDir string) error) error {
 	reposDir, err := os.MkdirTemp("", "xroad-image-repos-")
 	if err != nil {
 		return err
@@ -138,17 +169,7 @@ func (d dnf) install(ctx context.Context, s *chroot.Session, spec *Spec, pmCache
 	if err := os.WriteFile(filepath.Join(reposDir, repoID+".repo"), []byte(repo), 0o644); err != nil {
 		return err
 	}
-	cmd := run.Cmd{Log: s.Log()}
-	if argv := d.enableCommand(spec, s.Root(), cacheDir, reposDir); len(argv) > 0 {
-		if err := cmd.Run(ctx, argv[0], argv[1:]...); err != nil {
-			return fmt.Errorf("enable PostgreSQL %s: %w", spec.Facts.PostgreSQLVersion, err)
-		}
-	}
-	argv := d.installCommand(spec, s.Root(), cacheDir, reposDir)
-	if out, err := cmd.Combined(ctx, argv[0], argv[1:]...); err != nil {
-		return classifyDnf(spec.Repo, string(out), err)
-	}
-	return nil
+	return fn(reposDir)
 }
 
 func (d dnf) manifest(ctx context.Context, s *chroot.Session) ([]Package, error) {

@@ -36,8 +36,12 @@ type Spec struct {
 	Facts *profiles.Facts
 	// Packages are installed; XRoadPackages (a subset) carry the version pin.
 	Packages, XRoadPackages []string
-	Version                 string
-	Repo                    *Repo
+	// KernelPackages are installed after Packages, named for the kernel
+	// they brought: {version} is the version of the newest kernel the
+	// profile's disk.kernel matches, the one a disk boots.
+	KernelPackages []string
+	Version        string
+	Repo           *Repo
 	// BaseRootfs is the cached base (read-only lower layer), BaseKey its cache key.
 	BaseRootfs, BaseKey string
 	// Remove is the per-install material removed from the layer after the
@@ -68,6 +72,8 @@ type manager interface {
 	binds(pmCache, scratch string) []chroot.Bind
 	configure(root string, spec *Spec) error
 	install(ctx context.Context, s *chroot.Session, spec *Spec, pmCache string) error
+	// add installs more packages after install, from the same sources.
+	add(ctx context.Context, s *chroot.Session, spec *Spec, pmCache string, pkgs []string) error
 	finish(root string, spec *Spec) error
 	manifest(ctx context.Context, s *chroot.Session) ([]Package, error)
 }
@@ -105,6 +111,10 @@ func (s *Spec) Key() (string, error) {
 		AddString("repo-content", content).
 		Add("keyring", s.Repo.Keyring).
 		AddString("mode", fmt.Sprintf("offline=%v override=%v", s.Repo.Offline, s.Repo.Override))
+	// Only when there are any, so that the layers without keep their keys.
+	if len(s.KernelPackages) > 0 {
+		h.AddString("kernel-packages", strings.Join(s.KernelPackages, ","))
+	}
 	return h.Sum(), nil
 }
 
@@ -122,7 +132,11 @@ func Build(ctx context.Context, cacheRoot string, spec *Spec, p progress.Func) (
 	}
 	entry := filepath.Join(cacheRoot, "packages", spec.Facts.Name+"-"+key)
 	dir, hit, err := cache.Get(ctx, entry, func(ctx context.Context, tmp string) error {
-		done := p.Step("packages: installing %d packages from %s", len(spec.Packages), spec.Repo.Describe())
+		more := ""
+		if len(spec.KernelPackages) > 0 {
+			more = fmt.Sprintf(", then %s for the kernel", strings.Join(spec.KernelPackages, " "))
+		}
+		done := p.Step("packages: installing %d packages from %s%s", len(spec.Packages), spec.Repo.Describe(), more)
 		err := build(ctx, cacheRoot, tmp, spec, m)
 		done(err)
 		return err
@@ -191,6 +205,12 @@ func build(ctx context.Context, cacheRoot, tmp string, spec *Spec, m manager) (e
 		return err
 	}
 	err = m.install(ctx, s, spec, pmCache)
+	if err == nil && len(spec.KernelPackages) > 0 {
+		var pkgs []string
+		if pkgs, err = kernelPackages(s.Root(), spec); err == nil {
+			err = m.add(ctx, s, spec, pmCache, pkgs)
+		}
+	}
 	var manifest []Package
 	if err == nil {
 		manifest, err = m.manifest(ctx, s)
@@ -226,6 +246,25 @@ func build(ctx context.Context, cacheRoot, tmp string, spec *Spec, m manager) (e
 		}
 	}
 	return writeManifest(filepath.Join(tmp, manifestFile), manifest)
+}
+
+// kernelPackages spells the packages named for the kernel for the
+// newest kernel the install left: the one a disk of the image boots.
+func kernelPackages(root string, spec *Spec) ([]string, error) {
+	versions, err := rootfs.KernelVersions(root, spec.Facts.Disk.Kernel)
+	if err != nil {
+		return nil, err
+	}
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("install %s: no kernel %s in the image (profile key disk.packages)",
+			strings.Join(spec.KernelPackages, " "), spec.Facts.Disk.Kernel)
+	}
+	v := versions[len(versions)-1]
+	var pkgs []string
+	for _, p := range spec.KernelPackages {
+		pkgs = append(pkgs, strings.ReplaceAll(p, "{version}", v))
+	}
+	return pkgs, nil
 }
 
 // installEnv is the profile's install environment as NAME=VALUE, sorted.

@@ -2,6 +2,8 @@ package packages
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,7 +67,7 @@ func TestAptOfflineReadsOnlyTheXRoadSource(t *testing.T) {
 		}
 	}
 	s.Repo.Offline = false
-	if got := strings.Join((apt{}).installCommand(s), " "); strings.Contains(got, "sourcelist") || !strings.HasSuffix(got, "install -y --no-install-recommends postgresql13-server systemd xroad-securityserver") {
+	if got := strings.Join((apt{}).installCommand(s, s.Packages), " "); strings.Contains(got, "sourcelist") || !strings.HasSuffix(got, "install -y --no-install-recommends postgresql13-server systemd xroad-securityserver") {
 		t.Errorf("online install command %q", got)
 	}
 }
@@ -167,5 +169,53 @@ func TestRemovalListIsInTheKey(t *testing.T) {
 	}
 	if a == b {
 		t.Error("the removal list is not part of the package layer's key")
+	}
+}
+
+// TestKernelPackagesAreInTheKey: a layer with the GCE target's packages is
+// another layer; one without any keeps its key.
+func TestKernelPackagesAreInTheKey(t *testing.T) {
+	s := spec(t, "ubuntu-24.04", &Repo{URL: "https://artifactory.niis.org/xroad-release-deb", Suite: "noble-7.8.0"})
+	a, errA := s.Key()
+	s.KernelPackages = []string{}
+	b, errB := s.Key()
+	s.KernelPackages = []string{"linux-modules-extra-{version}"}
+	c, errC := s.Key()
+	if errA != nil || errB != nil || errC != nil {
+		t.Fatal(errA, errB, errC)
+	}
+	if a != b || a == c {
+		t.Errorf("keys without, with none and with kernel packages: %s %s %s", a, b, c)
+	}
+}
+
+// TestKernelPackagesAreNamedForTheNewestKernel: {version} becomes the
+// version of the kernel a disk boots (the newest disk.kernel matches); with
+// no kernel installed the build fails naming the packages.
+func TestKernelPackagesAreNamedForTheNewestKernel(t *testing.T) {
+	s := spec(t, "ubuntu-24.04", &Repo{URL: "https://artifactory.niis.org/xroad-release-deb", Suite: "noble-7.8.0"})
+	s.KernelPackages = []string{"linux-modules-extra-{version}"}
+	root := t.TempDir()
+	_, err := kernelPackages(root, s)
+	if err == nil || !strings.Contains(err.Error(), "install linux-modules-extra-{version}: no kernel /boot/vmlinuz-{version}") {
+		t.Errorf("without a kernel: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "boot"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"6.8.0-60-generic", "6.8.0-151-generic"} {
+		if err := os.WriteFile(filepath.Join(root, "boot", "vmlinuz-"+v), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	added, err := kernelPackages(root, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"linux-modules-extra-6.8.0-151-generic"}; !slices.Equal(added, want) {
+		t.Errorf("added %v, want %v", added, want)
+	}
+	if got := strings.Join((apt{}).installCommand(s, added), " "); !strings.HasSuffix(got, "install -y --no-install-recommends linux-modules-extra-6.8.0-151-generic") {
+		t.Errorf("install command %q", got)
 	}
 }
