@@ -81,15 +81,19 @@ func TestHasherSeparatesFields(t *testing.T) {
 	}
 }
 
+// TestRootHonoursEnvironment: each cache root (the builder's, the test
+// harness's) is its variable's value, else its name under XDG_CACHE_HOME.
 func TestRootHonoursEnvironment(t *testing.T) {
-	t.Setenv(EnvRoot, "/srv/cache")
-	if got, _ := Root(); got != "/srv/cache" {
-		t.Fatalf("Root() = %q", got)
-	}
-	t.Setenv(EnvRoot, "")
-	t.Setenv("XDG_CACHE_HOME", "/xdg")
-	if got, _ := Root(); got != "/xdg/xroad-image" {
-		t.Fatalf("Root() = %q", got)
+	for _, c := range []struct{ env, name string }{{EnvRoot, "xroad-image"}, {"XROAD_APPLIANCE_CACHE", "xroad-appliance"}} {
+		t.Setenv(c.env, "/srv/cache")
+		if got, _ := RootFrom(c.env, c.name); got != "/srv/cache" {
+			t.Fatalf("%s set: root %q", c.env, got)
+		}
+		t.Setenv(c.env, "")
+		t.Setenv("XDG_CACHE_HOME", "/xdg")
+		if got, _ := RootFrom(c.env, c.name); got != "/xdg/"+c.name {
+			t.Fatalf("%s empty: root %q", c.env, got)
+		}
 	}
 }
 

@@ -39,17 +39,19 @@ func (c *certKey) fingerprint() string {
 	return hex.EncodeToString(sum[:])
 }
 
-func serialNumber() (*big.Int, error) {
-	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+// newKey is a fresh ECDSA P-256 key and a random serial for its certificate.
+func newKey() (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	return key, serial, err
 }
 
 // newCA makes the cluster's root of trust (guide 4.1 step 1), ECDSA P-256.
 func newCA(cluster string, now time.Time) (*certKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := serialNumber()
+	key, serial, err := newKey()
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +74,7 @@ func newCA(cluster string, now time.Time) (*certKey, error) {
 // is the node name, which the primary maps to the replication user. A node is
 // both TLS server and replication client, hence both extended key usages.
 func issueNodeCert(ca *certKey, cluster string, n Node, now time.Time) (*certKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := serialNumber()
+	key, serial, err := newKey()
 	if err != nil {
 		return nil, err
 	}

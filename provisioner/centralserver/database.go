@@ -64,18 +64,13 @@ func (n *Node) access() engine.Phase {
 // settingLines are Appendix A's postgresql.conf settings for every database
 // server, with the node's certificate files.
 func (n *Node) settingLines() []string {
-	return []string{
-		"password_encryption = 'scram-sha-256'",
-		"ssl = on",
-		"ssl_ca_file   = " + confedit.PGString(n.tls().CA),
-		"ssl_cert_file = " + confedit.PGString(n.tls().Cert),
-		"ssl_key_file  = " + confedit.PGString(n.tls().Key),
+	return append(append([]string{"password_encryption = 'scram-sha-256'"}, n.tls().Settings()...),
 		"listen_addresses = '*'",
 		"wal_level = replica",
 		"max_wal_senders = 10",
 		"max_replication_slots = 10",
 		"hot_standby = on",
-	}
+	)
 }
 
 // settings writes the settings, plus extra (a standby's recovery settings).

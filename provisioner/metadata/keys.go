@@ -200,15 +200,24 @@ func (c *checker) publicKeyQuiet(v string) []byte {
 	return quiet.publicKey("", v, false)
 }
 
-// certificate parses a field that must hold exactly one certificate.
-func (c *checker) certificate(field, v string) *x509.Certificate {
+// pemBlocks decodes a required field that must be PEM and nothing else;
+// false (with the problem recorded) when it is not.
+func (c *checker) pemBlocks(field, v string) ([]*pem.Block, bool) {
 	if v == "" {
 		c.fail(field, "required")
-		return nil
+		return nil, false
 	}
 	blocks, ok := pemblock.Decode([]byte(v))
 	if !ok {
 		c.fail(field, "must be PEM-encoded: only BEGIN/END blocks and white space")
+	}
+	return blocks, ok
+}
+
+// certificate parses a field that must hold exactly one certificate.
+func (c *checker) certificate(field, v string) *x509.Certificate {
+	blocks, ok := c.pemBlocks(field, v)
+	if !ok {
 		return nil
 	}
 	if len(blocks) != 1 || blocks[0].Type != "CERTIFICATE" || len(blocks[0].Headers) > 0 {
@@ -226,13 +235,8 @@ func (c *checker) certificate(field, v string) *x509.Certificate {
 // tlsKey parses tls.key in the forms openssl writes: PKCS#8, PKCS#1 and SEC1
 // (the latter possibly after an EC PARAMETERS block).
 func (c *checker) tlsKey(field, v string) crypto.Signer {
-	if v == "" {
-		c.fail(field, "required")
-		return nil
-	}
-	blocks, ok := pemblock.Decode([]byte(v))
+	blocks, ok := c.pemBlocks(field, v)
 	if !ok {
-		c.fail(field, "must be PEM-encoded: only BEGIN/END blocks and white space")
 		return nil
 	}
 	var keys []*pem.Block

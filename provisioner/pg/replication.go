@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"xroad-appliance/provisioner/confedit"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -15,6 +16,16 @@ type TLSFiles struct{ CA, Cert, Key string }
 // TLSIn are the certificate files ca.crt, server.crt and server.key in dir.
 func TLSIn(dir string) TLSFiles {
 	return TLSFiles{CA: dir + "/ca.crt", Cert: dir + "/server.crt", Key: dir + "/server.key"}
+}
+
+// Settings are the postgresql.conf lines that serve TLS with these files.
+func (t TLSFiles) Settings() []string {
+	return []string{
+		"ssl = on",
+		"ssl_ca_file   = " + confedit.PGString(t.CA),
+		"ssl_cert_file = " + confedit.PGString(t.Cert),
+		"ssl_key_file  = " + confedit.PGString(t.Key),
+	}
 }
 
 // ReplicationConninfo is how a standby reaches the primary: certificate

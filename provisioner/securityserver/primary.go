@@ -19,17 +19,13 @@ import (
 // primarySettings are guide 4.3's postgresql.conf settings for the primary.
 func (n *Node) primarySettings() string {
 	p := n.Facts.PG
-	return strings.Join([]string{
-		"ssl = on",
-		"ssl_ca_file   = " + confedit.PGString(n.tls().CA),
-		"ssl_cert_file = " + confedit.PGString(n.tls().Cert),
-		"ssl_key_file  = " + confedit.PGString(n.tls().Key),
+	return strings.Join(append(n.tls().Settings(),
 		"listen_addresses = '*'",
-		"wal_level = " + p.WalLevel,
+		"wal_level = "+p.WalLevel,
 		fmt.Sprintf("max_wal_senders = %d", walSenders),
-		p.WalRetentionKey + " = " + confedit.PGString(p.WalRetention(len(n.Doc.Secondaries))),
-		"password_encryption = " + confedit.PGString(p.PasswordEncryptionValue()),
-	}, "\n")
+		p.WalRetentionKey+" = "+confedit.PGString(p.WalRetention(len(n.Doc.Secondaries))),
+		"password_encryption = "+confedit.PGString(p.PasswordEncryptionValue()),
+	), "\n")
 }
 
 // walSenders is max_wal_senders on every node of the cluster. Guide 4.3

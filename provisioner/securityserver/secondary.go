@@ -84,16 +84,12 @@ func (n *Node) waitPrimary() engine.Phase {
 
 // standbySettings are guide 4.4's postgresql.conf settings for a secondary.
 func (n *Node) standbySettings() string {
-	lines := []string{
-		"ssl = on",
-		"ssl_ca_file   = " + confedit.PGString(n.tls().CA),
-		"ssl_cert_file = " + confedit.PGString(n.tls().Cert),
-		"ssl_key_file  = " + confedit.PGString(n.tls().Key),
+	lines := append(n.tls().Settings(),
 		"listen_addresses = localhost",
 		"hot_standby = on",
 		"hot_standby_feedback = on",
 		fmt.Sprintf("max_wal_senders = %d", walSenders),
-	}
+	)
 	if n.Facts.PG.Standby.Method == profiles.StandbySignal {
 		lines = append(lines, "primary_conninfo = "+confedit.PGString(n.primaryConninfo()))
 	}
