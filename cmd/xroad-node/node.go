@@ -29,10 +29,7 @@ func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name: "validate", Summary: "Check a role metadata document (or the user-data carrying it) offline", Args: "FILE",
 		Run: func(_ context.Context, args []string) error {
-			if len(args) != 1 {
-				return cli.Usagef("expected one metadata file")
-			}
-			doc, err := readDocument(args[0])
+			doc, err := oneDocument(args)
 			if err != nil {
 				return err
 			}
@@ -40,6 +37,14 @@ func validateCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// oneDocument is readDocument of a command's one argument.
+func oneDocument(args []string) (*metadata.Document, error) {
+	if len(args) != 1 {
+		return nil, cli.Usagef("expected one metadata file")
+	}
+	return readDocument(args[0])
 }
 
 // readDocument reads a role document or the user-data carrying it with the
@@ -93,10 +98,7 @@ func planCommand() *cli.Command {
 		Name: "plan", Summary: "Print the phases for a metadata document and every file each would write, touching nothing", Args: "FILE",
 		Flags: facts.register,
 		Run: func(_ context.Context, args []string) error {
-			if len(args) != 1 {
-				return cli.Usagef("expected one metadata file")
-			}
-			doc, err := readDocument(args[0])
+			doc, err := oneDocument(args)
 			if err != nil {
 				return err
 			}
