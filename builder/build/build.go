@@ -301,7 +301,7 @@ func lowerBlobs(ctx context.Context, cacheRoot string, d *definition.Resolved, b
 }
 
 // layerRecipe changes whenever the way trees become tar streams changes.
-const layerRecipe = "layer-1"
+const layerRecipe = "layer-2"
 
 // cachedBlob returns the compressed layer of the tree dir (whose own cache
 // key is treeKey), making it if needed.
