@@ -447,8 +447,21 @@ type Serverconf struct {
 	// CreateEnv is the environment of CreateCommand (PGSETUP_INITDB_OPTIONS).
 	CreateEnv map[string]string `yaml:"createEnv" fact:"optional"`
 	RunAs     string            `yaml:"runAs"`
+	// CreateNoSync makes CreateCommand's initdb leave out its fsync of each
+	// file it wrote (initdb --no-sync); the provisioner syncs the file
+	// system once afterwards instead, which is as durable and on a small
+	// machine seconds faster. Absent where initdb has no --no-sync (9.2).
+	CreateNoSync *NoSync `yaml:"createNoSync,omitempty" fact:"optional"`
 	// AuthHost is the initdb --auth-host method (md5 or scram-sha-256).
 	AuthHost string `yaml:"authHost"`
+}
+
+// NoSync says how a create command passes --no-sync to initdb: Args are
+// appended to the command (pg_createcluster's "-- --no-sync", initdb's
+// own), Env values to CreateEnv's, space-separated (PGSETUP_INITDB_OPTIONS).
+type NoSync struct {
+	Args []string          `yaml:"args,omitempty"`
+	Env  map[string]string `yaml:"env,omitempty"`
 }
 
 // Standby is the platform's standby method.
