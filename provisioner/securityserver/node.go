@@ -61,10 +61,12 @@ func (n *Node) primaryPort() int {
 func Plan(n *Node) []engine.Phase {
 	if n.Doc.Role == metadata.RolePrimary {
 		// The TLS identities come first: a secondary syncs them once it
-		// can reach the primary's database.
+		// can reach the primary's database. Every secondary waits for the
+		// roles, so nothing that they do not need comes before them: the
+		// default instance (which the boot starts meanwhile) only after.
 		phases := []engine.Phase{
-			n.stopServices(), n.defaultInstance(), n.certificates(), n.tlsFiles(), n.serverconfInstance(), n.localAccess(), n.primaryReplicationSettings(),
-			n.startServerconf(), n.roles(), n.dbProperties(), n.serverconfDatabase(),
+			n.stopServices(), n.certificates(), n.tlsFiles(), n.serverconfInstance(), n.localAccess(), n.primaryReplicationSettings(),
+			n.startServerconf(), n.roles(), n.defaultInstance(), n.dbProperties(), n.serverconfDatabase(),
 		}
 		phases = append(phases, n.localDatabases()...)
 		phases = append(phases, n.syncUser(), n.hostKey(), n.nodeINI("master"), n.localINI())
@@ -76,9 +78,12 @@ func Plan(n *Node) []engine.Phase {
 		// Pinned by the others from the kit's list once this node is promoted.
 		phases = append(phases, n.hostKey())
 	}
-	phases = append(phases,
-		n.waitPrimary(), n.baseBackup(), n.localAccess(), n.standby(), n.startServerconf(), n.dbProperties())
+	// The node's own databases need nothing of the primary: they are made
+	// while the primary is still getting ready, not after its base backup.
+	phases = append(phases, n.dbProperties())
 	phases = append(phases, n.localDatabases()...)
+	phases = append(phases,
+		n.waitPrimary(), n.baseBackup(), n.localAccess(), n.standby(), n.startServerconf())
 	phases = append(phases, n.initialSync(), n.syncTimer(), n.nodeINI("slave"), n.uiGroups())
 	phases = append(phases, n.adminUser()...)
 	return append(phases, n.verifySecondary(), n.startServices())
