@@ -408,10 +408,13 @@ const (
 	// FeatureWALReceiverView is pg_stat_wal_receiver (9.6), which promote
 	// and repoint ask whether and from where WAL streams.
 	FeatureWALReceiverView = "walReceiverView"
+	// FeatureNoSync is pg_basebackup --no-sync (10; 9.3 to 9.6 spell it
+	// --nosync), after which the base backup's file system is synced once.
+	FeatureNoSync = "noSync"
 )
 
 // Features are the known Lacks keys.
-var Features = []string{FeaturePendingRestart, FeatureAlterSystem, FeatureLSNType, FeatureWALReceiverView}
+var Features = []string{FeaturePendingRestart, FeatureAlterSystem, FeatureLSNType, FeatureWALReceiverView, FeatureNoSync}
 
 // PasswordEncryptionValue is what the server's password_encryption is set to.
 func (p *PostgreSQL) PasswordEncryptionValue() string {
