@@ -414,10 +414,13 @@ const (
 	// FeatureWALReceiverView is pg_stat_wal_receiver (9.6), which promote
 	// and repoint ask whether and from where WAL streams.
 	FeatureWALReceiverView = "walReceiverView"
+	// FeatureNoSync is pg_basebackup --no-sync (10; 9.3 to 9.6 spell it
+	// --nosync), after which the base backup's file system is synced once.
+	FeatureNoSync = "noSync"
 )
 
 // Features are the known Lacks keys.
-var Features = []string{FeaturePendingRestart, FeatureAlterSystem, FeatureLSNType, FeatureWALReceiverView}
+var Features = []string{FeaturePendingRestart, FeatureAlterSystem, FeatureLSNType, FeatureWALReceiverView, FeatureNoSync}
 
 // PasswordEncryptionValue is what the server's password_encryption is set to.
 func (p *PostgreSQL) PasswordEncryptionValue() string {
@@ -453,6 +456,11 @@ type Serverconf struct {
 	// CreateEnv is the environment of CreateCommand (PGSETUP_INITDB_OPTIONS).
 	CreateEnv map[string]string `yaml:"createEnv" fact:"optional"`
 	RunAs     string            `yaml:"runAs"`
+	// CreateNoSync makes CreateCommand's initdb leave out its fsync of each
+	// file it wrote (initdb --no-sync); the provisioner syncs the file
+	// system once afterwards instead, which is as durable and on a small
+	// machine seconds faster. Absent where initdb has no --no-sync (9.2).
+	CreateNoSync *NoSync `yaml:"createNoSync,omitempty" fact:"optional"`
 	// AuthHost is the initdb --auth-host method (md5 or scram-sha-256).
 	AuthHost string `yaml:"authHost"`
 }
@@ -488,6 +496,14 @@ const (
 
 // StandbyMethods are the standby methods a profile may name.
 var StandbyMethods = []StandbyMethod{StandbySignal, RecoveryConf}
+
+// NoSync says how a create command passes --no-sync to initdb: Args are
+// appended to the command (pg_createcluster's "-- --no-sync", initdb's
+// own), Env values to CreateEnv's, space-separated (PGSETUP_INITDB_OPTIONS).
+type NoSync struct {
+	Args []string          `yaml:"args,omitempty"`
+	Env  map[string]string `yaml:"env,omitempty"`
+}
 
 // Standby is the platform's standby method.
 type Standby struct {

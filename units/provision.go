@@ -12,10 +12,18 @@ import (
 )
 
 // ProvisionService is the first-boot unit. It runs once cloud-init has
-// written the role file (write_files, in cloud-init's network stage) and the
-// network is up, and before the X-Road services. It uses nothing of
-// cloud-init's later stages (config: locale, apt, ntp, runcmd's module;
-// final), so it does not wait for them: they run beside it.
+// written the role file (write_files) and made the SSH host keys (its ssh
+// module, which would delete a host key written before it), both in
+// cloud-init's network stage, and before the X-Road services. It uses
+// nothing of cloud-init's later stages (config: locale, apt, ntp, runcmd's
+// module; final), so it does not wait for them: they run beside it.
+//
+// It does not wait for network-online.target: every use of the network is
+// a poll of another node (a secondary's wait for its primary, the primary's
+// for its streaming secondaries) that treats "not reachable yet" as "not
+// ready yet", so an address configured late only makes a poll repeat.
+// After=network.target only orders its stop before the network's at
+// shutdown.
 //
 // It is wanted by multi-user.target but ordered only after cloud-init's early
 // services, never after cloud-final.service or cloud-init.target: both are
@@ -30,10 +38,10 @@ import (
 func ProvisionService(f *profiles.Facts, xroadServices []string) []*unit.UnitOption {
 	opts := []*unit.UnitOption{
 		opt("Unit", "Description", "X-Road appliance first-boot provisioning"),
-		opt("Unit", "Wants", "network-online.target"),
-		opt("Unit", "After", "network-online.target"),
+		opt("Unit", "After", "network.target"),
 		// cloud-init-network.service is cloud-init.service's name from 24.3 on;
-		// an After= on a unit that does not exist is ignored.
+		// an After= on a unit that does not exist is ignored. Both are before
+		// sysinit.target already: this says what the unit needs of them.
 		opt("Unit", "After", "cloud-init.service cloud-init-network.service"),
 		opt("Unit", "Before", strings.Join(append(append([]string{}, serviceNames(xroadServices)...), "xroad-sync.service"), " ")),
 		opt("Unit", "ConditionPathExists", "!"+nodestate.ProvisionedStamp),

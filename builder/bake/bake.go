@@ -321,7 +321,7 @@ func (l *lower) compress(ctx context.Context, cacheRoot string, in blobsInput, p
 }
 
 // layerRecipe changes whenever the way trees become tar streams changes.
-const layerRecipe = "layer-1"
+const layerRecipe = "layer-2"
 
 // cachedBlob returns the compressed layer of the tree dir (whose own cache
 // key is treeKey), making it if needed.

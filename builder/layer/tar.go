@@ -121,7 +121,11 @@ func WriteTar(ctx context.Context, w io.Writer, dir string, opts Options) error 
 			return fmt.Errorf("%s: %w", p, err)
 		}
 		if content != "" {
-			if err := copyFile(tw, content, hdr.Size, buf); err != nil {
+			head, err := pycHeader(p, hdr.Size, opts.Epoch)
+			if err != nil {
+				return err
+			}
+			if err := copyFile(tw, content, hdr.Size, head, buf); err != nil {
 				return err
 			}
 		}
@@ -147,13 +151,26 @@ func writeWhiteout(tw *tar.Writer, name string, epoch time.Time) error {
 	})
 }
 
-func copyFile(w io.Writer, path string, size int64, buf []byte) error {
+// copyFile writes size bytes of the file at path, its first len(head)
+// bytes replaced by head.
+func copyFile(w io.Writer, path string, size int64, head, buf []byte) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	n, err := io.CopyBuffer(w, io.LimitReader(f, size), buf)
+	var n int64
+	if len(head) > 0 {
+		if _, err := f.Seek(int64(len(head)), io.SeekStart); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if _, err := w.Write(head); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		n = int64(len(head))
+	}
+	m, err := io.CopyBuffer(w, io.LimitReader(f, size-n), buf)
+	n += m
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -38,6 +38,9 @@ type Clone struct {
 	// Usable reports whether a finished backup is of the primary's cluster;
 	// nil uses none.
 	Usable func(ctx context.Context, dir string) (bool, error)
+	// SyncFS says Args carry --no-sync: pg_basebackup leaves out its fsync
+	// of each file, and one sync of the backup's file system follows.
+	SyncFS bool
 }
 
 // BackupSuffix and CompleteSuffix name the temporary backup directory and
@@ -105,6 +108,11 @@ func (c Clone) take(ctx context.Context, tmp string) error {
 			return errors.Join(err, rerr)
 		}
 		return err
+	}
+	if c.SyncFS {
+		if err := system.SyncFS(tmp); err != nil {
+			return err
+		}
 	}
 	f := c.Standby
 	if err := system.WriteFile(filepath.Join(tmp, filepath.Base(f.Path)), f.Content, f.Mode, f.Owner); err != nil {

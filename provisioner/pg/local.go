@@ -58,7 +58,7 @@ func Restart(ctx context.Context, sd system.Units, unit string, port int) error 
 
 // WaitLocal waits until the instance accepts connections.
 func WaitLocal(ctx context.Context, port int, timeout time.Duration) error {
-	return retry.Until(ctx, retry.Policy{First: 250 * time.Millisecond, Max: time.Second, Timeout: timeout},
+	return retry.Until(ctx, retry.Policy{First: 100 * time.Millisecond, Max: 250 * time.Millisecond, Timeout: timeout},
 		fmt.Sprintf("the local instance on port %d", port), func(ctx context.Context) (bool, error) {
 			conn, err := Local(ctx, port, "postgres")
 			if err != nil {

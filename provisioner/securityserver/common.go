@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -78,7 +79,11 @@ func (n *Node) tlsFiles() engine.Phase {
 // way the profile says: pg_createcluster, or the baked unit plus initdb.
 func (n *Node) serverconfInstance() engine.Phase {
 	sc := n.Facts.PG.Serverconf
-	actions := []string{strings.Join(sc.CreateCommand, " ") + " (as " + sc.RunAs + ")"}
+	args, env := createCommand(sc)
+	actions := []string{strings.TrimSpace(strings.Join(env, " ")+" "+strings.Join(args, " ")) + " (as " + sc.RunAs + ")"}
+	if sc.CreateNoSync != nil {
+		actions = append(actions, "sync the file systems of "+sc.DataDir+" and "+sc.ConfigDir)
+	}
 	for _, c := range n.Facts.SELinux.Commands {
 		actions = append(actions, strings.Join(c.Run, " "))
 	}
@@ -164,12 +169,38 @@ func (n *Node) createInstance(ctx context.Context) error {
 	if err := n.State.Write(n.State.ServerconfCreating(), nil); err != nil {
 		return err
 	}
-	env := []string{}
+	args, env := createCommand(sc)
+	if _, err := system.Run(ctx, system.Cmd{Args: args, Env: env, User: steps.RunAs(sc.RunAs)}); err != nil {
+		return err
+	}
+	if sc.CreateNoSync == nil {
+		return nil
+	}
+	// initdb left its files unsynced: one sync of the file systems holding
+	// the data and the configuration makes them as durable.
+	return system.SyncFS(sc.DataDir, sc.ConfigDir)
+}
+
+// createCommand is the profile's create command and its environment, with
+// initdb's --no-sync where the profile says how to pass it.
+func createCommand(sc profiles.Serverconf) ([]string, []string) {
+	args := append([]string{}, sc.CreateCommand...)
+	vars := map[string]string{}
 	for k, v := range sc.CreateEnv {
+		vars[k] = v
+	}
+	if ns := sc.CreateNoSync; ns != nil {
+		args = append(args, ns.Args...)
+		for k, v := range ns.Env {
+			vars[k] = strings.TrimSpace(vars[k] + " " + v)
+		}
+	}
+	env := []string{}
+	for k, v := range vars {
 		env = append(env, k+"="+v)
 	}
-	_, err = system.Run(ctx, system.Cmd{Args: sc.CreateCommand, Env: env, User: steps.RunAs(sc.RunAs)})
-	return err
+	sort.Strings(env)
+	return args, env
 }
 
 // localAccess lets the provisioner (root) and postgres reach the instance

@@ -53,13 +53,18 @@ func Plan(c *phase.Context) []engine.Phase {
 	n := &Node{c}
 	if n.Doc.Role == metadata.RolePrimary {
 		// The TLS identities come first: a secondary syncs them once it
-		// can reach the primary's database.
+		// can reach the primary's database. Every secondary waits for the
+		// roles, then for the sync user, the host key it pins and
+		// local.ini, so nothing that they do not need comes before those:
+		// the default instance (which the boot starts meanwhile) and the
+		// node's own databases only after.
 		phases := []engine.Phase{
-			n.stopServices(), n.defaultInstance(), n.certificates(), n.tlsFiles(), n.serverconfInstance(), n.localAccess(), n.primaryReplicationSettings(),
-			n.startServerconf(), n.roles(), n.dbProperties(), n.serverconfDatabase(),
+			n.stopServices(), n.certificates(), n.tlsFiles(), n.serverconfInstance(), n.localAccess(), n.primaryReplicationSettings(),
+			n.startServerconf(), n.roles(), n.syncUser(), n.hostKey(), n.localINI(),
+			n.defaultInstance(), n.dbProperties(), n.serverconfDatabase(),
 		}
 		phases = append(phases, n.localDatabases()...)
-		phases = append(phases, n.syncUser(), n.hostKey(), n.nodeINI("master"), n.localINI())
+		phases = append(phases, n.nodeINI("master"))
 		phases = append(phases, n.adminUser()...)
 		return append(phases, n.verifyPrimary(), n.startServices())
 	}
@@ -68,11 +73,17 @@ func Plan(c *phase.Context) []engine.Phase {
 		// Pinned by the others from the kit's list once this node is promoted.
 		phases = append(phases, n.hostKey())
 	}
-	phases = append(phases,
-		n.waitPrimary(), n.baseBackup(), n.localAccess(), n.standby(), n.startServerconf(), n.dbProperties())
+	// What needs nothing of the primary is done while the primary is still
+	// getting ready, not after its base backup: the node's own databases,
+	// node.ini, the UI groups and the admin user (which the initial sync
+	// does not touch: node.ini is excluded, the rest is outside /etc/xroad).
+	phases = append(phases, n.dbProperties())
 	phases = append(phases, n.localDatabases()...)
-	phases = append(phases, n.initialSync(), n.syncTimer(), n.nodeINI("slave"), n.uiGroups())
+	phases = append(phases, n.nodeINI("slave"), n.uiGroups())
 	phases = append(phases, n.adminUser()...)
+	phases = append(phases,
+		n.waitPrimary(), n.baseBackup(), n.localAccess(), n.standby(), n.startServerconf(),
+		n.initialSync(), n.syncTimer())
 	return append(phases, n.verifySecondary(), n.startServices())
 }
 

@@ -53,8 +53,8 @@ func TestPlanPhases(t *testing.T) {
 	primary := phaseNames(Plan(node(t, "ubuntu-24.04", doc).Context))
 	// The TLS identities exist before any secondary can sync; db.properties
 	// names the serverconf instance before the package's setup runs there.
-	want := []string{"stop-services", "default-instance", "certificates", "tls", "serverconf-instance", "local-access", "replication", "serverconf-start", "roles",
-		"db-properties", "serverconf-database", "messagelog-database", "op-monitor-database", "sync-user", "ssh-host-key", "node-ini", "local-ini",
+	want := []string{"stop-services", "certificates", "tls", "serverconf-instance", "local-access", "replication", "serverconf-start", "roles",
+		"sync-user", "ssh-host-key", "local-ini", "default-instance", "db-properties", "serverconf-database", "messagelog-database", "op-monitor-database", "node-ini",
 		"admin-user", "verify", "services"}
 	if !slices.Equal(primary, want) {
 		t.Errorf("primary phases %v\nwant %v", primary, want)
@@ -69,7 +69,8 @@ func TestPlanPhases(t *testing.T) {
 	// node.ini says slave.
 	for _, order := range [][2]string{{"wait-primary", "basebackup"}, {"basebackup", "standby"}, {"standby", "serverconf-start"},
 		{"serverconf-start", "initial-sync"}, {"initial-sync", "sync"}, {"node-ini", "ui-groups"}, {"db-properties", "messagelog-database"},
-		{"ui-groups", "admin-user"}, {"admin-user", "verify"}, {"verify", "services"}} {
+		{"default-instance", "messagelog-database"}, {"op-monitor-database", "node-ini"}, {"admin-user", "wait-primary"},
+		{"ui-groups", "admin-user"}, {"admin-user", "verify"}, {"sync", "verify"}, {"verify", "services"}} {
 		if i, j := slices.Index(secondary, order[0]), slices.Index(secondary, order[1]); i < 0 || j < 0 || i > j {
 			t.Errorf("secondary phases %v: want %s before %s", secondary, order[0], order[1])
 		}

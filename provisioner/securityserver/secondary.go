@@ -156,9 +156,10 @@ func (n *Node) initialSync() engine.Phase {
 		},
 		// The primary may still be provisioning: its sync user and pinned host
 		// key come after the replication roles wait-primary saw, so a refused
-		// connection is retried until PrimaryWait runs out.
+		// connection is retried every half second until PrimaryWait runs out: a
+		// try is an SSH login on the primary, which is still provisioning.
 		Apply: func(ctx context.Context) error {
-			err := steps.WaitFor(ctx, n.PrimaryWait, "the primary's /etc/xroad over SSH", func(ctx context.Context) (bool, error) {
+			err := steps.WaitEvery(ctx, time.Second/2, n.PrimaryWait, "the primary's /etc/xroad over SSH", func(ctx context.Context) (bool, error) {
 				_, err := system.Run(ctx, system.Cmd{User: "xroad", Args: args})
 				return err == nil, err
 			})

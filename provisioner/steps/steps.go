@@ -118,20 +118,24 @@ func applyEdit(e Edit) error {
 	return system.WriteFileIDs(e.Path, e.Fn(old), st.Mode().Perm(), int(sys.Uid), int(sys.Gid), owner)
 }
 
-// Polls of WaitFor start after firstPoll and back off to maxPoll: what is
-// waited for is another node reaching a step (the primary ready, a standby
-// streaming), which every node of a booting cluster waits on, so a long
-// sleep after it happened delays the whole cluster; a poll costs one
-// connection.
-const (
-	firstPoll = 250 * time.Millisecond
-	maxPoll   = 2 * time.Second
-)
+// PeerPoll is how often WaitFor asks: what is waited for is another node
+// reaching a step (the primary ready, a standby streaming), which every node
+// of a booting cluster waits on, so any sleep after it happened delays the
+// whole cluster. Polls keep this interval (jittered, so that nodes do not
+// ask in step) instead of backing off: a poll costs one connection, which a
+// peer that is not listening yet refuses at once.
+const PeerPoll = 250 * time.Millisecond
 
-// WaitFor polls cond until it holds or the timeout passes, keeping systemd's
-// start timeout extended meanwhile.
+// WaitFor polls cond every PeerPoll until it holds or the timeout passes,
+// keeping systemd's start timeout extended meanwhile.
 func WaitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
-	return retry.Until(ctx, retry.Policy{First: firstPoll, Max: maxPoll, Timeout: timeout}, what, cond)
+	return WaitEvery(ctx, PeerPoll, timeout, what, cond)
+}
+
+// WaitEvery is WaitFor at another interval, for a poll that costs the peer
+// more than a connection (an SSH login).
+func WaitEvery(ctx context.Context, interval, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
+	return retry.Until(ctx, retry.Policy{First: interval, Max: interval, Timeout: timeout}, what, cond)
 }
 
 // Chain runs fns in order, stopping at the first error.

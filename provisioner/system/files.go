@@ -9,6 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+
 	"xroad-appliance/provisioner/atomicfile"
 )
 
@@ -116,6 +119,32 @@ func moveByCopy(path, dst string) error {
 func WriteFileIDs(path string, content []byte, mode os.FileMode, uid, gid int, label string) error {
 	if err := atomicfile.WriteOwned(path, content, mode, uid, gid); err != nil {
 		return fmt.Errorf("%s (%s): %w", path, label, err)
+	}
+	return nil
+}
+
+// SyncFS flushes the file systems holding paths to disk (syncfs(2)), once
+// each: what a program wrote without fsync is then as durable as if it had.
+func SyncFS(paths ...string) error {
+	seen := map[uint64]bool{}
+	for _, p := range paths {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			return fmt.Errorf("sync %s: %w", p, err)
+		}
+		if seen[st.Dev] {
+			continue
+		}
+		seen[st.Dev] = true
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", p, err)
+		}
+		err = unix.Syncfs(fd)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("sync the file system of %s: %w", p, err)
+		}
 	}
 	return nil
 }

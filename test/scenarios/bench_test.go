@@ -131,6 +131,14 @@ func bootBreakdown(ctx context.Context, n *cluster.Node) string {
 			fmt.Fprintf(&out, "    chain %s\n", strings.TrimSpace(line))
 		}
 	}
+	// The slowest units of the boot, wherever they are: what runs beside
+	// provisioning takes the same cores.
+	if blame, err := n.Exec(ctx, "systemd-analyze", "blame", "--no-pager"); err == nil {
+		lines := strings.Split(strings.TrimSpace(blame), "\n")
+		for _, line := range lines[:min(len(lines), 8)] {
+			fmt.Fprintf(&out, "    unit  %s\n", strings.TrimSpace(line))
+		}
+	}
 	// Monotonic timestamps are the host kernel's: the node's own systemd
 	// started at UserspaceTimestampMonotonic.
 	manager, _ := n.Exec(ctx, "systemctl", "show", "-p", "UserspaceTimestampMonotonic")

@@ -67,14 +67,14 @@ func TestSecondaryWaitsForPrimarySync(t *testing.T) {
 	defer cancel()
 
 	ss1 := tc.createCrashable(t, "ss1")
-	if err := setCrashAfter(ss1, "db-properties"); err != nil {
+	if err := setCrashAfter(ss1, "roles"); err != nil {
 		t.Fatal(err)
 	}
 	if err := ss1.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if _, result, err := waitUnitDone(ctx, ss1); err != nil || result != "signal" {
-		t.Fatalf("ss1 held after db-properties: %s %v", result, err)
+		t.Fatalf("ss1 held after roles: %s %v", result, err)
 	}
 
 	// A database large enough that its backup takes a while, and a breaker
