@@ -14,9 +14,13 @@ const SSLCertUnitPath = "/usr/lib/systemd/system/xroad-ssl-cert.service"
 
 // SSLCertUnit runs the profile's firstBoot.selfSignedCertificate command
 // while one of its files is missing: before PostgreSQL's instances start
-// (the default cluster made at install refers to the pair), and before the
-// provisioner, whose pg_createcluster turns SSL on for the serverconf
-// instance only when the pair exists. nil where the profile has none.
+// (the default cluster made at install refers to the pair). Not before the
+// provisioner, which would wait for the pair (and the distribution's own
+// unit making it) with nothing to do: the serverconf instance uses the
+// node's own TLS files (guide 4.1), set after pg_createcluster whether or
+// not it found the pair, and the default instance's start job, which the
+// provisioner waits for, is ordered after this unit. nil where the profile
+// has none.
 func SSLCertUnit(f *profiles.Facts) *File {
 	s := f.FirstBoot.SelfSignedCertificate
 	if s == nil {
@@ -24,7 +28,6 @@ func SSLCertUnit(f *profiles.Facts) *File {
 	}
 	before := append([]string{}, s.Before...)
 	before = append(before, serviceNames([]string{f.PG.Default.Unit, f.PG.Serverconf.Unit})...)
-	before = append(before, "xroad-provision.service")
 	opts := []*unit.UnitOption{
 		opt("Unit", "Description", "Per-node self-signed TLS pair ("+strings.Join(s.Files, ", ")+")"),
 	}

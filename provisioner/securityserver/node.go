@@ -68,7 +68,7 @@ func Plan(c *phase.Context) []engine.Phase {
 		phases = append(phases, n.adminUser()...)
 		return append(phases, n.verifyPrimary(), n.startServices())
 	}
-	phases := []engine.Phase{n.stopServices(), n.defaultInstance(), n.tlsFiles(), n.serverconfInstance(), n.sshClient()}
+	phases := []engine.Phase{n.stopServices(), n.tlsFiles(), n.serverconfInstance(), n.sshClient()}
 	if n.Doc.SSH.HostKey != "" {
 		// Pinned by the others from the kit's list once this node is promoted.
 		phases = append(phases, n.hostKey())
@@ -77,7 +77,9 @@ func Plan(c *phase.Context) []engine.Phase {
 	// getting ready, not after its base backup: the node's own databases,
 	// node.ini, the UI groups and the admin user (which the initial sync
 	// does not touch: node.ini is excluded, the rest is outside /etc/xroad).
-	phases = append(phases, n.dbProperties())
+	// The default instance, which the boot starts meanwhile, is waited for
+	// only when its databases are made.
+	phases = append(phases, n.defaultInstance(), n.dbProperties())
 	phases = append(phases, n.localDatabases()...)
 	phases = append(phases, n.nodeINI("slave"), n.uiGroups())
 	phases = append(phases, n.adminUser()...)
