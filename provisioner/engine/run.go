@@ -58,7 +58,7 @@ type Result struct {
 // Attempt is one failed try.
 type Attempt struct {
 	Time  time.Time `json:"time"`
-	Phase string    `json:"phase,omitempty"`
+	Phase string    `json:"phase"`
 	// Outcome is retried (tried again within the run), failed (the run
 	// ended with it) or interrupted (the run ended without writing a result).
 	Outcome string `json:"outcome"`

@@ -1,6 +1,9 @@
 package status
 
-import "time"
+import (
+	"time"
+	"xroad-appliance/provisioner/engine"
+)
 
 // Schema names the JSON shape described in the package documentation.
 const Schema = "xroad-node-status/v1"
@@ -136,13 +139,8 @@ type Result struct {
 }
 
 // Attempt is one failed try: retried within a run, ending a run, or a run
-// that ended without a result.
-type Attempt struct {
-	Time    time.Time `json:"time"`
-	Phase   string    `json:"phase"`
-	Outcome string    `json:"outcome"`
-	Error   string    `json:"error"`
-}
+// that ended without a result (result.json's own form).
+type Attempt = engine.Attempt
 
 // HealthCheck is the proxy health check's answer (guide 3.4).
 type HealthCheck struct {
