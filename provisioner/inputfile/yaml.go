@@ -409,15 +409,6 @@ func Name(file string) string {
 	return file
 }
 
-// Quote quotes a value for an error message, escaping control characters and
-// cutting it at 64 bytes.
-func Quote(s string) string {
-	if len(s) > 64 {
-		return strconv.Quote(s[:64]) + "..."
-	}
-	return strconv.Quote(s)
-}
-
 func join(path, key string) string {
 	if path == "" {
 		return key
