@@ -225,3 +225,27 @@ func reseedCommand() *cli.Command {
 		},
 	}
 }
+
+func forgetCommand() *cli.Command {
+	d := &day2{}
+	var force bool
+	return &cli.Command{
+		Name: "forget", Args: "NAME",
+		Summary: "On the primary: let a secondary that is gone for good out (its role, sync key and WAL retention share); for an instance group's termination hook",
+		Flags: func(fs *flag.FlagSet) {
+			d.register(fs)
+			fs.BoolVar(&force, "force", false, "forget the secondary even while it still streams")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) != 1 {
+				return cli.Usagef("expected the name of the secondary to forget")
+			}
+			n, done, err := d.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			return n.Forget(ctx, args[0], force)
+		},
+	}
+}

@@ -27,6 +27,7 @@ func main() {
 			repointCommand(),
 			rejoinCommand(),
 			reseedCommand(),
+			forgetCommand(),
 			fenceCheckCommand(),
 			cli.VersionCommand("xroad-node"),
 		},

@@ -40,7 +40,8 @@ func (n *Node) Promote(ctx context.Context, force bool, w TopologyWaits) error {
 	if _, err := n.readUpgrade(); err == nil {
 		return refuse("promote: an upgrade is prepared on this node; run `xroad-node upgrade finish` first")
 	}
-	promoted, err := n.Doc.Promoted()
+	// The secondaries that joined by token are in the replicated record only.
+	promoted, err := n.withRecordedMembers(ctx).Promoted()
 	if err != nil {
 		return refuse("promote: %v", err)
 	}
@@ -89,7 +90,7 @@ func (n *Node) Repoint(ctx context.Context, primary string, w TopologyWaits) err
 	if _, err := n.readUpgrade(); err == nil {
 		return refuse("repoint: an upgrade is prepared on this node; run `xroad-node upgrade finish` first")
 	}
-	next, err := n.Doc.Repointed(primary)
+	next, err := n.withRecordedMembers(ctx).Repointed(primary)
 	if err != nil {
 		return refuse("repoint: %v", err)
 	}

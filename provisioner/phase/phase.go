@@ -56,13 +56,14 @@ type Command string
 // The day-2 commands with plans: promote makes a follower the primary,
 // repoint (security servers) and rejoin (database nodes) make a node follow
 // a promoted primary, handover closes a primary to replication, reseed lets
-// added secondaries in.
+// added secondaries in, forget lets gone ones out.
 const (
 	Promote  Command = "promote"
 	Repoint  Command = "repoint"
 	Rejoin   Command = "rejoin"
 	Handover Command = "handover"
 	Reseed   Command = "reseed"
+	Forget   Command = "forget"
 )
 
 // Role is what a role's package declares, in one place: the roles of the

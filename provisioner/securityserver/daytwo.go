@@ -2,6 +2,7 @@ package securityserver
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/steps"
 	"xroad-appliance/provisioner/system"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // PromotePlan turns a secondary into the primary; n.Doc is its promoted
@@ -24,7 +27,7 @@ func PromotePlan(c *phase.Context) []engine.Phase {
 	n := &Node{c}
 	return []engine.Phase{
 		n.stopServices(), n.promoteServerconf(), n.primaryReplicationSettings(), n.localAccess(),
-		n.restartServerconf(), n.roles(), n.syncUser(), n.hostKey(), n.syncTimerOff(), n.nodeINI("master"),
+		n.restartServerconf(), n.roles(), n.syncUser(), n.membersRecord(), n.hostKey(), n.syncTimerOff(), n.nodeINI("master"),
 		n.restoreUIGroups(), n.restartServices(),
 	}
 }
@@ -52,7 +55,7 @@ func HandoverPlan(c *phase.Context) []engine.Phase {
 // its replication role and its authorized key for the configuration sync.
 func MembersPlan(c *phase.Context) []engine.Phase {
 	n := &Node{c}
-	return []engine.Phase{n.primaryReplicationSettings(), n.configLoaded(), n.roles(), n.syncUser()}
+	return []engine.Phase{n.primaryReplicationSettings(), n.configLoaded(), n.roles(), n.syncUser(), n.membersRecord()}
 }
 
 // configLoaded makes a running instance read settings written since it last
@@ -251,6 +254,70 @@ func (n *Node) follow() engine.Phase {
 				return err
 			}
 			return steps.WaitFor(ctx, n.PrimaryWait, "WAL from "+addr, streaming)
+		},
+	}
+}
+
+// ForgetPlan lets the secondaries its document no longer lists out of the
+// primary (`xroad-node forget`): their replication roles are dropped (a
+// walsender of theirs is ended first), their keys leave the sync user's
+// authorized_keys, the WAL retention shrinks and the replicated record
+// follows.
+func ForgetPlan(c *phase.Context) []engine.Phase {
+	n := &Node{c}
+	return []engine.Phase{n.primaryReplicationSettings(), n.configLoaded(), n.syncUser(), n.formerRolesDropped(), n.membersRecord()}
+}
+
+// formerRolesDropped drops the replication roles of slavenode whose node
+// the document no longer lists: only roles this program made (guide 4.3's
+// slavenode members), never another.
+func (n *Node) formerRolesDropped() engine.Phase {
+	port := n.Facts.PG.Serverconf.Port
+	listed := []string{}
+	for _, s := range n.Doc.Secondaries {
+		listed = append(listed, s.Name)
+	}
+	const former = "SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid " +
+		"WHERE g.rolname = 'slavenode' AND NOT (r.rolname = ANY($1)) ORDER BY 1"
+	formerRoles := func(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+		rows, err := conn.Query(ctx, former, listed)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	return engine.Phase{
+		Name: "former-roles", Summary: "replication roles of secondaries no longer listed dropped",
+		Actions: []string{"DROP ROLE <former> (members of slavenode not listed)", "SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE usename = <former>"},
+		Check: func(ctx context.Context) (bool, error) {
+			conn, err := pg.Local(ctx, port, "postgres")
+			if err != nil {
+				return false, err
+			}
+			defer conn.Close(ctx)
+			left, err := formerRoles(ctx, conn)
+			return err == nil && len(left) == 0, err
+		},
+		Apply: func(ctx context.Context) error {
+			conn, err := pg.Local(ctx, port, "postgres")
+			if err != nil {
+				return err
+			}
+			defer conn.Close(ctx)
+			left, err := formerRoles(ctx, conn)
+			if err != nil {
+				return err
+			}
+			for _, r := range left {
+				// Dropped first, so that the ended walsender cannot log in again.
+				if _, err := conn.Exec(ctx, "DROP ROLE "+pg.Ident(r)); err != nil {
+					return fmt.Errorf("dropping role %s: %w", r, err)
+				}
+				if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE usename = $1", r); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 }

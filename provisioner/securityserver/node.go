@@ -27,7 +27,7 @@ var Role = phase.Role{
 	Serves:    []metadata.Role{metadata.RolePrimary, metadata.RoleSecondary},
 	Provision: Plan,
 	Day2: map[phase.Command]phase.Plan{
-		phase.Promote: PromotePlan, phase.Repoint: RepointPlan, phase.Handover: HandoverPlan, phase.Reseed: MembersPlan,
+		phase.Promote: PromotePlan, phase.Repoint: RepointPlan, phase.Handover: HandoverPlan, phase.Reseed: MembersPlan, phase.Forget: ForgetPlan,
 	},
 }
 
@@ -60,7 +60,7 @@ func Plan(c *phase.Context) []engine.Phase {
 		// node's own databases only after.
 		phases := []engine.Phase{
 			n.stopServices(), n.certificates(), n.tlsFiles(), n.serverconfInstance(), n.localAccess(), n.primaryReplicationSettings(),
-			n.startServerconf(), n.roles(), n.syncUser(), n.hostKey(), n.localINI(),
+			n.startServerconf(), n.roles(), n.syncUser(), n.hostKey(), n.localINI(), n.membersRecord(),
 			n.defaultInstance(), n.dbProperties(), n.serverconfDatabase(),
 		}
 		phases = append(phases, n.localDatabases()...)

@@ -54,7 +54,7 @@ func TestPlanPhases(t *testing.T) {
 	// The TLS identities exist before any secondary can sync; db.properties
 	// names the serverconf instance before the package's setup runs there.
 	want := []string{"stop-services", "certificates", "tls", "serverconf-instance", "local-access", "replication", "serverconf-start", "roles",
-		"sync-user", "ssh-host-key", "local-ini", "default-instance", "db-properties", "serverconf-database", "messagelog-database", "op-monitor-database", "node-ini",
+		"sync-user", "ssh-host-key", "local-ini", "members", "default-instance", "db-properties", "serverconf-database", "messagelog-database", "op-monitor-database", "node-ini",
 		"admin-user", "verify", "services"}
 	if !slices.Equal(primary, want) {
 		t.Errorf("primary phases %v\nwant %v", primary, want)
@@ -159,11 +159,11 @@ func TestWalRetentionGrowsWithSecondaries(t *testing.T) {
 
 // TestMembersPlan: letting in added secondaries touches only what depends
 // on the list — WAL retention (reloaded, never a restart), the replication
-// roles and the sync keys.
+// roles, the sync keys and the replicated member record.
 func TestMembersPlan(t *testing.T) {
 	n := node(t, "ubuntu-24.04", clusterDoc(metadata.RolePrimary, "ss1", 3))
 	plan := MembersPlan(n.Context)
-	if got := strings.Join(phaseNames(plan), ","); got != "replication,serverconf-reload,roles,sync-user" {
+	if got := strings.Join(phaseNames(plan), ","); got != "replication,serverconf-reload,roles,sync-user,members" {
 		t.Errorf("phases %s", got)
 	}
 	var actions []string
@@ -173,5 +173,26 @@ func TestMembersPlan(t *testing.T) {
 	all := strings.Join(actions, "\n")
 	if !strings.Contains(all, `CREATE USER "ss4" REPLICATION`) || strings.Contains(all, "restart") {
 		t.Errorf("actions:\n%s", all)
+	}
+}
+
+// TestForgetPlan: letting a gone secondary out shrinks the WAL retention
+// with a reload, drops only former slavenode members and rewrites the sync
+// keys and the record without it.
+func TestForgetPlan(t *testing.T) {
+	n := node(t, "ubuntu-24.04", clusterDoc(metadata.RolePrimary, "ss1", 2))
+	plan := ForgetPlan(n.Context)
+	if got := strings.Join(phaseNames(plan), ","); got != "replication,serverconf-reload,sync-user,former-roles,members" {
+		t.Errorf("phases %s", got)
+	}
+	for _, p := range plan {
+		for _, f := range p.Files {
+			if strings.HasSuffix(f.Path, "authorized_keys") && strings.Count(string(f.Content), "serve-sync") != 2 {
+				t.Errorf("authorized_keys:\n%s", f.Content)
+			}
+		}
+		if strings.Contains(strings.Join(p.Actions, "\n"), "restart") {
+			t.Errorf("phase %s restarts: %v", p.Name, p.Actions)
+		}
 	}
 }
