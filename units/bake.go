@@ -25,6 +25,7 @@ func Bake(f *profiles.Facts, readBase BaseUnitReader) ([]File, error) {
 		{Path: SyncServicePath, Mode: 0o644, Content: withHeader(serialize(SyncService()), "guide 5.2.1; MASTER is set by "+SyncPrimaryDropIn)},
 		{Path: SyncTimerPath, Mode: 0o644, Content: withHeader(serialize(SyncTimer()), "guide 5.2.1")},
 		{Path: LogrotatePath, Mode: 0o644, Content: Logrotate()},
+		{Path: JoinUnitPath, Mode: 0o644, Content: withHeader(serialize(JoinService()), "secondaries joining by token; enabled by provisioning on a primary that admits them")},
 		{Path: ProvisionUnitPath, Mode: 0o644, Content: withHeader(serialize(ProvisionService(f, gated(f))), "first-boot provisioning")},
 		{Path: PresetPath, Mode: 0o644, Content: Preset(f)},
 		{Path: nodestate.FactsFile, Mode: 0o644, Content: append([]byte("# Resolved profile facts baked into this image\n"), facts...)},

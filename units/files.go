@@ -32,6 +32,7 @@ const (
 	ProvisionUnitPath = "/usr/lib/systemd/system/xroad-provision.service"
 	// ProvisionRetryUnitPath is ProvisionRetryUnit's file.
 	ProvisionRetryUnitPath = "/usr/lib/systemd/system/" + ProvisionRetryUnit
+	JoinUnitPath           = "/usr/lib/systemd/system/" + JoinUnit
 	LogrotatePath          = "/etc/logrotate.d/xroad-slave-sync"
 	PresetPath             = "/usr/lib/systemd/system-preset/80-xroad-appliance.preset"
 	CloudInitConfig        = "/etc/cloud/cloud.cfg.d/90-xroad-appliance.cfg"

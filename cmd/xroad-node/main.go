@@ -28,6 +28,8 @@ func main() {
 			rejoinCommand(),
 			reseedCommand(),
 			forgetCommand(),
+			joinTokenCommand(),
+			joinServiceCommand(),
 			fenceCheckCommand(),
 			cli.VersionCommand("xroad-node"),
 		},

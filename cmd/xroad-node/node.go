@@ -159,13 +159,19 @@ func provisionCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			doc, origin, err := st.Load(metadataFile)
+			doc, origin, joined, err := loadOrJoin(ctx, st, f, metadataFile, primaryWait, log)
 			if err != nil {
-				return cli.UsageError{Err: err}
+				return err
 			}
 			log.Info("role metadata", "origin", origin, "document", doc)
 			if err := st.Freeze(doc); err != nil {
 				return err
+			}
+			if joined != nil {
+				// The frozen document holds the keys now.
+				if err := joined.Forget(); err != nil {
+					return err
+				}
 			}
 			sd, err := system.ConnectSystemd(ctx)
 			if err != nil {

@@ -36,6 +36,10 @@ const (
 	TopologyFile = Dir + "/topology.yaml"
 	// FactsFile holds the resolved profile facts baked into the image.
 	FactsFile = "/usr/share/xroad-appliance/profile.yaml"
+	// JoinDir holds the join service's state on a primary (the cluster CA's
+	// key and the join tokens) and a joining secondary's keys until it is
+	// admitted; root only.
+	JoinDir = Dir + "/join"
 )
 
 // Files in Dir.
@@ -98,6 +102,9 @@ func (s *State) PhaseStamp(name string) string { return filepath.Join(s.StampDir
 
 // ResultFile is the outcome of the last provisioning run.
 func (s *State) ResultFile() string { return s.in(resultFile) }
+
+// JoinDir is JoinDir below the root.
+func (s *State) JoinDir() string { return s.path(JoinDir) }
 
 // UpgradeFile records a prepared rolling upgrade.
 func (s *State) UpgradeFile() string { return s.in(upgradeFile) }
