@@ -11,19 +11,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"slices"
 	"time"
+	"xroad-appliance/provisioner/nodecert"
 	"xroad-appliance/provisioner/pemblock"
 )
-
-// validity is the guide's `-days 7300` (4.1).
-const validity = 7300 * 24 * time.Hour
-
-// clockSkew back-dates NotBefore so a node whose clock lags a little still
-// accepts a fresh certificate.
-const clockSkew = time.Hour
 
 // certKey is a certificate with its private key, parsed and PEM encoded.
 type certKey struct {
@@ -39,27 +32,26 @@ func (c *certKey) fingerprint() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// newKey is a fresh ECDSA P-256 key and a random serial for its certificate.
-func newKey() (*ecdsa.PrivateKey, *big.Int, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	return key, serial, err
+// newKey is a fresh ECDSA P-256 key.
+func newKey() (*ecdsa.PrivateKey, error) {
+	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 }
 
 // newCA makes the cluster's root of trust (guide 4.1 step 1), ECDSA P-256.
 func newCA(cluster string, now time.Time) (*certKey, error) {
-	key, serial, err := newKey()
+	key, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	serial, err := nodecert.Serial()
 	if err != nil {
 		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{Organization: []string{cluster}, CommonName: cluster + " CA"},
-		NotBefore:             now.Add(-clockSkew),
-		NotAfter:              now.Add(validity),
+		NotBefore:             now.Add(-nodecert.ClockSkew),
+		NotAfter:              now.Add(nodecert.Validity),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		// MaxPathLenZero: the CA signs node certificates only, no sub-CAs.
@@ -67,43 +59,28 @@ func newCA(cluster string, now time.Time) (*certKey, error) {
 		MaxPathLenZero: true,
 		KeyUsage:       x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 	}
-	return sign(tmpl, tmpl, key, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	return withKey(der, key)
 }
 
-// issueNodeCert makes a node's PostgreSQL certificate (guide 4.1 step 2): the CN
-// is the node name, which the primary maps to the replication user. A node is
-// both TLS server and replication client, hence both extended key usages.
+// issueNodeCert makes a node's PostgreSQL certificate with a fresh key.
 func issueNodeCert(ca *certKey, cluster string, n Node, now time.Time) (*certKey, error) {
-	key, serial, err := newKey()
+	key, err := newKey()
 	if err != nil {
 		return nil, err
 	}
-	notAfter := now.Add(validity)
-	if notAfter.After(ca.Cert.NotAfter) {
-		notAfter = ca.Cert.NotAfter
+	der, err := nodecert.Issue(ca.Cert, ca.Key, &key.PublicKey, cluster, n.Name, n.Address, now)
+	if err != nil {
+		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{Organization: []string{cluster}, CommonName: n.Name},
-		NotBefore:    now.Add(-clockSkew),
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:     []string{n.Name},
-	}
-	if ip := net.ParseIP(n.Address); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	} else if n.Address != n.Name {
-		tmpl.DNSNames = append(tmpl.DNSNames, n.Address)
-	}
-	return sign(tmpl, ca.Cert, key, ca.Key)
+	return withKey(der, key)
 }
 
-func sign(tmpl, parent *x509.Certificate, key, signer *ecdsa.PrivateKey) (*certKey, error) {
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		return nil, err
-	}
+// withKey pairs a DER certificate with its private key.
+func withKey(der []byte, key *ecdsa.PrivateKey) (*certKey, error) {
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, err
