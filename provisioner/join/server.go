@@ -180,7 +180,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) clusterInfo(w http.ResponseWriter, r *http.Request, _ string, log *slog.Logger) {
 	id := r.URL.Query().Get("token")
 	log = log.With("token", loggable(id))
-	tok, err := s.store.Lookup(id, "", s.now())
+	tok, err := s.store.Lookup(id, AnyNode, s.now())
 	if err != nil {
 		s.fail(w, log, err)
 		return

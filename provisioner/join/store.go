@@ -86,7 +86,7 @@ func (t *tokenRecord) problem(name string, now time.Time) string {
 	switch {
 	case !now.Before(t.Expires):
 		return "token expired"
-	case t.Uses > 0 && t.Used >= t.Uses && (name == "" || !slices.Contains(t.Names, name)):
+	case t.Uses > 0 && t.Used >= t.Uses && name != AnyNode && (name == "" || !slices.Contains(t.Names, name)):
 		return "token used up"
 	}
 	return ""
@@ -176,9 +176,16 @@ func (s *Store) NextExpiry(now time.Time) (next time.Time, ok bool, err error) {
 	return next, ok, err
 }
 
+// AnyNode is the name Lookup takes for the cluster info, which a node asks
+// for again when it retries after a crash: only an unknown or expired
+// token is refused there, never a used-up one, since the node it admitted
+// may be the one asking. The info holds nothing the token's holder may not
+// see; the join request itself is checked in full.
+const AnyNode = "*"
+
 // Lookup finds the token for a request of node name ("" for a request
-// that names no node). A token that cannot admit it is a *Refusal (403:
-// unknown token, token expired, token used up).
+// that names no node, AnyNode for the cluster info). A token that cannot
+// admit it is a *Refusal (403: unknown token, token expired, token used up).
 func (s *Store) Lookup(id, name string, now time.Time) (jointoken.Token, error) {
 	var tok jointoken.Token
 	err := s.view(func(st *state) error {

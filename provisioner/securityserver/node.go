@@ -66,6 +66,9 @@ func Plan(c *phase.Context) []engine.Phase {
 		phases = append(phases, n.localDatabases()...)
 		phases = append(phases, n.nodeINI("master"))
 		phases = append(phases, n.adminUser()...)
+		if n.Doc.Join != nil {
+			phases = append(phases, n.joinService())
+		}
 		return append(phases, n.verifyPrimary(), n.startServices())
 	}
 	phases := []engine.Phase{n.stopServices(), n.tlsFiles(), n.serverconfInstance(), n.sshClient()}
