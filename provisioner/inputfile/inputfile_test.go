@@ -100,6 +100,7 @@ type shape struct {
 	Flag  bool              `yaml:"flag"`
 	Ratio float64           `yaml:"ratio"`
 	Map   map[string]string `yaml:"map"`
+	When  time.Time         `yaml:"when"`
 }
 
 func TestCheck(t *testing.T) {
@@ -122,6 +123,9 @@ func TestCheck(t *testing.T) {
 		{"custom tag", "size: !env X\n", []string{"size: line 1: custom YAML tags"}},
 		{"null document", "~\n", []string{"line 1: must be a mapping, found nothing"}},
 		{"non-string key", "? [a]\n: 1\n", []string{"line 1: keys must be plain strings"}},
+		{"time", "when: " + secret + "\n", []string{"when: line 1: must be a time (RFC 3339"}},
+		{"time as a list", "when: [2026-12-06T08:00:00Z]\n", []string{"when: line 1: must be a time", "found a list"}},
+		{"time as an integer", "when: 20261206\n", []string{"when: line 1: must be a time", "found an integer"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, err := ParseYAML([]byte(tc.doc))
@@ -138,6 +142,18 @@ func TestCheck(t *testing.T) {
 				t.Errorf("quotes the secret: %s", got)
 			}
 		})
+	}
+}
+
+func TestCheckTime(t *testing.T) {
+	for _, doc := range []string{"when: 2026-12-06T08:00:00Z\n", "when: '2026-12-06T08:00:00+02:00'\n", "when: ~\n"} {
+		n, err := ParseYAML([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps := Check(n, reflect.TypeOf(shape{})); len(ps) > 0 {
+			t.Errorf("%q: %v", doc, ps)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
@@ -162,7 +163,10 @@ var standardTags = map[string]bool{
 	"!!null": true, "!!timestamp": true, "!!map": true, "!!seq": true,
 }
 
-var yamlNodeType = reflect.TypeOf(yaml.Node{})
+var (
+	yamlNodeType = reflect.TypeOf(yaml.Node{})
+	timeType     = reflect.TypeOf(time.Time{})
+)
 
 // Check walks the node tree against the Go type it will be decoded into and
 // reports, by field path and line, what a strict decoder would report by line
@@ -227,6 +231,14 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 	}
 	if tag == "!!null" {
 		return // absent: the decoder leaves the zero value or the default
+	}
+	if t == timeType {
+		// A struct to reflect, a scalar in YAML: a timestamp, or a string
+		// time.Time reads as RFC 3339.
+		if n.Kind != yaml.ScalarNode || (tag != "!!timestamp" && tag != "!!str") || n.Decode(new(time.Time)) != nil {
+			fail("must be a time (RFC 3339, as 2026-12-06T08:00:00Z), found " + KindName(n))
+		}
+		return
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

@@ -28,8 +28,9 @@ type Document struct {
 	// Primary is the primary node: its address (what secondaries connect to;
 	// on the primary itself informational) and the SSH host key secondaries pin.
 	Primary Primary `yaml:"primary,omitempty"`
-	// Secondaries lists the cluster's secondaries. Required on the primary,
-	// where each becomes a replication user and an authorized SSH key.
+	// Secondaries lists the cluster's secondaries. Required on the primary
+	// unless secondaries join by token (Join), where each becomes a
+	// replication user and an authorized SSH key.
 	// Optional on a secondary, where it lists every secondary (itself
 	// included): what `promote` and `repoint` need to change the primary.
 	Secondaries []Member `yaml:"secondaries,omitempty"`
@@ -46,6 +47,9 @@ type Document struct {
 	PublicName string `yaml:"publicName,omitempty"`
 	// AdminUser is the X-Road admin user each node creates. Optional.
 	AdminUser *AdminUser `yaml:"adminUser,omitempty"`
+	// Join lets secondaries join the cluster by token. Optional, primary
+	// only.
+	Join *Join `yaml:"join,omitempty"`
 }
 
 // ClusterName is the public name of a security-server cluster.

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -99,6 +100,62 @@ func FuzzFromUserData(f *testing.F) {
 		}
 		if _, err := Parse(doc); err != nil && strings.Contains(err.Error(), testPassword) {
 			t.Fatalf("error quotes the password: %v", err)
+		}
+	})
+}
+
+// FuzzParseSeed: go test -run '^$' -fuzz=FuzzParseSeed -fuzzminimizetime=100x ./provisioner/metadata/
+//
+// A seed is a role document or a join document: telling them apart and
+// decoding either must never panic, and its errors must quote neither the
+// password nor the token's secret.
+func FuzzParseSeed(f *testing.F) {
+	join := marshalJoin(f, joinDoc(f))
+	f.Add([]byte(join))
+	f.Add([]byte(marshal(f, joinPrimaryDoc(f))))
+	f.Add([]byte(marshal(f, secondaryDoc(f))))
+	f.Add([]byte(join + "node: ss4\n"))
+	f.Add([]byte(strings.Replace(join, "role: secondary", "role: primary", 1)))
+	f.Add([]byte(strings.Replace(join, "port: 5590", "port: 22", 1)))
+	f.Add([]byte(strings.Replace(join, testToken, testPassword, 1)))
+	f.Add([]byte("join: ~\n"))
+	f.Add([]byte("join: &j {primary: *j}\n"))
+	f.Add([]byte("{join: [], node: }\n"))
+
+	secret := strings.TrimPrefix(testToken, "k7x2qa.")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, jd, err := ParseSeed(data)
+		if err != nil {
+			if msg := err.Error(); strings.Contains(msg, testPassword) || strings.Contains(msg, secret) {
+				t.Fatalf("error quotes a secret: %v", err)
+			}
+			if doc != nil || jd != nil {
+				t.Fatal("a document besides the error")
+			}
+			return
+		}
+		if (doc == nil) == (jd == nil) {
+			t.Fatalf("doc %v, join %v", doc, jd)
+		}
+		if doc != nil {
+			if _, err := Parse(data); err != nil {
+				t.Fatalf("ParseSeed took a role document Parse refuses: %v", err)
+			}
+			return
+		}
+		if err := jd.Validate(); err != nil {
+			t.Fatalf("ParseSeed accepted what Validate rejects: %v", err)
+		}
+		if _, err := Parse(data); !errors.Is(err, ErrJoinDocument) {
+			t.Fatalf("Parse of a join document: %v", err)
+		}
+		out, err := jd.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, again, err := ParseSeed(out)
+		if err != nil || !reflect.DeepEqual(jd, again) {
+			t.Fatalf("round trip: %v", err)
 		}
 	})
 }

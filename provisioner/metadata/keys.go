@@ -200,6 +200,12 @@ func (c *checker) publicKeyQuiet(v string) []byte {
 	return quiet.publicKey("", v, false)
 }
 
+// certificateQuiet parses a certificate already checked (and reported) elsewhere.
+func (c *checker) certificateQuiet(v string) *x509.Certificate {
+	quiet := &checker{opts: c.opts}
+	return quiet.certificate("", v)
+}
+
 // pemBlocks decodes a required field that must be PEM and nothing else;
 // false (with the problem recorded) when it is not.
 func (c *checker) pemBlocks(field, v string) ([]*pem.Block, bool) {
@@ -232,9 +238,10 @@ func (c *checker) certificate(field, v string) *x509.Certificate {
 	return cert
 }
 
-// tlsKey parses tls.key in the forms openssl writes: PKCS#8, PKCS#1 and SEC1
-// (the latter possibly after an EC PARAMETERS block).
-func (c *checker) tlsKey(field, v string) crypto.Signer {
+// privateKey parses a PEM private key (tls.key, join.caKey) in the forms
+// openssl writes: PKCS#8, PKCS#1 and SEC1 (the latter possibly after an EC
+// PARAMETERS block).
+func (c *checker) privateKey(field, v string) crypto.Signer {
 	blocks, ok := c.pemBlocks(field, v)
 	if !ok {
 		return nil
@@ -251,7 +258,7 @@ func (c *checker) tlsKey(field, v string) crypto.Signer {
 	}
 	b := keys[0]
 	if b.Type == "ENCRYPTED PRIVATE KEY" || len(b.Headers) > 0 {
-		c.fail(field, "is encrypted; PostgreSQL needs an unencrypted key")
+		c.fail(field, "is encrypted; the node needs an unencrypted key")
 		return nil
 	}
 	key, err := pemblock.PrivateKey(b)
@@ -288,7 +295,7 @@ var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
 func (c *checker) tls(d *Document) {
 	ca := c.certificate("tls.ca", d.TLS.CA)
 	cert := c.certificate("tls.cert", d.TLS.Cert)
-	key := c.tlsKey("tls.key", d.TLS.Key)
+	key := c.privateKey("tls.key", d.TLS.Key)
 
 	inPeriod := true
 	if ca != nil {

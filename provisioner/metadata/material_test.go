@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"xroad-appliance/provisioner/jointoken"
 )
 
 // testPassword is the serverconf password of the valid documents. Its '!' and
@@ -95,9 +97,35 @@ func secondaryDoc(t testing.TB) *Document {
 	}
 }
 
+// testToken is the join token of the test documents.
+const testToken = "k7x2qa.9f3hz81mq0c4vw2e"
+
+// testExpiry is when testToken expires: any time parses, a past one too.
+var testExpiry = time.Date(2031, 12, 6, 8, 0, 0, 0, time.UTC)
+
+// joinPrimaryDoc is primaryDoc with a join section and no secondaries yet.
+func joinPrimaryDoc(t testing.TB) *Document {
+	d := primaryDoc(t)
+	d.Secondaries = nil
+	d.Join = &Join{
+		Port:   DefaultJoinPort,
+		CAKey:  pkcs8PEM(material(t).caKey),
+		Tokens: []JoinToken{{Token: testToken, Expires: testExpiry, Uses: 3}},
+	}
+	return d
+}
+
+// joinDoc is the join document of the test cluster.
+func joinDoc(t testing.TB) *JoinDocument {
+	return &JoinDocument{
+		Version: Version, Cluster: "ss-cluster", Role: RoleSecondary,
+		Join: JoinTarget{Primary: "10.20.0.11", Port: DefaultJoinPort, Token: testToken, CAPin: jointoken.Pin(material(t).caCert)},
+	}
+}
+
 // secrets lists the secret values of the test material, for leak checks.
 func (m *testMaterial) secrets() []string {
-	s := []string{testPassword, m.hostKey.priv}
+	s := []string{testPassword, m.hostKey.priv, strings.TrimPrefix(testToken, "k7x2qa."), pkcs8PEM(m.caKey)}
 	for _, p := range m.tls {
 		s = append(s, p.key)
 	}

@@ -3,6 +3,9 @@ package metadata
 import (
 	"errors"
 	"fmt"
+	"reflect"
+
+	"gopkg.in/yaml.v3"
 
 	"xroad-appliance/provisioner/inputfile"
 )
@@ -59,12 +62,110 @@ func (e *ValidationError) Unwrap() []error {
 }
 
 // Parse decodes one metadata document strictly, applies defaults and
-// validates it. Errors name the field and never quote document values.
+// validates it. Errors name the field and never quote document values. A
+// join document is refused with ErrJoinDocument.
 func Parse(data []byte) (*Document, error) {
 	return parse(data, validateOpts{})
 }
 
-func parse(data []byte, opts validateOpts) (doc *Document, err error) {
+func parse(data []byte, opts validateOpts) (*Document, error) {
+	if isJoinSeed(data) {
+		return nil, ErrJoinDocument
+	}
+	doc, err := decodeDocument(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.validate(opts); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// ParseSeed decodes what a node's seed carries: a role document, or a join
+// document (told by a top-level join section without node; a primary's
+// role document has both). Each is decoded strictly and validated, as
+// Parse does. Without an error exactly one of the results is set.
+func ParseSeed(data []byte) (*Document, *JoinDocument, error) {
+	if !isJoinSeed(data) {
+		doc, err := Parse(data)
+		return doc, nil, err
+	}
+	j := &JoinDocument{Join: JoinTarget{Port: DefaultJoinPort}}
+	if _, err := decodeStrict(data, j); err != nil {
+		return nil, nil, err
+	}
+	if err := j.Validate(); err != nil {
+		return nil, nil, err
+	}
+	return nil, j, nil
+}
+
+// isJoinSeed tells a join document by its top-level keys. Input that is
+// not one YAML mapping is not one; decoding it reports why.
+func isJoinSeed(data []byte) bool {
+	if len(data) > MaxSize {
+		return false
+	}
+	root, err := inputfile.ParseYAML(data)
+	if err != nil || root.Kind != yaml.MappingNode {
+		return false
+	}
+	var join, node bool
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch root.Content[i].Value {
+		case "join":
+			join = true
+		case "node":
+			node = true
+		}
+	}
+	return join && !node
+}
+
+// decodeDocument decodes a role document strictly and applies the
+// defaults, without validating it.
+func decodeDocument(data []byte) (*Document, error) {
+	// Defaults go in before decoding: yaml leaves absent fields untouched, so an
+	// explicit healthCheckPort: 0 stays 0 (and is rejected) while a missing one
+	// becomes the default. The join section is a pointer, allocated with its
+	// default when the document has one.
+	doc := &Document{
+		Options: Options{
+			HealthCheckPort:      DefaultHealthCheckPort,
+			HealthCheckInterface: DefaultHealthCheckInterface,
+		},
+		Join: &Join{Port: DefaultJoinPort},
+	}
+	checked, err := decodeStrict(data, doc)
+	if err != nil {
+		return nil, err
+	}
+	if checked.Value("join") == nil {
+		doc.Join = nil
+	}
+	if len(doc.Secondaries) == 0 {
+		doc.Secondaries = nil // "secondaries: []" and an absent list are the same
+	}
+	if doc.Join != nil {
+		if len(doc.Join.Tokens) == 0 {
+			doc.Join.Tokens = nil
+		}
+		for i := range doc.Join.Tokens {
+			doc.Join.Tokens[i].Expires = doc.Join.Tokens[i].Expires.UTC()
+		}
+	}
+	if doc.Role.IsCentralServer() && checked.Value("options") == nil {
+		doc.Options = Options{} // the defaults are the security server's
+	}
+	return doc, nil
+}
+
+// decodeStrict decodes one YAML document into v, a pointer to a struct
+// holding the defaults, checked against v's type: a second document
+// ("role: secondary\n---\nrole: primary") must not be read differently by
+// different tools, and unknown keys are reported without quoting them.
+func decodeStrict(data []byte, v any) (checked *inputfile.Document, err error) {
 	if len(data) > MaxSize {
 		return nil, &FieldError{Msg: fmt.Sprintf("larger than %d bytes", MaxSize)}
 	}
@@ -72,38 +173,17 @@ func parse(data []byte, opts validateOpts) (doc *Document, err error) {
 	// must fail with an error, not crash in a restart loop.
 	defer func() {
 		if r := recover(); r != nil {
-			doc, err = nil, &FieldError{Msg: "YAML decoder failed on malformed input"}
+			checked, err = nil, &FieldError{Msg: "YAML decoder failed on malformed input"}
 		}
 	}()
-
-	// One YAML document, checked against the Go type: a second document
-	// ("role: secondary\n---\nrole: primary") must not be read differently by
-	// different tools, and unknown keys are reported without quoting them.
-	checked, err := inputfile.ParseDocument("", data, Document{})
+	checked, err = inputfile.ParseDocument("", data, reflect.ValueOf(v).Elem().Interface())
 	if err != nil {
 		return nil, shapeErrors(err)
 	}
-
-	// Defaults go in before decoding: yaml leaves absent fields untouched, so an
-	// explicit healthCheckPort: 0 stays 0 (and is rejected) while a missing one
-	// becomes the default.
-	doc = &Document{Options: Options{
-		HealthCheckPort:      DefaultHealthCheckPort,
-		HealthCheckInterface: DefaultHealthCheckInterface,
-	}}
-	if err := checked.Decode(doc); err != nil {
+	if err := checked.Decode(v); err != nil {
 		return nil, shapeErrors(err)
 	}
-	if len(doc.Secondaries) == 0 {
-		doc.Secondaries = nil // "secondaries: []" and an absent list are the same
-	}
-	if doc.Role.IsCentralServer() && checked.Value("options") == nil {
-		doc.Options = Options{} // the defaults are the security server's
-	}
-	if err := doc.validate(opts); err != nil {
-		return nil, err
-	}
-	return doc, nil
+	return checked, nil
 }
 
 // shapeErrors turns what inputfile found into FieldErrors: what the

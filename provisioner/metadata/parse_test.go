@@ -84,6 +84,7 @@ type badCase struct {
 func badCases(t testing.TB) []badCase {
 	m := material(t)
 	sec := secondaryDoc
+	jp := joinPrimaryDoc
 	otherKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	otherCAKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	otherCA, _ := newCA(otherCAKey, "Other CA")
@@ -268,6 +269,37 @@ func badCases(t testing.TB) []badCase {
 		{name: "health port 22", edit: set(func(d *Document) { d.Options.HealthCheckPort = 22 }), field: "key options.healthCheckPort"},
 		{name: "health interface name", edit: set(func(d *Document) { d.Options.HealthCheckInterface = "eth0" }), field: "key options.healthCheckInterface"},
 		{name: "health interface empty", edit: set(func(d *Document) { d.Options.HealthCheckInterface = "" }), field: "key options.healthCheckInterface"},
+
+		// join
+		{name: "join on a secondary", base: sec, edit: set(func(d *Document) { d.Join = joinPrimaryDoc(t).Join }), field: "key join: only on the primary"},
+		{name: "join port 0", base: jp, edit: set(func(d *Document) { d.Join.Port = 0 }), field: "key join.port: must be 1-65535"},
+		{name: "join port 70000", base: jp, edit: set(func(d *Document) { d.Join.Port = 70000 }), field: "key join.port"},
+		{name: "join port reserved", base: jp, edit: set(func(d *Document) { d.Join.Port = 5433 }), field: "key join.port: port 5433 is used by"},
+		{name: "join port is the health check's", base: jp, edit: set(func(d *Document) { d.Join.Port = d.Options.HealthCheckPort }), field: "key join.port: must differ from options.healthCheckPort"},
+		{name: "join caKey missing", base: jp, edit: set(func(d *Document) { d.Join.CAKey = "" }), field: "key join.caKey: required"},
+		{name: "join caKey of another CA", base: jp, edit: set(func(d *Document) { d.Join.CAKey = pkcs8PEM(otherCAKey) }), field: "key join.caKey: is not the private key of tls.ca"},
+		{name: "join caKey is the node's key", base: jp, edit: set(func(d *Document) { d.Join.CAKey = d.TLS.Key }), field: "key join.caKey: is not the private key of tls.ca"},
+		{name: "join caKey is a certificate", base: jp, edit: set(func(d *Document) { d.Join.CAKey = m.caPEM }), field: "key join.caKey"},
+		{name: "join caKey garbage", base: jp, edit: set(func(d *Document) {
+			d.Join.CAKey = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+		}), field: "key join.caKey"},
+		{name: "join caKey encrypted", base: jp, edit: set(func(d *Document) {
+			d.Join.CAKey = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"
+		}), field: "key join.caKey: is encrypted"},
+		{name: "join token malformed", base: jp, edit: set(func(d *Document) { d.Join.Tokens[0].Token = testPassword }), field: "key join.tokens[0].token: not a join token"},
+		{name: "join token uppercase", base: jp, edit: set(func(d *Document) { d.Join.Tokens[0].Token = strings.ToUpper(testToken) }), field: "key join.tokens[0].token: not a join token"},
+		{name: "join token missing", base: jp, edit: set(func(d *Document) { d.Join.Tokens[0].Token = "" }), field: "key join.tokens[0].token: required"},
+		{name: "join token IDs repeat", base: jp, edit: set(func(d *Document) {
+			d.Join.Tokens = append(d.Join.Tokens, JoinToken{Token: "k7x2qa.0000000000000000", Expires: testExpiry})
+		}), field: "key join.tokens[1].token: has the ID of join.tokens[0].token"},
+		{name: "join token without expiry", base: jp, edit: set(func(d *Document) { d.Join.Tokens[0].Expires = time.Time{} }), field: "key join.tokens[0].expires: required"},
+		{name: "join token uses negative", base: jp, edit: set(func(d *Document) { d.Join.Tokens[0].Uses = -1 }), field: "key join.tokens[0].uses"},
+		{name: "join expires not a time", base: jp, text: replace("expires: 2031-12-06T08:00:00Z", "expires: '"+testPassword+"'"), field: "key join.tokens[0].expires: line"},
+		{name: "join expires a list", base: jp, text: replace("expires: 2031-12-06T08:00:00Z", "expires: [2031-12-06T08:00:00Z]"), field: "key join.tokens[0].expires: line"},
+		{name: "join tokens a mapping", base: jp, text: replace("tokens:\n", "tokens: {a: b}\n  xtokens:\n"), field: "key join.tokens: line"},
+		{name: "unknown join key", base: jp, text: replace("\njoin:\n", "\njoin:\n  "+testPassword+": x\n"), field: "unknown key under join"},
+		{name: "join token as a key", base: jp, text: replace("\njoin:\n", "\njoin:\n  "+testToken+": x\n"), field: "unknown key under join"},
+		{name: "primary without secondaries or join", base: jp, edit: set(func(d *Document) { d.Join = nil }), field: "key secondaries: required on the primary"},
 
 		// YAML level
 		{name: "unknown top-level key", text: func(s string) string { return s + "rolee: primary\n" }, field: "unknown key at the top level"},

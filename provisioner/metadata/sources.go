@@ -79,37 +79,47 @@ func (s Sources) logger() *slog.Logger {
 // frozen copy the first source found wins, in this order: explicit (the
 // --metadata flag, a plain path not under Root), RoleFile, the NoCloud seed
 // directories, a volume labelled cidata. A source that exists but is broken
-// is an error, not a reason to try the next one. Load never writes.
+// is an error, not a reason to try the next one, and so is a join document
+// (ErrJoinDocument), which only LoadSeed returns. Load never writes.
 func Load(src Sources, explicit string) (*Document, string, error) {
-	if src.Frozen == "" {
-		return src.load(explicit)
-	}
-	raw, err := src.readPrivate(src.path(src.Frozen), src.Frozen, MaxSize)
+	doc, join, origin, err := LoadSeed(src, explicit)
 	switch {
-	case err == nil:
-		doc, err := parse(raw, validateOpts{skipValidityPeriod: true})
-		if err != nil {
-			return nil, "", fmt.Errorf("frozen copy %s: %w", src.Frozen, err)
-		}
-		src.compareNewer(doc, explicit)
-		return doc, "frozen:" + src.Frozen, nil
-	case !errors.Is(err, fs.ErrNotExist):
+	case err != nil:
 		return nil, "", err
-	}
-	return src.load(explicit)
-}
-
-// load returns the first source's document.
-func (s Sources) load(explicit string) (*Document, string, error) {
-	raw, origin, err := s.find(explicit)
-	if err != nil {
-		return nil, "", err
-	}
-	doc, err := Parse(raw)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", origin, err)
+	case join != nil:
+		return nil, "", fmt.Errorf("%s: %w: the node joins its cluster when it is provisioned", origin, ErrJoinDocument)
 	}
 	return doc, origin, nil
+}
+
+// LoadSeed is Load for a node that may join its cluster by token: without a
+// frozen copy, the first source may hold a join document instead of a role
+// document (ParseSeed). The frozen copy, when present, always wins and is
+// a role document. Exactly one of the documents is set without an error.
+func LoadSeed(src Sources, explicit string) (*Document, *JoinDocument, string, error) {
+	if src.Frozen != "" {
+		raw, err := src.readPrivate(src.path(src.Frozen), src.Frozen, MaxSize)
+		switch {
+		case err == nil:
+			doc, err := parse(raw, validateOpts{skipValidityPeriod: true})
+			if err != nil {
+				return nil, nil, "", fmt.Errorf("frozen copy %s: %w", src.Frozen, err)
+			}
+			src.compareNewer(doc, explicit)
+			return doc, nil, "frozen:" + src.Frozen, nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, nil, "", err
+		}
+	}
+	raw, origin, err := src.find(explicit)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	doc, join, err := ParseSeed(raw)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("%s: %w", origin, err)
+	}
+	return doc, join, origin, nil
 }
 
 // find returns the raw document of the first source present.
@@ -191,10 +201,20 @@ func (s Sources) compareNewer(frozen *Document, explicit string) {
 		log.Warn("metadata source unreadable; keeping the frozen copy", "frozen", s.Frozen, "error", err)
 		return
 	}
-	newer, err := Parse(raw)
+	newer, join, err := ParseSeed(raw)
 	if err != nil {
 		log.Warn("newer metadata is invalid and ignored; keeping the frozen copy",
 			"source", origin, "frozen", s.Frozen, "error", err)
+		return
+	}
+	if join != nil {
+		// The join document a node joined by stays in its sources; it
+		// names the cluster and the role, nothing else the frozen copy has.
+		if join.Cluster != frozen.Cluster || join.Role != frozen.Role {
+			log.Warn("newer join document conflicts with the frozen copy; the node keeps its frozen role",
+				"source", origin, "frozen", s.Frozen, "frozenCluster", frozen.Cluster, "newerCluster", join.Cluster,
+				"frozenRole", frozen.Role, "newerRole", join.Role)
+		}
 		return
 	}
 	if diff := identityDiff(frozen, newer); len(diff) > 0 {

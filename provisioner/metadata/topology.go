@@ -84,6 +84,9 @@ func (d *Document) WithTopology(t *Topology) *Document {
 		c.Role, c.CentralServer = t.Role, &cs
 	default:
 		c.Role, c.Primary, c.Secondaries = t.Role, t.Primary, append([]Member(nil), t.Secondaries...)
+		if c.Role != RolePrimary {
+			c.Join = nil // only the primary admits secondaries
+		}
 	}
 	return &c
 }

@@ -44,13 +44,7 @@ func (d *Document) validate(opts validateOpts) error {
 	}
 	c := &checker{opts: opts}
 
-	switch d.Version {
-	case Version:
-	case "":
-		c.fail("version", "required")
-	default:
-		c.fail("version", "unsupported; this program reads %s", Version)
-	}
+	c.version(d.Version)
 	c.name("cluster", d.Cluster, false)
 	c.name("node", d.Node, true)
 	if d.Role.IsCentralServer() {
@@ -67,10 +61,26 @@ func (d *Document) validate(opts validateOpts) error {
 		c.address("publicName", d.PublicName, false)
 	}
 	c.adminUser("adminUser", d.AdminUser)
+	c.join(d)
+	return c.result()
+}
+
+// result is every problem found, or nil.
+func (c *checker) result() error {
 	if len(c.errs) > 0 {
 		return &ValidationError{Fields: c.errs}
 	}
 	return nil
+}
+
+func (c *checker) version(v string) {
+	switch v {
+	case Version:
+	case "":
+		c.fail("version", "required")
+	default:
+		c.fail("version", "unsupported; this program reads %s", Version)
+	}
 }
 
 // securityServer checks the security-server roles' fields.
@@ -175,8 +185,8 @@ func (c *checker) password(field, v string) {
 	}
 }
 
-// reservedPorts are taken on an appliance node; the health check must not
-// collide with them.
+// reservedPorts are taken on an appliance node; the health check and the
+// join service must not collide with them.
 var reservedPorts = map[int]string{
 	22:   "SSH (rsync of /etc/xroad)",
 	80:   "the security server's client port",
@@ -191,12 +201,29 @@ var reservedPorts = map[int]string{
 	5577: "the security server's OCSP port",
 }
 
-func (c *checker) options(o Options) {
-	switch p := o.HealthCheckPort; {
+// PortProblem says what is wrong with a TCP port a node listens on ("" when
+// it is fine): out of range, or taken by another service of the node.
+func PortProblem(p int) string {
+	switch {
 	case p < 1 || p > 65535:
-		c.fail("options.healthCheckPort", "must be 1-65535 (appliances always run the health check)")
+		return "must be 1-65535"
 	case reservedPorts[p] != "":
-		c.fail("options.healthCheckPort", "port %d is used by %s", p, reservedPorts[p])
+		return fmt.Sprintf("port %d is used by %s", p, reservedPorts[p])
+	}
+	return ""
+}
+
+func (c *checker) port(field string, p int) {
+	if msg := PortProblem(p); msg != "" {
+		c.fail(field, "%s", msg)
+	}
+}
+
+func (c *checker) options(o Options) {
+	if o.HealthCheckPort == 0 {
+		c.fail("options.healthCheckPort", "must be 1-65535 (appliances always run the health check)")
+	} else {
+		c.port("options.healthCheckPort", o.HealthCheckPort)
 	}
 	ip, err := netip.ParseAddr(o.HealthCheckInterface)
 	switch {
@@ -209,7 +236,10 @@ func (c *checker) options(o Options) {
 
 func (c *checker) secondaries(d *Document, primaryHostKey []byte) {
 	if len(d.Secondaries) == 0 {
-		c.fail("secondaries", "required on the primary: list at least one secondary")
+		// Secondaries that join by token are added to the list as they join.
+		if d.Join == nil {
+			c.fail("secondaries", "required on the primary: list at least one secondary, or let them join (join)")
+		}
 		return
 	}
 	if len(d.Secondaries) > MaxSecondaries {
