@@ -189,7 +189,11 @@ func joinTokenCommand() *cli.Command {
 			}
 			seed := &metadata.JoinDocument{Version: metadata.Version, Cluster: n.Doc.Cluster, Role: metadata.RoleSecondary,
 				Join: metadata.JoinTarget{Primary: n.Doc.Primary.Address, Port: joinPort(n.Doc), Token: tok.Value(), CAPin: jointoken.Pin(ca)}}
-			userData, err := seed.UserData()
+			doc, err := seed.Marshal()
+			if err != nil {
+				return err
+			}
+			userData, err := metadata.ToUserData(doc)
 			if err != nil {
 				return err
 			}

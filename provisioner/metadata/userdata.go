@@ -1,7 +1,10 @@
 package metadata
 
 import (
+	"bytes"
 	"fmt"
+
+	"gopkg.in/yaml.v3"
 )
 
 // FromUserData returns the document carried by a #cloud-config user-data
@@ -18,4 +21,31 @@ func FromUserData(data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("user-data carries no role document (%s)", note)
 	}
 	return doc, err
+}
+
+// ToUserData wraps a role or join document in the #cloud-config user-data
+// a node reads: one write_files entry for RoleFile, root's and 0600, which
+// cloud-init writes early in the boot with that mode, so that the document's
+// secrets never sit readable by others.
+func ToUserData(doc []byte) ([]byte, error) {
+	type file struct {
+		Path        string `yaml:"path"`
+		Owner       string `yaml:"owner"`
+		Permissions string `yaml:"permissions"`
+		Content     string `yaml:"content"`
+	}
+	cc := struct {
+		WriteFiles []file `yaml:"write_files"`
+	}{[]file{{Path: RoleFile, Owner: "root:root", Permissions: "0600", Content: string(doc)}}}
+	var buf bytes.Buffer
+	buf.WriteString("#cloud-config\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(cc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

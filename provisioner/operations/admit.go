@@ -47,7 +47,7 @@ func (n *Node) Admit(ctx context.Context, a join.Admission) ([]byte, error) {
 	if listed, ok := doc.Member(a.Name); ok {
 		if sameKey(listed.SSHPublicKey, a.SSHPublicKey) && sameKey(listed.HostKey, a.HostKey) {
 			n.Log.Info("admitted again with the keys it joined with", "node", a.Name)
-			return grantOf(doc, listed, a.CertPEM)
+			return grantOf(doc, listed, string(a.CertPEM))
 		}
 		return nil, &join.Refusal{Status: http.StatusConflict, Reason: fmt.Sprintf("%s: %v", a.Name, metadata.ErrNameTaken)}
 	}
@@ -65,7 +65,7 @@ func (n *Node) Admit(ctx context.Context, a join.Admission) ([]byte, error) {
 		return nil, err
 	}
 	n.Log.Info("admitted", "node", a.Name, "address", a.Address, "secondaries", len(next.Secondaries))
-	return grantOf(next, m, a.CertPEM)
+	return grantOf(next, m, string(a.CertPEM))
 }
 
 func grantOf(doc *metadata.Document, m metadata.Member, certPEM string) ([]byte, error) {
