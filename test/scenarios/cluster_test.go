@@ -163,6 +163,7 @@ func securityServerCluster(t *testing.T, profile string) {
 			{all(ss1, ss2, ss3), "/etc/xroad/db.properties", "640 xroad:xroad"},
 			{all(ss1), "/home/xroad-slave/.ssh", "755 root:root"},
 			{all(ss1), "/home/xroad-slave/.ssh/authorized_keys", "644 root:root"},
+			{all(ss1), "/home/xroad-slave/seen", "700 xroad-slave:xroad"},
 			{all(ss2, ss3), "/var/lib/xroad/.ssh", "700 xroad:xroad"},
 			{all(ss2, ss3), "/var/lib/xroad/.ssh/id_ed25519", "600 xroad:xroad"},
 			{all(ss2, ss3), "/var/lib/xroad/.ssh/known_hosts", "600 xroad:xroad"},
