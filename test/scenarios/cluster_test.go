@@ -77,6 +77,12 @@ func securityServerCluster(t *testing.T, profile string) {
 			if strings.Join(streaming, ",") != "ss2:streaming,ss3:streaming" || len(s.Primary.Missing) != 0 {
 				t.Errorf("status on the primary: secondaries %v, missing %v", streaming, s.Primary.Missing)
 			}
+			// Both secondaries are healthy, so each has synced through serve-sync.
+			for _, name := range []string{"ss2", "ss3"} {
+				if s.Primary.LastSeen[name] == nil {
+					t.Errorf("status on the primary: no sync of %s seen: %v %s", name, s.Primary.LastSeen, s.Primary.LastSeenError)
+				}
+			}
 		}
 	})
 
