@@ -204,15 +204,56 @@ func provisionCommand() *cli.Command {
 
 func serveSyncCommand() *cli.Command {
 	return &cli.Command{
-		Name: "serve-sync", Summary: "Forced SSH command on the primary: serve a read-only rsync of /etc/xroad",
-		Run: func(context.Context, []string) error {
+		Name: "serve-sync", Summary: "Forced SSH command on the primary: serve a read-only rsync of /etc/xroad, recording the member's sync",
+		Args: "[MEMBER]",
+		Run: func(_ context.Context, args []string) error {
+			if len(args) > 1 {
+				return cli.Usagef("expected at most one member name")
+			}
 			argv, err := syncserve.Command(os.Getenv("SSH_ORIGINAL_COMMAND"))
 			if err != nil {
 				return err
 			}
+			if len(args) == 1 {
+				recordSeen(args[0])
+			}
 			return syscall.Exec(argv[0], argv, os.Environ())
 		},
 	}
+}
+
+// recordSeen notes that member started a sync, for status on the primary.
+// A failure is only logged (stderr reaches the secondary's journal; stdout
+// is rsync's protocol): the record must never stop the sync.
+func recordSeen(member string) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "serve-sync: sync not recorded: %v\n", p)
+		}
+	}()
+	home, err := syncHome()
+	if err == nil {
+		err = syncserve.Seen(home, member, time.Now())
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "serve-sync: sync not recorded: %s\n", cli.Printable(err.Error()))
+	}
+}
+
+// syncHome is the sync user's home as the baked facts say, where status
+// reads the records; else $HOME, which sshd sets to the account's home.
+func syncHome() (string, error) {
+	f, err := nodestate.Open(nodeRoot).Facts()
+	switch {
+	case err == nil && f.SyncUser.Home != "":
+		return f.SyncUser.Home, nil
+	case err == nil:
+		err = errors.New("they name no home")
+	}
+	if home := os.Getenv("HOME"); home != "" {
+		return home, nil
+	}
+	return "", fmt.Errorf("the sync user's home is unknown: no $HOME and no baked facts (%v)", err)
 }
 
 // CrashAfterEnv names a phase after whose stamp the provisioner SIGKILLs

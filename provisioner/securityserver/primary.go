@@ -2,7 +2,9 @@ package securityserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/steps"
+	"xroad-appliance/provisioner/syncserve"
 	"xroad-appliance/provisioner/system"
 	"xroad-appliance/provisioner/xroadsetup"
 	"xroad-appliance/units"
@@ -168,30 +171,60 @@ func (n *Node) serverconfDatabase() engine.Phase {
 
 // syncUser makes the xroad-slave account the secondaries rsync /etc/xroad as
 // (guide 5.1): authorized_keys owned by root and not writable by xroad-slave,
-// each key forced to a read-only rsync of /etc/xroad.
+// each key forced to a read-only rsync of /etc/xroad that names the member,
+// and the seen directory, the one place xroad-slave writes, where that
+// forced command records each member's last sync for status.
 func (n *Node) syncUser() engine.Phase {
 	u := n.Facts.SyncUser
+	seen := u.Home + "/" + syncserve.SeenDir
 	var keys strings.Builder
+	var bad []error
 	for _, s := range n.Doc.Secondaries {
-		fmt.Fprintf(&keys, "restrict,command=\"%s serve-sync\" %s %s\n", units.NodeBinary, strings.TrimSpace(s.SSHPublicKey), s.Name)
+		line, err := syncserve.AuthorizedKey(units.NodeBinary, s.Name, s.SSHPublicKey)
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		keys.WriteString(line + "\n")
 	}
+	// A validated document never gets here with a bad name; a line that
+	// would put another word into the forced command is still not written.
+	refused := errors.Join(bad...)
 	files := []engine.File{{Path: u.Home + "/.ssh/authorized_keys", Mode: 0o644, Owner: "root:root", Content: []byte(keys.String())}}
 	p := steps.Files("sync-user", u.Name+" account for read-only rsync of /etc/xroad", files, nil)
 	check, apply := p.Check, p.Apply
-	p.Actions = []string{strings.Join(u.Command, " "), "mkdir -m 755 -p " + u.Home + "/.ssh (root-owned)"}
+	p.Actions = []string{strings.Join(u.Command, " "), "mkdir -m 755 -p " + u.Home + "/.ssh (root-owned)",
+		"mkdir -m 700 " + seen + " (owned by " + u.Name + ": serve-sync records each secondary's last sync there)"}
 	p.Check = func(ctx context.Context) (bool, error) {
+		if refused != nil {
+			return false, refused
+		}
 		if !system.UserExists(u.Name) {
 			return false, nil
+		}
+		if ok, err := system.DirIs(seen, 0o700, u.Name); err != nil || !ok {
+			return false, err
 		}
 		return check(ctx)
 	}
 	p.Apply = func(ctx context.Context) error {
+		if refused != nil {
+			return refused
+		}
 		if !system.UserExists(u.Name) {
 			if _, err := system.Run(ctx, system.Cmd{Args: u.Command}); err != nil {
 				return err
 			}
 		}
 		if err := system.MkdirOwned(u.Home+"/.ssh", 0o755, "root:root"); err != nil {
+			return err
+		}
+		// xroad-slave owns its home: whatever else is found at seen is left
+		// for a person, and never followed by the chown.
+		if st, err := os.Lstat(seen); err == nil && !st.IsDir() {
+			return fmt.Errorf("%s exists and is not a directory", seen)
+		}
+		if err := system.MkdirOwned(seen, 0o700, u.Name); err != nil {
 			return err
 		}
 		return apply(ctx)

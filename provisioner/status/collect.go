@@ -40,7 +40,13 @@ func Collect(ctx context.Context, in *Inputs) *Report {
 		r.Serverconf.Error = errText(err)
 		r.noteRoleSection(&c, err)
 	})
-	if role(&c) != metadata.RolePrimary {
+	var seen map[string]time.Time
+	var seenErr error
+	if role(&c) == metadata.RolePrimary {
+		run(func() {
+			seen, seenErr = bounded(ctx, c.Timeout, func(context.Context) (map[string]time.Time, error) { return probeSeen(&c) })
+		})
+	} else {
 		r.Sync = &Sync{Log: c.SyncLog, DisabledFlag: c.SyncDisabledFlag}
 		run(func() {
 			s, err := bounded(ctx, c.Timeout, func(context.Context) (Sync, error) { return probeSync(&c) })
@@ -60,6 +66,9 @@ func Collect(ctx context.Context, in *Inputs) *Report {
 		r.HealthCheck = h
 	})
 	wg.Wait()
+	if r.Primary != nil {
+		r.Primary.LastSeen, r.Primary.LastSeenError = lastSeenOf(c.Doc, seen), errText(seenErr)
+	}
 
 	r.Problems = judge(r, &c)
 	r.Healthy = len(r.Problems) == 0

@@ -37,6 +37,10 @@
 //	  .replayLagBytes           current WAL position minus replayLsn, or null
 //	  .replayLagSeconds         replay_lag in seconds, or null (idle, or before PostgreSQL 10)
 //	primary.missing             [string] expected secondaries with no replication connection
+//	primary.lastSeen            {name: time} for every secondary the role document lists: when it last
+//	                            started a configuration sync (RFC 3339), as serve-sync records it in the
+//	                            sync user's home (seen/NAME); null when never, or when unreadable
+//	primary.lastSeenError       why the records could not be read; omitted when empty
 //	primary.error               omitted when empty
 //	secondary                   null unless the role is secondary
 //	secondary.inRecovery        bool or null

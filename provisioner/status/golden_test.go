@@ -27,13 +27,13 @@ func goldenReports() map[string]*Report {
 		}
 	}
 	primary := base()
-	primary.Problems = []string{"secondary ss3 is not connected"}
+	primary.Problems = []string{"secondary ss3 is not connected", "secondary ss3 has not been seen for 14m0s"}
 	primary.Node = Node{Role: "primary", Name: "ss1", Cluster: "c1", Source: "frozen:/var/lib/xroad-node/metadata.yaml"}
 	primary.Primary = &PrimaryState{InRecovery: ptr(false), Missing: []string{"ss3"}, Secondaries: []Standby{{
 		Name: "ss2", Expected: true, ClientAddr: "10.0.0.2", State: "streaming", SyncState: "async",
 		SentLSN: "0/4058A40", WriteLSN: "0/4058A40", FlushLSN: "0/4058A40", ReplayLSN: "0/4058A40",
 		ReplayLagBytes: ptr(int64(0)), ReplayLagSeconds: ptr(0.000734),
-	}}}
+	}}, LastSeen: map[string]*time.Time{"ss2": ptr(at.Add(-20 * time.Second)), "ss3": ptr(at.Add(-14 * time.Minute))}}
 	primary.Provisioning = Provisioning{Provisioned: true, Done: []string{"stop-services", "tls"}, Pending: []string{},
 		Result: &Result{Status: "provisioned", Time: at.Add(-time.Hour), Attempts: []Attempt{}}, MovedAside: []MovedAside{}}
 	made := at.Add(-time.Hour)
@@ -134,6 +134,9 @@ func TestJSONKeysAreDocumented(t *testing.T) {
 		if r.Sync != nil {
 			r.Sync.Error = "x"
 		}
+		if r.Primary != nil {
+			r.Primary.LastSeenError = "x"
+		}
 		if cs := r.CentralServer; cs != nil {
 			cs.Error = "x"
 			if cs.HACluster != nil {
@@ -157,7 +160,9 @@ func keys(v any) []string {
 	case map[string]any:
 		for k, x := range v {
 			out = append(out, k)
-			out = append(out, keys(x)...)
+			if k != "lastSeen" { // keyed by node names
+				out = append(out, keys(x)...)
+			}
 		}
 	case []any:
 		for _, x := range v {

@@ -42,6 +42,10 @@ type Inputs struct {
 	State            *nodestate.State
 	SyncLog          string
 	SyncDisabledFlag string
+	// SyncHome is the sync user's home on a primary, where serve-sync
+	// records when each secondary last synced (syncserve.LastSeen); empty
+	// when unknown.
+	SyncHome string
 	// SocketDir is the PostgreSQL Unix socket directory.
 	SocketDir string
 	Systemd   UnitStater
@@ -54,7 +58,9 @@ type Inputs struct {
 
 	// Timeout bounds each probe.
 	Timeout time.Duration
-	// SyncMaxAge is how old the last sync may be on a healthy secondary.
+	// SyncMaxAge is how old the last sync may be on a healthy secondary,
+	// and how long the primary may have not seen a secondary that does not
+	// stream before that is named.
 	SyncMaxAge time.Duration
 	// MaxLagBytes is how far replay may trail receive on a healthy secondary.
 	MaxLagBytes int64
@@ -87,6 +93,9 @@ func NodeInputs(ctx context.Context, root string) *Inputs {
 		CenterAPIKeyFile: filepath.Join(root, CenterAPIKeyFile),
 	}
 	in.Facts, in.FactsErr = st.Facts()
+	if in.Facts != nil {
+		in.SyncHome = filepath.Join(root, in.Facts.SyncUser.Home)
+	}
 	d, err := bounded(ctx, DefaultTimeout, func(context.Context) (*nodestate.Document, error) { return st.Document() })
 	in.DocErr = err
 	if d != nil {

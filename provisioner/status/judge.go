@@ -38,7 +38,7 @@ func judge(r *Report, c *Inputs) []string {
 	switch role(c) {
 	case metadata.RolePrimary:
 		if up {
-			p = append(p, primaryProblems(r.Primary)...)
+			p = append(p, primaryProblems(r.Primary, r.Time, c.SyncMaxAge)...)
 		}
 	case metadata.RoleSecondary:
 		if up {
@@ -92,7 +92,9 @@ func serverconfProblems(s *Serverconf) []string {
 	return p
 }
 
-func primaryProblems(s *PrimaryState) []string {
+// primaryProblems judges replication; a secondary that does not stream
+// also says when it was last seen syncing, if long ago.
+func primaryProblems(s *PrimaryState, now time.Time, maxAge time.Duration) []string {
 	if s == nil {
 		return nil
 	}
@@ -103,12 +105,19 @@ func primaryProblems(s *PrimaryState) []string {
 	if s.InRecovery != nil && *s.InRecovery {
 		p = append(p, "the primary's serverconf instance is in recovery")
 	}
+	seen := func(name string) {
+		if msg := s.seenProblem(name, now, maxAge); msg != "" {
+			p = append(p, msg)
+		}
+	}
 	for _, m := range s.Missing {
 		p = append(p, fmt.Sprintf("secondary %s is not connected", m))
+		seen(m)
 	}
 	for _, sb := range s.Secondaries {
 		if sb.Expected && sb.State != "streaming" {
 			p = append(p, fmt.Sprintf("secondary %s is %s, not streaming", sb.Name, sb.State))
+			seen(sb.Name)
 		}
 	}
 	return p

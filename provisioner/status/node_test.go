@@ -62,7 +62,8 @@ func TestNodeInputsFromARealKit(t *testing.T) {
 			if in.DocErr != nil || in.FactsErr != nil || in.DocSource != "frozen:"+nodestate.FrozenFile {
 				t.Fatalf("doc %v (%s), facts %v", in.DocErr, in.DocSource, in.FactsErr)
 			}
-			if in.SyncLog != filepath.Join(root, units.SyncLog) || in.State.Dir() != filepath.Join(root, nodestate.Dir) {
+			if in.SyncLog != filepath.Join(root, units.SyncLog) || in.State.Dir() != filepath.Join(root, nodestate.Dir) ||
+				in.SyncHome != filepath.Join(root, facts.SyncUser.Home) {
 				t.Fatalf("paths not under root: %+v", in)
 			}
 			r := Collect(context.Background(), in)

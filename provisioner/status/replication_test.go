@@ -14,6 +14,7 @@ import (
 	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/pg"
 	"xroad-appliance/provisioner/pg/pgtest"
+	"xroad-appliance/provisioner/syncserve"
 )
 
 // cluster is a primary and a standby streaming from it as ss2, the way a
@@ -39,7 +40,7 @@ func provisionedInputs(t *testing.T, inst *pgtest.Instance, doc *metadata.Docume
 	in := &Inputs{Doc: doc, DocSource: "frozen:test", Facts: facts, SocketDir: inst.Socket,
 		Systemd: unitStates{facts.PG.Serverconf.Unit + ".service": "active"},
 		State:   nodestate.Open(filepath.Join(dir, "state")), SyncLog: filepath.Join(dir, "slave-sync.log"),
-		SyncDisabledFlag: filepath.Join(dir, "sync-disabled"), Timeout: 10 * time.Second}
+		SyncDisabledFlag: filepath.Join(dir, "sync-disabled"), SyncHome: seenHome(t, nil), Timeout: 10 * time.Second}
 	writeFile(t, filepath.Join(in.State.Dir(), "provisioned"), "")
 	return in
 }
@@ -66,6 +67,9 @@ func TestReplication(t *testing.T) {
 
 	t.Run("primary with a missing secondary", func(t *testing.T) {
 		in := provisionedInputs(t, c.primary, testDoc(metadata.RolePrimary, "ss1", "ss2", "ss3"))
+		if err := syncserve.Seen(in.SyncHome, "ss2", time.Now()); err != nil {
+			t.Fatal(err)
+		}
 		r := waitReport(t, in, func(r *Report) bool {
 			// write, flush and replay stay empty until the standby's first reply
 			return r.Primary != nil && len(r.Primary.Secondaries) == 1 &&
@@ -79,7 +83,10 @@ func TestReplication(t *testing.T) {
 		if !slices.Equal(r.Primary.Missing, []string{"ss3"}) || *r.Primary.InRecovery {
 			t.Fatalf("primary = %+v", r.Primary)
 		}
-		if r.Healthy || !slices.Equal(r.Problems, []string{"secondary ss3 is not connected"}) {
+		if r.Primary.LastSeen["ss2"] == nil || r.Primary.LastSeen["ss3"] != nil || r.Primary.LastSeenError != "" {
+			t.Fatalf("last seen %v, %s", r.Primary.LastSeen, r.Primary.LastSeenError)
+		}
+		if r.Healthy || !slices.Equal(r.Problems, []string{"secondary ss3 is not connected", "secondary ss3 has never been seen"}) {
 			t.Fatalf("healthy %v, problems %q", r.Healthy, r.Problems)
 		}
 		if r.Sync != nil || r.Secondary != nil {
@@ -87,7 +94,7 @@ func TestReplication(t *testing.T) {
 		}
 		text := textOf(t, r)
 		t.Logf("status on the primary:\n%s", text)
-		for _, want := range []string{"1 of 2 expected secondaries streaming; missing: ss3", "ss2 ", "streaming", "ss3 ", "missing"} {
+		for _, want := range []string{"1 of 2 expected secondaries streaming; missing: ss3 (never seen)", "ss2 ", "streaming", "ss3 ", "missing, never seen"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("table lacks %q:\n%s", want, text)
 			}

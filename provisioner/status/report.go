@@ -57,6 +57,11 @@ type PrimaryState struct {
 	Secondaries []Standby `json:"secondaries"`
 	Missing     []string  `json:"missing"`
 	Error       string    `json:"error,omitempty"`
+	// LastSeen is, for each secondary the document lists, when it last
+	// started a configuration sync (serve-sync's record); nil when never or
+	// when LastSeenError says the records could not be read.
+	LastSeen      map[string]*time.Time `json:"lastSeen"`
+	LastSeenError string                `json:"lastSeenError,omitempty"`
 }
 
 // Standby is one row of pg_stat_replication.

@@ -100,7 +100,17 @@ func (r *Report) primaryText() string {
 	}
 	text := fmt.Sprintf("%d of %d expected secondaries streaming", streaming, streaming+len(p.Missing)+notStreaming(p))
 	if len(p.Missing) > 0 {
-		text += "; missing: " + strings.Join(p.Missing, ", ")
+		var missing []string
+		for _, m := range p.Missing {
+			if seen := p.seenText(m, r.Time); seen != "" {
+				m += " (" + seen + ")"
+			}
+			missing = append(missing, m)
+		}
+		text += "; missing: " + strings.Join(missing, ", ")
+	}
+	if p.LastSeenError != "" {
+		text += "; last syncs unknown: " + p.LastSeenError
 	}
 	return text
 }
@@ -203,15 +213,17 @@ func (r *Report) writeStandbys(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SECONDARY\tCLIENT\tSTATE\tSENT\tWRITE\tFLUSH\tREPLAY\tLAG")
 	for _, s := range r.Primary.Secondaries {
-		name := s.Name
+		name, state := s.Name, orDash(s.State)
 		if !s.Expected {
 			name += " (unexpected)"
+		} else if s.State != "streaming" {
+			state = r.Primary.withSeen(state, s.Name, r.Time)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orDash(name), orDash(s.ClientAddr), orDash(s.State),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orDash(name), orDash(s.ClientAddr), state,
 			orDash(s.SentLSN), orDash(s.WriteLSN), orDash(s.FlushLSN), orDash(s.ReplayLSN), replayLagText(s))
 	}
 	for _, m := range r.Primary.Missing {
-		fmt.Fprintf(tw, "%s\t-\tmissing\t-\t-\t-\t-\t-\n", m)
+		fmt.Fprintf(tw, "%s\t-\t%s\t-\t-\t-\t-\t-\n", m, r.Primary.withSeen("missing", m, r.Time))
 	}
 	return tw.Flush()
 }

@@ -1,6 +1,7 @@
 // Package syncserve is the forced command of the secondaries' keys on the
 // primary: it lets an SSH session run rsync only as a read-only sender of
-// /etc/xroad, whatever the client asked for.
+// /etc/xroad, whatever the client asked for, and records when each member
+// last synced.
 package syncserve
 
 import (

@@ -65,6 +65,22 @@ func FileIs(path string, content []byte, mode os.FileMode, owner string) (bool, 
 	return bytes.Equal(have, content), nil
 }
 
+// DirIs reports whether path is a directory, not a link to one, with
+// exactly this mode and owner.
+func DirIs(path string, mode os.FileMode, owner string) (bool, error) {
+	st, err := os.Lstat(path)
+	if os.IsNotExist(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !st.IsDir() || st.Mode().Perm() != mode.Perm() {
+		return false, nil
+	}
+	return OwnedBy(st, owner)
+}
+
 // OwnedBy reports whether a file belongs to owner ("user:group").
 func OwnedBy(st os.FileInfo, owner string) (bool, error) {
 	uid, gid, err := Owner(owner)

@@ -77,6 +77,12 @@ func securityServerCluster(t *testing.T, profile string) {
 			if strings.Join(streaming, ",") != "ss2:streaming,ss3:streaming" || len(s.Primary.Missing) != 0 {
 				t.Errorf("status on the primary: secondaries %v, missing %v", streaming, s.Primary.Missing)
 			}
+			// Both secondaries are healthy, so each has synced through serve-sync.
+			for _, name := range []string{"ss2", "ss3"} {
+				if s.Primary.LastSeen[name] == nil {
+					t.Errorf("status on the primary: no sync of %s seen: %v %s", name, s.Primary.LastSeen, s.Primary.LastSeenError)
+				}
+			}
 		}
 	})
 
@@ -163,6 +169,7 @@ func securityServerCluster(t *testing.T, profile string) {
 			{all(ss1, ss2, ss3), "/etc/xroad/db.properties", "640 xroad:xroad"},
 			{all(ss1), "/home/xroad-slave/.ssh", "755 root:root"},
 			{all(ss1), "/home/xroad-slave/.ssh/authorized_keys", "644 root:root"},
+			{all(ss1), "/home/xroad-slave/seen", "700 xroad-slave:xroad"},
 			{all(ss2, ss3), "/var/lib/xroad/.ssh", "700 xroad:xroad"},
 			{all(ss2, ss3), "/var/lib/xroad/.ssh/id_ed25519", "600 xroad:xroad"},
 			{all(ss2, ss3), "/var/lib/xroad/.ssh/known_hosts", "600 xroad:xroad"},
