@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,6 +137,7 @@ func runSecurityServer(ctx context.Context, c *caseRun) {
 		{"handover", cl.handover},
 		{"promote", cl.promote},
 		{"repoint", cl.repoint},
+		{"forget", cl.forget},
 	}
 	for _, s := range steps {
 		if s.fn == nil {
@@ -169,7 +172,7 @@ func (cl *ssCluster) primarySetup(ctx context.Context) (string, error) {
 	if err := p.createInstance(tmpl, true, p.facts.PG.Serverconf.Instance); err != nil {
 		return "", err
 	}
-	if err := p.converge(ctx, securityserver.Plan(p.ss(p.doc, 0)), "local-access", "replication", "serverconf-start", "roles"); err != nil {
+	if err := p.converge(ctx, securityserver.Plan(p.ss(p.doc, 0)), "local-access", "replication", "serverconf-start", "roles", "members"); err != nil {
 		return "", fmt.Errorf("%w\n%s", err, p.srv.logTail())
 	}
 	f := p.facts.PG
@@ -364,7 +367,7 @@ func (cl *ssCluster) addSecondary(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := p.converge(ctx, securityserver.MembersPlan(p.ss(next, 0)), "replication", "serverconf-reload", "roles"); err != nil {
+	if err := p.converge(ctx, securityserver.MembersPlan(p.ss(next, 0)), "replication", "serverconf-reload", "roles", "members"); err != nil {
 		return "", fmt.Errorf("%w\n%s", err, p.srv.logTail())
 	}
 	p.doc = next
@@ -534,7 +537,7 @@ func (cl *ssCluster) promote(ctx context.Context) (string, error) {
 		return "", err
 	}
 	plan := securityserver.PromotePlan(s.ss(promoted, 0))
-	if err := s.converge(ctx, plan, "promote", "replication", "local-access", "serverconf-restart", "roles"); err != nil {
+	if err := s.converge(ctx, plan, "promote", "replication", "local-access", "serverconf-restart", "roles", "members"); err != nil {
 		return "", fmt.Errorf("%w\n%s", err, s.srv.logTail())
 	}
 	var in bool
@@ -607,4 +610,66 @@ func (cl *ssCluster) repoint(ctx context.Context) (string, error) {
 		verb = "reload"
 	}
 	return fmt.Sprintf("%d secondaries follow %s after a %s", len(others), p.name, verb), nil
+}
+
+// forget: xroad-node forget's database part on the promoted primary, for a
+// secondary that is gone: its role is dropped, the WAL retention shrinks
+// with a reload, and the member record, which every secondary replays,
+// lists the others only.
+func (cl *ssCluster) forget(ctx context.Context) (string, error) {
+	p := cl.secondary[0]
+	others := cl.secondary[1:]
+	gone, stay := others[len(others)-1], others[:len(others)-1]
+	if err := gone.srv.stop(ctx); err != nil {
+		return "", err
+	}
+	next, err := p.doc.Forgotten(gone.name)
+	if err != nil {
+		return "", err
+	}
+	retention := func() (string, error) {
+		var v string
+		err := p.query(ctx, "SELECT setting || coalesce(unit, '') FROM pg_settings WHERE name = "+pg.Literal(p.facts.PG.WalRetentionKey), &v)
+		return v, err
+	}
+	before, err := retention()
+	if err != nil {
+		return "", err
+	}
+	if err := p.converge(ctx, securityserver.ForgetPlan(p.ss(next, 0)), "replication", "serverconf-reload", "former-roles", "members"); err != nil {
+		return "", fmt.Errorf("%w\n%s", err, p.srv.logTail())
+	}
+	p.doc = next
+	var roles int
+	if err := p.query(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = "+pg.Literal(gone.name), &roles); err != nil || roles != 0 {
+		return "", fmt.Errorf("%s's role remains (%d, %v)", gone.name, roles, err)
+	}
+	after, err := retention()
+	if err != nil {
+		return "", err
+	}
+	if after == before {
+		return "", fmt.Errorf("%s stayed %s with one secondary fewer", p.facts.PG.WalRetentionKey, before)
+	}
+	var want []string
+	for _, m := range next.Secondaries {
+		want = append(want, m.Name)
+	}
+	sort.Strings(want)
+	err = cl.parallel(append([]*node{p}, stay...), func(n *node) error {
+		return waitFor(ctx, 30*time.Second, "the member record without "+gone.name, func() (bool, error) {
+			recorded, err := securityserver.ReplicatedMembers(ctx, n.srv.port)
+			var got []string
+			for _, m := range recorded {
+				got = append(got, m.Name)
+			}
+			return slices.Equal(got, want), err
+		})
+	})
+	if err != nil {
+		return "", err
+	}
+	cl.secondary = append([]*node{p}, stay...)
+	return fmt.Sprintf("%s forgotten: role dropped, %s %s → %s, the record of %d members replayed on every secondary",
+		gone.name, p.facts.PG.WalRetentionKey, before, after, len(want)), nil
 }

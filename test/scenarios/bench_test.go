@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,6 +88,73 @@ func BenchmarkTenSecondaries(b *testing.B) {
 	b.ReportMetric(avg, "s/converged-11-nodes")
 }
 
+// BenchmarkJoin boots a primary from its kit and, once it is provisioned,
+// secondaries from the one join user-data at once: one, then eight. It
+// prints `join nodes=N converged_s=X` (from the joiners' boot to the
+// cluster converged) and the ratio of eight joins to one. Target: 1.5.
+func BenchmarkJoin(b *testing.B) {
+	imageLayers(b)
+	converged := map[int]float64{}
+	for _, joiners := range []int{1, 8} {
+		var total time.Duration
+		for i := 0; i < b.N; i++ {
+			total += joinBoot(b, joiners)
+		}
+		avg := total.Seconds() / float64(b.N)
+		converged[joiners] = avg
+		fmt.Printf("join nodes=%d converged_s=%.1f\n", joiners+1, avg)
+		b.ReportMetric(avg, fmt.Sprintf("s/converged-%d-joiners", joiners))
+	}
+	fmt.Printf("join ratio joiners=8/joiners=1 %.2f\n", converged[8]/converged[1])
+}
+
+// joinBoot provisions a primary, then boots n joiners at once and returns
+// the time until the cluster converged, printing each joiner's breakdown.
+func joinBoot(b *testing.B, joiners int) time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	tc := newJoinCluster(b)
+	primary := tc.boot(b, "ss1")
+	waitProvisioned(b, ctx, primary)
+	ud, err := os.ReadFile(tc.kit.Join.UserData)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	nodes := []*cluster.Node{primary}
+	for i := 0; i < joiners; i++ {
+		n := tc.createJoiner(b, "ss"+strconv.Itoa(2+i), tc.Addr(12+i), ud)
+		if err := n.Start(); err != nil {
+			b.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	took := waitConverged(b, ctx, nodes, start)
+	for _, n := range nodes[1:] {
+		fmt.Print(bootBreakdown(ctx, n))
+	}
+	for _, n := range nodes {
+		n.Destroy()
+	}
+	return took
+}
+
+// waitConverged waits until every node's status says the cluster converged
+// and returns the time since start.
+func waitConverged(b *testing.B, ctx context.Context, nodes []*cluster.Node, start time.Time) time.Duration {
+	for {
+		view := clusterstatus.Collect(ctx, nodes)
+		ok, waiting := view.Converged()
+		if ok {
+			return time.Since(start)
+		}
+		if ctx.Err() != nil {
+			b.Fatalf("not converged: %s", waiting)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // clusterBoot boots a primary and n secondaries at once and returns the
 // time until the cluster converged, printing each node's breakdown.
 func clusterBoot(b *testing.B, secondaries int) time.Duration {
@@ -98,18 +166,7 @@ func clusterBoot(b *testing.B, secondaries int) time.Duration {
 	for i := 0; i < secondaries; i++ {
 		nodes = append(nodes, tc.boot(b, "ss"+strconv.Itoa(2+i)))
 	}
-	for {
-		view := clusterstatus.Collect(ctx, nodes)
-		ok, waiting := view.Converged()
-		if ok {
-			break
-		}
-		if ctx.Err() != nil {
-			b.Fatalf("not converged: %s", waiting)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	took := time.Since(start)
+	took := waitConverged(b, ctx, nodes, start)
 	for _, n := range nodes {
 		fmt.Print(bootBreakdown(ctx, n))
 	}
