@@ -400,7 +400,7 @@ func yamlCases(base []byte, firstKey string) []corpus {
 
 func specCases(t *testing.T) []corpus {
 	demo := repoFile(t, "test/demo/cluster.yaml")
-	rich := string(demo) + "publicName: ss.example.org\noptions:\n  healthCheckPort: 5588\n  healthCheckInterface: 0.0.0.0\n  pooledConnections: false\nadminUser:\n  name: xroad-admin\n"
+	rich := string(demo) + "publicName: ss.example.org\noptions:\n  healthCheckPort: 5588\n  healthCheckInterface: 0.0.0.0\n  pooledConnections: false\njoin:\n  port: 5590\n  ttl: 24h\n  uses: 3\nadminUser:\n  name: xroad-admin\n"
 	cs := "cluster: cs\nprofile: ubuntu-24.04\ncentralServer:\n  database:\n    primary: {name: db1, address: 10.0.0.21}\n    standbys:\n      - {name: db2, address: 10.0.0.22}\n    port: 5432\n    name: centerui\n  nodes:\n    - {name: cs1, address: 10.0.0.11, haNodeName: site_a}\n    - {name: cs2, address: 10.0.0.12}\n  admin: xrdadmin\n"
 	var out []corpus
 	out = append(out, walkMutations(t, []byte(rich))...)
@@ -439,7 +439,7 @@ func specCases(t *testing.T) []corpus {
 		{"address-localhost", r("address: 10.77.0.11", "address: localhost"), "primary.address"},
 		{"address-broadcast", r("address: 10.77.0.11", "address: 255.255.255.255"), "primary.address"},
 		{"address-multicast", r("address: 10.77.0.11", "address: 239.1.1.1"), "primary.address"},
-		{"no-secondaries", r("secondaries:\n  - {name: ss2, address: 10.77.0.12}\n  - {name: ss3, address: 10.77.0.13}\n", "secondaries: []\n"), "secondaries"},
+		{"no-secondaries", []byte(strings.Replace(strings.Replace(rich, "secondaries:\n  - {name: ss2, address: 10.77.0.12}\n  - {name: ss3, address: 10.77.0.13}\n", "secondaries: []\n", 1), "join:\n  port: 5590\n  ttl: 24h\n  uses: 3\n", "", 1)), "secondaries"},
 		{"port-zero", r("healthCheckPort: 5588", "healthCheckPort: 0"), "options.healthCheckPort"},
 		{"port-too-large", r("healthCheckPort: 5588", "healthCheckPort: 70000"), "options.healthCheckPort"},
 		{"port-overflow", r("healthCheckPort: 5588", "healthCheckPort: 99999999999999999999"), "options.healthCheckPort"},
@@ -447,6 +447,13 @@ func specCases(t *testing.T) []corpus {
 		{"interface-name", r("healthCheckInterface: 0.0.0.0", "healthCheckInterface: 'eth0; rm -rf /'"), "options.healthCheckInterface"},
 		{"pooled-yes", r("pooledConnections: false", "pooledConnections: yes"), "options.pooledConnections"},
 		{"public-name-space", r("publicName: ss.example.org", "publicName: 'ss example'"), "publicName"},
+		{"join-port-reserved", r("port: 5590", "port: 5433"), "join.port"},
+		{"join-port-health-check", r("port: 5590", "port: 5588"), "join.port"},
+		{"join-ttl-garbage", r("ttl: 24h", "ttl: "+secret), "join.ttl"},
+		{"join-ttl-negative", r("ttl: 24h", "ttl: -1h"), "join.ttl"},
+		{"join-uses-negative", r("uses: 3", "uses: -1"), "join.uses"},
+		{"join-token-in-spec", r("uses: 3", "uses: 3\n  token: abcdef.0123456789abcdef"), "unknown key under join"},
+		{"cs-join", []byte(cs + "join: {}\n"), "join"},
 		{"admin-reserved", r("name: xroad-admin", "name: postgres"), "adminUser.name"},
 		{"both-kinds", []byte(cs + "primary: {name: p, address: 10.0.0.1}\n"), "primary"},
 		{"cs-database-on-rhel-7", []byte(strings.Replace(cs, "profile: ubuntu-24.04", "profile: rhel-7", 1)), "profile"},

@@ -24,6 +24,8 @@ type material struct {
 	hostKeys      map[string]*sshKey  // every security server's SSH host key
 	userKeys      map[string]*sshKey  // every security server's xroad user key
 	certs         map[string]*certKey // every node's PostgreSQL certificate
+	// join is the token of a spec with a join section, new on every run.
+	join *joinToken
 }
 
 // makeMaterial generates what is missing; with prev it keeps what still fits.
@@ -48,6 +50,9 @@ func (m *material) clusterSecrets(spec *Spec, prev *previousKit, now time.Time) 
 		prevAdmin = prev.admin
 	}
 	if m.admin, m.adminPassword, err = adminUser(spec.AdminUser, prevAdmin); err != nil {
+		return err
+	}
+	if m.join, err = newJoinToken(spec.Join, now); err != nil {
 		return err
 	}
 	if prev != nil {
@@ -94,12 +99,14 @@ func keptOrNewSSHKey(kept *sshKey, facts *profiles.Facts, comment string) (*sshK
 
 // kitPlan is one kit, complete in memory before anything is written.
 type kitPlan struct {
-	spec       *Spec
-	facts      *profiles.Facts
-	material   *material
-	nodes      []*nodePlan
-	generation int
-	created    time.Time
+	spec     *Spec
+	facts    *profiles.Facts
+	material *material
+	nodes    []*nodePlan
+	// joinUserData is join/user-data, or nil without a join section.
+	joinUserData []byte
+	generation   int
+	created      time.Time
 }
 
 // nodePlan is one node's rendered seed.
@@ -143,7 +150,7 @@ func (m *material) securityServerPlans(spec *Spec) []*nodePlan {
 // every secondary with theirs.
 func (m *material) document(spec *Spec, n Node, role metadata.Role) *metadata.Document {
 	host, user := m.hostKeys[n.Name], m.userKeys[n.Name]
-	return &metadata.Document{
+	d := &metadata.Document{
 		Version:            metadata.Version,
 		Cluster:            spec.Cluster,
 		Role:               role,
@@ -157,6 +164,10 @@ func (m *material) document(spec *Spec, n Node, role metadata.Role) *metadata.Do
 		PublicName:         spec.PublicName,
 		AdminUser:          m.admin,
 	}
+	if role == metadata.RolePrimary {
+		d.Join = m.joinSection(spec)
+	}
+	return d
 }
 
 // tls is node name's certificate material as its document carries it.

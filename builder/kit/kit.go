@@ -43,6 +43,8 @@ type Result struct {
 	// AdminUser is the X-Road admin user's name; AdminPassword its password
 	// when this run made it (shown once: the kit keeps only the hash), else "".
 	AdminUser, AdminPassword string
+	// Join is the joining secondaries' seed, when the spec has a join section.
+	Join *JoinResult
 }
 
 // NodeResult is one node's part of the kit.
@@ -117,7 +119,11 @@ func Generate(spec Spec, facts *profiles.Facts, outDir string, opts Options) (*R
 	if err != nil {
 		return nil, fmt.Errorf("kit: %w", err)
 	}
-	k := &kitPlan{spec: &spec, facts: facts, material: m, nodes: nodes, generation: 1, created: now().UTC()}
+	joinUserData, err := m.joinUserData(&spec)
+	if err != nil {
+		return nil, fmt.Errorf("kit: %w", err)
+	}
+	k := &kitPlan{spec: &spec, facts: facts, material: m, nodes: nodes, joinUserData: joinUserData, generation: 1, created: now().UTC()}
 	if prev != nil {
 		k.generation = prev.state.Generation + 1
 	}
@@ -185,6 +191,9 @@ func (k *kitPlan) result(outDir, previousDir string) *Result {
 			Dir: dir, SeedISO: filepath.Join(dir, "seed.iso"),
 			InstanceID: n.instanceID, Generation: n.generation, Changed: n.changed,
 		})
+	}
+	if j := k.material.join; j != nil {
+		r.Join = &JoinResult{UserData: filepath.Join(outDir, joinUserDataName), TokenID: j.token.ID, Expires: j.expires}
 	}
 	return r
 }

@@ -45,6 +45,7 @@ const (
 //	nodes/NAME/                   user-data, meta-data, seed.iso, ca.crt, server.crt, server.key,
 //	                              and on security servers ssh_host_TYPE_key[.pub] (host key),
 //	                              id_TYPE[.pub] (xroad user key)
+//	join/user-data                with a join section: every joining secondary's user-data
 func (k *kitPlan) write(root string) error {
 	m := k.material
 	spec, err := k.spec.Marshal()
@@ -64,7 +65,12 @@ func (k *kitPlan) write(root string) error {
 	if err := os.Chmod(root, modeDir); err != nil {
 		return err
 	}
-	for _, d := range []string{"ca", "nodes"} {
+	dirs := []string{"ca", "nodes"}
+	if k.joinUserData != nil {
+		dirs = append(dirs, filepath.Dir(joinUserDataName))
+		files = append(files, kitFile{joinUserDataName, k.joinUserData, modeSecret})
+	}
+	for _, d := range dirs {
 		if err := os.Mkdir(filepath.Join(root, d), modeDir); err != nil {
 			return err
 		}

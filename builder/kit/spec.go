@@ -41,6 +41,9 @@ type Spec struct {
 	// AdminUser is the X-Road admin user of every X-Road node; DefaultAdminUser
 	// with a password the kit makes when absent.
 	AdminUser *AdminUser `yaml:"adminUser,omitempty"`
+	// Join lets secondaries join a security-server cluster by token.
+	// ParseSpec starts it from DefaultJoin.
+	Join *JoinSpec `yaml:"join,omitempty"`
 }
 
 // Node is one cluster member: its name (the PostgreSQL certificate CN, the
@@ -94,6 +97,9 @@ func decodeSpec(data []byte) (*Spec, error) {
 	if cs := doc.Value("centralServer"); cs != nil && cs.Kind == yaml.MappingNode {
 		s = Spec{CentralServer: DefaultCentralServer()}
 	}
+	if j := doc.Value("join"); j != nil && j.Kind == yaml.MappingNode {
+		s.Join = DefaultJoin()
+	}
 	if err := doc.Decode(&s); err != nil {
 		return nil, err
 	}
@@ -145,8 +151,8 @@ func (s *Spec) Validate() error {
 	if err := seen.add("primary", s.Primary); err != nil {
 		return err
 	}
-	if len(s.Secondaries) == 0 {
-		return fieldErr("secondaries", "missing; a cluster needs at least one secondary")
+	if len(s.Secondaries) == 0 && s.Join == nil {
+		return fieldErr("secondaries", "missing; a cluster needs at least one secondary, or a join section to let them join")
 	}
 	if len(s.Secondaries) > metadata.MaxSecondaries {
 		return fieldErr("secondaries", "%d listed; a cluster has at most %d secondaries", len(s.Secondaries), metadata.MaxSecondaries)
@@ -161,7 +167,10 @@ func (s *Spec) Validate() error {
 			return err
 		}
 	}
-	return s.validateOptions()
+	if err := s.validateOptions(); err != nil {
+		return err
+	}
+	return s.Join.validate(s.Options.HealthCheckPort)
 }
 
 // noSecurityServerFields refuses a spec that mixes both kinds of cluster.
@@ -176,6 +185,8 @@ func (s *Spec) noSecurityServerFields() error {
 		return fieldErr("options", why)
 	case s.PublicName != "":
 		return fieldErr("publicName", why)
+	case s.Join != nil:
+		return fieldErr("join", why)
 	}
 	return nil
 }

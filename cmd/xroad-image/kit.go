@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 	"xroad-appliance/builder/outdir"
 
 	"xroad-appliance/builder/kit"
@@ -58,6 +59,10 @@ func kitCommand() *cli.Command {
 			}
 			for _, n := range res.Nodes {
 				fmt.Printf("%-14s %-10s %-16s %s\n", n.Role, n.Name, n.Address, n.SeedISO)
+			}
+			if j := res.Join; j != nil {
+				// The token by ID only: its secret stays in the files.
+				fmt.Printf("joining secondaries boot with %s (token %s, valid until %s)\n", j.UserData, j.TokenID, j.Expires.Format(time.RFC3339))
 			}
 			if res.AdminPassword != "" {
 				// Shown this once: the kit holds only the hash.
