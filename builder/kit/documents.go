@@ -211,7 +211,7 @@ func (pl *nodePlan) render() error {
 	if err != nil {
 		return fmt.Errorf("role document: %w", err)
 	}
-	if pl.userData, err = renderUserData(doc); err != nil {
+	if pl.userData, err = metadata.ToUserData(doc); err != nil {
 		return fmt.Errorf("user-data: %w", err)
 	}
 	return nil

@@ -114,7 +114,7 @@ func (m *material) joinUserData(spec *Spec) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("join document: %w", err)
 	}
-	return renderUserData(doc)
+	return metadata.ToUserData(doc)
 }
 
 // JoinResult is what a kit with a join section tells the operator: where

@@ -769,7 +769,7 @@ func downgrade(t *testing.T, dir string, spec *Spec) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ud, err := renderUserData(doc)
+		ud, err := metadata.ToUserData(doc)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 
 	"gopkg.in/yaml.v3"
-
-	"xroad-appliance/provisioner/metadata"
 )
 
 // passwordAlphabet is URL safe: the password travels through YAML, pgpass
@@ -28,31 +26,6 @@ func newPassword() (string, error) {
 		b[i] = passwordAlphabet[b[i]&63]
 	}
 	return string(b), nil
-}
-
-// cloudConfig is the part of #cloud-config the kit writes. Nothing else is
-// set or turned off: the image decides which cloud-init modules run.
-type cloudConfig struct {
-	WriteFiles []cloudFile `yaml:"write_files"`
-}
-
-type cloudFile struct {
-	Path        string `yaml:"path"`
-	Owner       string `yaml:"owner"`
-	Permissions string `yaml:"permissions"`
-	Content     string `yaml:"content"`
-}
-
-// renderUserData wraps the role document in a write_files entry; write_files
-// runs early and keeps the 0600 mode, so the secrets never sit world-readable.
-func renderUserData(doc []byte) ([]byte, error) {
-	cc := cloudConfig{WriteFiles: []cloudFile{{
-		Path:        metadata.RoleFile,
-		Owner:       "root:root",
-		Permissions: "0600",
-		Content:     string(doc),
-	}}}
-	return marshalYAML("#cloud-config\n", cc)
 }
 
 // metaData is NoCloud meta-data.
