@@ -228,8 +228,11 @@ func joinTokenCommand() *cli.Command {
 				return err
 			}
 			usesText := "any number of secondaries"
-			if uses > 0 {
-				usesText = fmt.Sprintf("%d secondaries", uses)
+			switch {
+			case uses == 1:
+				usesText = "one secondary"
+			case uses > 1:
+				usesText = fmt.Sprintf("at most %d secondaries", uses)
 			}
 			fmt.Printf("%s admits %s until %s; the join user-data is in %s (it holds the token: keep it like a password)\n",
 				tok, usesText, expires.Format(time.RFC3339), out)

@@ -121,7 +121,11 @@ func TestJoinByToken(t *testing.T) {
 			{"name already in the cluster", client(tok, seed.Join.CAPin), "ss3", "name already in the cluster"},
 			{"name against the naming rules", client(tok, seed.Join.CAPin), "SS_9", "must be 1-63 lowercase letters"},
 		}
+		// The service allows one request a second from an address (a
+		// burst of five); each case makes two.
+		pace := func() { time.Sleep(2 * time.Second) }
 		for _, c := range cases {
+			pace()
 			_, err := joinAs(ctx, t, tc.facts(t), c.client, c.node)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%s: joined or refused for another reason: %v (want %q)", c.name, err, c.want)
@@ -134,6 +138,7 @@ func TestJoinByToken(t *testing.T) {
 		// A replayed request: ss9 joins from here (the test is its host),
 		// then the same bytes are sent again.
 		c := client(tok, seed.Join.CAPin)
+		pace()
 		info, err := c.Discover(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -146,6 +151,7 @@ func TestJoinByToken(t *testing.T) {
 			t.Fatalf("ss9 joins: %v", err)
 		}
 		before = primaryState(t, ctx, ss1)
+		pace()
 		if _, err := c.Send(ctx, info, body, tok.MAC(body)); err == nil || !strings.Contains(err.Error(), "replayed request") {
 			t.Errorf("replayed request: %v", err)
 		}
