@@ -186,6 +186,7 @@ func TestHostileCorpus(t *testing.T) {
 	cases = append(cases, flagCases()...)
 	docs := documentCases(t)
 	cases = append(cases, docs...)
+	cases = append(cases, joinDocumentCases(t)...)
 	counts := map[string]int{}
 	for _, tc := range cases {
 		kind, _, _ := strings.Cut(tc.name, "/")
@@ -523,6 +524,7 @@ func fileCases() []hostileCase {
 		{"document", []string{"validate", "FILE"}, true},
 		{"plan", []string{"plan", "FILE", "--profile", "ubuntu-24.04"}, true},
 		{"reseed", []string{"reseed", "FILE"}, true},
+		{"ca-key", []string{"join-token", "--ca-key", "FILE", "--out", "OUT/join.yaml"}, true},
 	}
 	mkfifo := func(t *testing.T, p string) {
 		if err := syscall.Mkfifo(p, 0o600); err != nil {
@@ -605,6 +607,13 @@ func flagCases() []hostileCase {
 		{"node-plan-profile-unknown", true, []string{"plan", "REPO/test/demo/cluster.yaml", "--profile", "windows-95"}, "cluster.yaml"},
 		{"node-unknown-command", true, []string{"provison"}, `"provison"`},
 		{"node-unknown-flag", true, []string{"validate", "--bogus", "x"}, "bogus"},
+		{"node-join-token-no-out", true, []string{"join-token"}, "--out"},
+		{"node-join-token-ttl", true, []string{"join-token", "--ttl", "-1h", "--out", "OUT/join.yaml"}, "--ttl"},
+		{"node-join-token-ttl-text", true, []string{"join-token", "--ttl", "a day", "--out", "OUT/join.yaml"}, "ttl"},
+		{"node-join-token-uses", true, []string{"join-token", "--uses", "-2", "--out", "OUT/join.yaml"}, "--uses"},
+		{"node-join-token-out-exists", true, []string{"join-token", "--out", "REPO/test/demo/cluster.yaml"}, "exists"},
+		{"node-forget-no-name", true, []string{"forget"}, "name of the secondary"},
+		{"node-forget-two-names", true, []string{"forget", "ss2", "ss3"}, "name of the secondary"},
 	}
 	var out []hostileCase
 	for _, c := range cases {
@@ -676,6 +685,44 @@ func documentCases(t *testing.T) []hostileCase {
 		{"not-cloud-config", []byte("#!/bin/sh\n" + ud), "input.yaml"},
 	} {
 		add("userdata", c, c.data)
+	}
+	return out
+}
+
+// joinDocumentCases make a kit with a join section for the demo cluster and
+// turn its one join document into hostile inputs for `xroad-node validate`;
+// the token's secret must never be printed.
+func joinDocumentCases(t *testing.T) []hostileCase {
+	spec, err := kit.ParseSpec(repoFile(t, "test/demo/cluster.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Join = kit.DefaultJoin()
+	kitDir := filepath.Join(t.TempDir(), "kit")
+	res, err := kit.Generate(*spec, nil, kitDir, kit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	userData, err := os.ReadFile(res.Join.UserData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := metadata.FromUserData(userData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, seed, err := metadata.ParseSeed(doc)
+	if err != nil || seed == nil {
+		t.Fatalf("join document: %v", err)
+	}
+	tok, err := seed.Join.ParseToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []hostileCase
+	for _, c := range append(walkMutations(t, doc), yamlCases(doc, "version")...) {
+		out = append(out, hostileCase{name: "join/" + c.name, node: true, args: []string{"validate", "FILE"},
+			data: c.data, want: []string{"input.yaml", c.want}, secrets: []string{tok.Secret}})
 	}
 	return out
 }

@@ -156,6 +156,14 @@ func joinTokenCommand() *cli.Command {
 			if _, err := os.Lstat(out); !errors.Is(err, fs.ErrNotExist) {
 				return cli.UsageError{Err: fmt.Errorf("--out %s: exists; name a new file", out)}
 			}
+			var keyPEM []byte
+			var key crypto.Signer
+			if caKey != "" {
+				var err error
+				if keyPEM, key, err = readCAKey(caKey); err != nil {
+					return err
+				}
+			}
 			n, done, err := d.open(ctx)
 			if err != nil {
 				return err
@@ -164,10 +172,13 @@ func joinTokenCommand() *cli.Command {
 			if why := joinStoreCheck(n); why != "" {
 				return &operations.Refusal{Reason: "join-token: " + why}
 			}
-			var keyPEM []byte
-			if caKey != "" {
-				if keyPEM, err = readCAKey(caKey, n.Doc.TLS.CA); err != nil {
-					return err
+			ca, err := pemblock.Certificate([]byte(n.Doc.TLS.CA))
+			if err != nil {
+				return err
+			}
+			if key != nil {
+				if caPub, ok := ca.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !caPub.Equal(key.Public()) {
+					return cli.UsageError{Err: fmt.Errorf("--ca-key %s: not the key of cluster %s's CA", inputfile.Name(caKey), n.Doc.Cluster)}
 				}
 			}
 			store, err := join.OpenStore(n.State.JoinDir())
@@ -178,10 +189,6 @@ func joinTokenCommand() *cli.Command {
 				if _, err := store.CAKey(); err != nil {
 					return &operations.Refusal{Reason: fmt.Sprintf("join-token: this node has no cluster CA key (%v); pass --ca-key with the kit's", err)}
 				}
-			}
-			ca, err := pemblock.Certificate([]byte(n.Doc.TLS.CA))
-			if err != nil {
-				return err
 			}
 			tok, err := jointoken.New()
 			if err != nil {
@@ -241,27 +248,19 @@ func joinTokenCommand() *cli.Command {
 	}
 }
 
-// readCAKey reads the CA key given on the command line and checks that it
-// is the private key of the cluster CA.
-func readCAKey(path, caPEM string) ([]byte, error) {
+// readCAKey reads the CA key given on the command line: a PEM private key
+// that can sign.
+func readCAKey(path string) ([]byte, crypto.Signer, error) {
 	b, err := inputfile.Read(path)
 	if err != nil {
-		return nil, cli.UsageError{Err: err}
+		return nil, nil, cli.UsageError{Err: fmt.Errorf("--ca-key: %w", err)}
 	}
 	key, err := pemblock.Key(b)
-	if err != nil {
-		return nil, cli.UsageError{Err: fmt.Errorf("--ca-key %s: not a PEM private key", inputfile.Name(path))}
-	}
-	ca, err := pemblock.Certificate([]byte(caPEM))
-	if err != nil {
-		return nil, err
-	}
 	signer, ok := key.(crypto.Signer)
-	caPub, comparable := ca.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
-	if !ok || !comparable || !caPub.Equal(signer.Public()) {
-		return nil, cli.UsageError{Err: fmt.Errorf("--ca-key %s: not the key of this cluster's CA", inputfile.Name(path))}
+	if err != nil || !ok {
+		return nil, nil, cli.UsageError{Err: fmt.Errorf("--ca-key %s: not a PEM private key", inputfile.Name(path))}
 	}
-	return b, nil
+	return b, signer, nil
 }
 
 // loadOrJoin is the node's role document: frozen, from its seed, or, when

@@ -27,11 +27,19 @@ import (
 
 func validateCommand() *cli.Command {
 	return &cli.Command{
-		Name: "validate", Summary: "Check a role metadata document (or the user-data carrying it) offline", Args: "FILE",
+		Name: "validate", Summary: "Check a role metadata document or a join document (or the user-data carrying it) offline", Args: "FILE",
 		Run: func(_ context.Context, args []string) error {
-			doc, err := oneDocument(args)
+			if len(args) != 1 {
+				return cli.Usagef("expected one metadata file")
+			}
+			doc, seed, err := readSeed(args[0])
 			if err != nil {
 				return err
+			}
+			if seed != nil {
+				fmt.Printf("%s: valid join document for cluster %s: primary %s, join port %d, CA pin %s\n",
+					args[0], seed.Cluster, seed.Join.Primary, seed.Join.Port, seed.Join.CAPin)
+				return nil
 			}
 			fmt.Printf("%s: valid %s document for node %s of cluster %s\n", args[0], doc.Role, doc.Node, doc.Cluster)
 			return nil
@@ -47,22 +55,32 @@ func oneDocument(args []string) (*metadata.Document, error) {
 	return readDocument(args[0])
 }
 
-// readDocument reads a role document or the user-data carrying it with the
-// checks a node applies at first boot: the same size bounds, one YAML
-// document, the same write_files rules and the same strict parse.
+// readDocument is readSeed for commands that take a role document only.
 func readDocument(path string) (*metadata.Document, error) {
+	doc, seed, err := readSeed(path)
+	if err == nil && seed != nil {
+		err = cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(path), metadata.ErrJoinDocument)}
+	}
+	return doc, err
+}
+
+// readSeed reads a role document, a join document or the user-data
+// carrying either with the checks a node applies at first boot: the same
+// size bounds, one YAML document, the same write_files rules and the same
+// strict parse.
+func readSeed(path string) (*metadata.Document, *metadata.JoinDocument, error) {
 	data, err := inputfile.Read(path)
 	if err != nil {
-		return nil, cli.UsageError{Err: err}
+		return nil, nil, cli.UsageError{Err: err}
 	}
 	if data, err = metadata.FromUserData(data); err != nil {
-		return nil, cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(path), err)}
+		return nil, nil, cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(path), err)}
 	}
-	doc, err := metadata.Parse(data)
+	doc, seed, err := metadata.ParseSeed(data)
 	if err != nil {
-		return nil, cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(path), err)}
+		return nil, nil, cli.UsageError{Err: fmt.Errorf("%s: %w", inputfile.Name(path), err)}
 	}
-	return doc, nil
+	return doc, seed, nil
 }
 
 // nodeRoot is where the node's file system, and so its state, is.
