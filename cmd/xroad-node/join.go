@@ -3,47 +3,23 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
-	"strconv"
 	"time"
 
 	"xroad-appliance/cmd/internal/cli"
 	"xroad-appliance/profiles"
 	"xroad-appliance/provisioner/inputfile"
-	"xroad-appliance/provisioner/join"
 	"xroad-appliance/provisioner/joiner"
-	"xroad-appliance/provisioner/jointoken"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/nodestate"
-	"xroad-appliance/provisioner/operations"
 	"xroad-appliance/provisioner/pemblock"
-	"xroad-appliance/provisioner/securityserver"
 	"xroad-appliance/units"
 )
-
-// joinPort is the primary's join service port: its document's, or the
-// default where the document has no join section (a promoted secondary).
-func joinPort(doc *metadata.Document) int {
-	if doc.Join != nil && doc.Join.Port != 0 {
-		return doc.Join.Port
-	}
-	return metadata.DefaultJoinPort
-}
-
-// joinStoreCheck says why this node cannot admit secondaries, or "".
-func joinStoreCheck(n *operations.Node) string {
-	if n.Doc.Role != metadata.RolePrimary {
-		return fmt.Sprintf("%s is a secondary; secondaries join the primary %s", n.Doc.Node, n.Doc.Primary.Name)
-	}
-	return ""
-}
 
 func joinServiceCommand() *cli.Command {
 	d := &day2{}
@@ -60,71 +36,9 @@ func joinServiceCommand() *cli.Command {
 				return err
 			}
 			defer done()
-			if why := joinStoreCheck(n); why != "" {
-				n.Log.Info("not serving joins: " + why)
-				return nil
-			}
-			store, err := join.OpenStore(n.State.JoinDir())
-			if err != nil {
-				return err
-			}
-			cert, err := tls.LoadX509KeyPair(securityserver.TLS.Cert, securityserver.TLS.Key)
-			if err != nil {
-				return fmt.Errorf("join service: the node's TLS identity: %w", err)
-			}
-			srv, err := join.NewServer(join.Config{
-				Store: store, Cert: cert, Admit: n.Admit, Logger: n.Log,
-				Info: join.ClusterInfo{Cluster: n.Doc.Cluster, CA: n.Doc.TLS.CA, Port: joinPort(n.Doc),
-					Primary: join.Member{Name: n.Doc.Node, Address: n.Doc.Primary.Address}},
-			})
-			if err != nil {
-				return err
-			}
-			ctx, stop := context.WithCancel(ctx)
-			defer stop()
-			if !whileTokensValid(ctx, store, n.Log, stop) {
-				n.Log.Info("no valid join token; not listening")
-				return nil
-			}
-			ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(joinPort(n.Doc))))
-			if err != nil {
-				return err
-			}
-			n.Log.Info("admitting secondaries", "port", joinPort(n.Doc), "cluster", n.Doc.Cluster)
-			if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			n.Log.Info("no valid join token left; stopped listening")
-			return nil
+			return n.ServeJoins(ctx)
 		},
 	}
-}
-
-// whileTokensValid tells whether a token is valid now and, if so, calls
-// stop once none is (expired or used up), checking every few seconds.
-func whileTokensValid(ctx context.Context, store *join.Store, log *slog.Logger, stop func()) bool {
-	if ok, err := store.Pending(time.Now()); err != nil || !ok {
-		if err != nil {
-			log.Warn("join tokens unreadable", "err", err)
-		}
-		return false
-	}
-	go func() {
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if ok, err := store.Pending(time.Now()); err == nil && !ok {
-					stop()
-					return
-				}
-			}
-		}
-	}()
-	return true
 }
 
 func joinTokenCommand() *cli.Command {
@@ -169,80 +83,21 @@ func joinTokenCommand() *cli.Command {
 				return err
 			}
 			defer done()
-			if why := joinStoreCheck(n); why != "" {
-				return &operations.Refusal{Reason: "join-token: " + why}
-			}
-			ca, err := pemblock.Certificate([]byte(n.Doc.TLS.CA))
-			if err != nil {
-				return err
-			}
 			if key != nil {
+				ca, err := pemblock.Certificate([]byte(n.Doc.TLS.CA))
+				if err != nil {
+					return err
+				}
 				if caPub, ok := ca.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !caPub.Equal(key.Public()) {
 					return cli.UsageError{Err: fmt.Errorf("--ca-key %s: not the key of cluster %s's CA", inputfile.Name(caKey), n.Doc.Cluster)}
 				}
 			}
-			store, err := join.OpenStore(n.State.JoinDir())
-			if err != nil {
-				return err
-			}
-			if keyPEM == nil {
-				if _, err := store.CAKey(); err != nil {
-					return &operations.Refusal{Reason: fmt.Sprintf("join-token: this node has no cluster CA key (%v); pass --ca-key with the kit's", err)}
+			if err := n.JoinToken(ctx, ttl, uses, keyPEM, out); err != nil {
+				if errors.Is(err, fs.ErrExist) {
+					return cli.UsageError{Err: fmt.Errorf("--out %s: exists; name a new file", out)}
 				}
-			}
-			tok, err := jointoken.New()
-			if err != nil {
 				return err
 			}
-			seed := &metadata.JoinDocument{Version: metadata.Version, Cluster: n.Doc.Cluster, Role: metadata.RoleSecondary,
-				Join: metadata.JoinTarget{Primary: n.Doc.Primary.Address, Port: joinPort(n.Doc), Token: tok.Value(), CAPin: jointoken.Pin(ca)}}
-			doc, err := seed.Marshal()
-			if err != nil {
-				return err
-			}
-			userData, err := metadata.ToUserData(doc)
-			if err != nil {
-				return err
-			}
-			// The file first: a token nobody can read is no use.
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
-				return cli.UsageError{Err: fmt.Errorf("--out: %w", err)}
-			}
-			if _, err := f.Write(userData); err != nil {
-				f.Close()
-				os.Remove(out)
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
-			if keyPEM != nil {
-				if err := store.SetCAKey(keyPEM); err != nil {
-					return err
-				}
-			}
-			now := time.Now()
-			expires := now.Add(ttl).UTC().Truncate(time.Second)
-			if err := store.Add(tok, expires, uses, now); err != nil {
-				os.Remove(out)
-				return err
-			}
-			if err := n.Systemd.Enable(ctx, units.JoinUnit); err != nil {
-				return err
-			}
-			if err := n.Systemd.Restart(ctx, units.JoinUnit); err != nil {
-				return err
-			}
-			usesText := "any number of secondaries"
-			switch {
-			case uses == 1:
-				usesText = "one secondary"
-			case uses > 1:
-				usesText = fmt.Sprintf("at most %d secondaries", uses)
-			}
-			fmt.Printf("%s admits %s until %s; the join user-data is in %s (it holds the token: keep it like a password)\n",
-				tok, usesText, expires.Format(time.RFC3339), out)
 			return nil
 		},
 	}

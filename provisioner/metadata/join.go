@@ -147,3 +147,13 @@ func (c *checker) join(d *Document) {
 
 // Marshal encodes the join document as YAML, the token included.
 func (j *JoinDocument) Marshal() ([]byte, error) { return encode(j) }
+
+// JoinPort is the port of the primary's join service: its document's, or
+// the default where the document has no join section (a promoted
+// secondary, given the CA key later).
+func (d *Document) JoinPort() int {
+	if d.Join != nil && d.Join.Port != 0 {
+		return d.Join.Port
+	}
+	return DefaultJoinPort
+}
