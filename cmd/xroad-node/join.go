@@ -135,9 +135,11 @@ func loadOrJoin(ctx context.Context, st *nodestate.State, f *profiles.Facts, exp
 	j := &joiner.Joiner{Seed: seed, Name: name, Facts: f, Dir: st.JoinDir(), Wait: wait, Log: log}
 	log.Info("joining the cluster by token", "origin", origin, "cluster", seed.Cluster, "primary", seed.Join.Primary,
 		"port", seed.Join.Port, "node", name, "named by", source)
+	start := time.Now()
 	doc, err = j.Join(ctx)
 	if err != nil {
 		return nil, "", nil, err
 	}
+	log.Info("joined the cluster", "node", name, "primary", doc.Primary.Name, "seconds", fmt.Sprintf("%.2f", time.Since(start).Seconds()))
 	return doc, origin, j, nil
 }

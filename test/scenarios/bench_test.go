@@ -207,10 +207,13 @@ func bootBreakdown(ctx context.Context, n *cluster.Node) string {
 	}
 	journal, _ := n.Exec(ctx, "journalctl", "-b", "-u", "xroad-provision.service", "-o", "cat", "--no-pager")
 	for _, line := range strings.Split(journal, "\n") {
-		if !strings.Contains(line, `msg="phase applied"`) {
+		phase, seconds := logField(line, "phase"), logField(line, "seconds")
+		switch {
+		case strings.Contains(line, `msg="joined the cluster"`):
+			phase = "(join)"
+		case !strings.Contains(line, `msg="phase applied"`):
 			continue
 		}
-		phase, seconds := logField(line, "phase"), logField(line, "seconds")
 		if d, err := strconv.ParseFloat(seconds, 64); err == nil && d >= 0.1 {
 			fmt.Fprintf(&out, "    phase %-22s %.2fs\n", phase, d)
 		}
