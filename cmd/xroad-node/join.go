@@ -17,28 +17,15 @@ import (
 	"xroad-appliance/provisioner/joiner"
 	"xroad-appliance/provisioner/metadata"
 	"xroad-appliance/provisioner/nodestate"
+	"xroad-appliance/provisioner/operations"
 	"xroad-appliance/provisioner/pemblock"
 	"xroad-appliance/units"
 )
 
 func joinServiceCommand() *cli.Command {
 	d := &day2{}
-	return &cli.Command{
-		Name:    "join-service",
-		Summary: "On the primary (" + units.JoinUnit + "): admit secondaries joining by token while a token is valid",
-		Flags:   d.register,
-		Run: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected argument %q", args[0])
-			}
-			n, done, err := d.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return n.ServeJoins(ctx)
-		},
-	}
+	return d.action("join-service", "On the primary ("+units.JoinUnit+"): admit secondaries joining by token while a token is valid", nil,
+		func(n *operations.Node, ctx context.Context) error { return n.ServeJoins(ctx) })
 }
 
 func joinTokenCommand() *cli.Command {

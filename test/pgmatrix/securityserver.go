@@ -358,12 +358,7 @@ func (cl *ssCluster) addSecondary(ctx context.Context) (string, error) {
 	if len(added) != 1 || added[0].Name != joining.name {
 		return "", fmt.Errorf("the grown seed adds %v, want %s", added, joining.name)
 	}
-	retention := func() (string, error) {
-		var v string
-		err := p.query(ctx, "SELECT setting || coalesce(unit, '') FROM pg_settings WHERE name = "+pg.Literal(p.facts.PG.WalRetentionKey), &v)
-		return v, err
-	}
-	before, err := retention()
+	before, err := p.walRetention(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -371,7 +366,7 @@ func (cl *ssCluster) addSecondary(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%w\n%s", err, p.srv.logTail())
 	}
 	p.doc = next
-	after, err := retention()
+	after, err := p.walRetention(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -627,12 +622,7 @@ func (cl *ssCluster) forget(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	retention := func() (string, error) {
-		var v string
-		err := p.query(ctx, "SELECT setting || coalesce(unit, '') FROM pg_settings WHERE name = "+pg.Literal(p.facts.PG.WalRetentionKey), &v)
-		return v, err
-	}
-	before, err := retention()
+	before, err := p.walRetention(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -644,7 +634,7 @@ func (cl *ssCluster) forget(ctx context.Context) (string, error) {
 	if err := p.query(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = "+pg.Literal(gone.name), &roles); err != nil || roles != 0 {
 		return "", fmt.Errorf("%s's role remains (%d, %v)", gone.name, roles, err)
 	}
-	after, err := retention()
+	after, err := p.walRetention(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -672,4 +662,11 @@ func (cl *ssCluster) forget(ctx context.Context) (string, error) {
 	cl.secondary = append([]*node{p}, stay...)
 	return fmt.Sprintf("%s forgotten: role dropped, %s %s → %s, the record of %d members replayed on every secondary",
 		gone.name, p.facts.PG.WalRetentionKey, before, after, len(want)), nil
+}
+
+// walRetention is the WAL retention setting with its unit ("28", "448MB").
+func (n *node) walRetention(ctx context.Context) (string, error) {
+	var v string
+	err := n.query(ctx, "SELECT setting || coalesce(unit, '') FROM pg_settings WHERE name = "+pg.Literal(n.facts.PG.WalRetentionKey), &v)
+	return v, err
 }
