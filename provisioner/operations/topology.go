@@ -106,6 +106,12 @@ func (n *Node) Repoint(ctx context.Context, primary string, w TopologyWaits) err
 		n.say("the configuration sync is paused; `xroad-node sync resume` restarts it")
 		return nil
 	}
+	// A run the timer started before the repoint still talks to the old
+	// primary (a dead one until its connection times out), and a start now
+	// would only wait for it and share its failure: it is ended first.
+	if err := n.Systemd.Stop(ctx, syncUnit); err != nil {
+		return fmt.Errorf("repoint: %w", err)
+	}
 	return n.SyncNow(ctx)
 }
 
