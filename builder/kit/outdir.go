@@ -1,28 +1,11 @@
 package kit
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"xroad-appliance/provisioner/atomicfile"
 )
-
-// writeFile creates a new file with exactly mode (chmod beats the umask, so
-// the modes are the same on every machine).
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	return errors.Join(err, f.Close())
-}
 
 // kitFile is one file of the kit, relative to its directory.
 type kitFile struct {
@@ -76,7 +59,7 @@ func (k *kitPlan) write(root string) error {
 		}
 	}
 	for _, f := range files {
-		if err := writeFile(filepath.Join(root, f.name), f.data, f.mode); err != nil {
+		if err := atomicfile.Create(filepath.Join(root, f.name), f.data, f.mode); err != nil {
 			return err
 		}
 	}
@@ -108,7 +91,7 @@ func (k *kitPlan) writeNode(root string, n *nodePlan) error {
 	}
 	files = append(files, k.sshFiles(name)...)
 	for _, f := range files {
-		if err := writeFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+		if err := atomicfile.Create(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"xroad-appliance/profiles"
+	"xroad-appliance/provisioner/atomicfile"
 	"xroad-appliance/provisioner/metadata"
 )
 
@@ -193,7 +194,7 @@ func TestStageFailureLeavesNothing(t *testing.T) {
 	parent := t.TempDir()
 	out := filepath.Join(parent, "kit")
 	_, err := outdir.Stage(out, 0o700, func(root string) error {
-		if err := writeFile(filepath.Join(root, "ca.key"), []byte("secret"), modeSecret); err != nil {
+		if err := atomicfile.Create(filepath.Join(root, "ca.key"), []byte("secret"), modeSecret); err != nil {
 			return err
 		}
 		return errors.New("disk full")

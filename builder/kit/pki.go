@@ -2,7 +2,6 @@ package kit
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -32,14 +31,9 @@ func (c *certKey) fingerprint() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// newKey is a fresh ECDSA P-256 key.
-func newKey() (*ecdsa.PrivateKey, error) {
-	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-}
-
 // newCA makes the cluster's root of trust (guide 4.1 step 1), ECDSA P-256.
 func newCA(cluster string, now time.Time) (*certKey, error) {
-	key, err := newKey()
+	key, err := nodecert.NewKey()
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +62,7 @@ func newCA(cluster string, now time.Time) (*certKey, error) {
 
 // issueNodeCert makes a node's PostgreSQL certificate with a fresh key.
 func issueNodeCert(ca *certKey, cluster string, n Node, now time.Time) (*certKey, error) {
-	key, err := newKey()
+	key, err := nodecert.NewKey()
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +79,7 @@ func withKey(der []byte, key *ecdsa.PrivateKey) (*certKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	keyPEM, err := nodecert.KeyPEM(key)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +87,7 @@ func withKey(der []byte, key *ecdsa.PrivateKey) (*certKey, error) {
 		Cert:    cert,
 		Key:     key,
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		KeyPEM:  keyPEM,
 	}, nil
 }
 

@@ -75,7 +75,7 @@ func joinTokenCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if caPub, ok := ca.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !caPub.Equal(key.Public()) {
+				if !pemblock.SamePublicKey(ca.PublicKey, key.Public()) {
 					return cli.UsageError{Err: fmt.Errorf("--ca-key %s: not the key of cluster %s's CA", inputfile.Name(caKey), n.Doc.Cluster)}
 				}
 			}

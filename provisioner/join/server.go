@@ -89,7 +89,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("join service: %w", err)
 	}
-	if pub, ok := caKey.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(caCert.PublicKey) {
+	if !pemblock.SamePublicKey(caCert.PublicKey, caKey.Public()) {
 		return nil, fmt.Errorf("join service: %s does not match the cluster CA's certificate", CAKeyFile)
 	}
 	info, err := json.Marshal(cfg.Info)

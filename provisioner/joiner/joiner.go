@@ -7,11 +7,6 @@ package joiner
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,6 +19,7 @@ import (
 	"xroad-appliance/provisioner/atomicfile"
 	"xroad-appliance/provisioner/join"
 	"xroad-appliance/provisioner/metadata"
+	"xroad-appliance/provisioner/nodecert"
 	"xroad-appliance/provisioner/pemblock"
 	"xroad-appliance/provisioner/retry"
 	"xroad-appliance/provisioner/sshkey"
@@ -175,15 +171,11 @@ func (j *Joiner) kept(name string, make func() ([]byte, error)) ([]byte, error) 
 	return b, atomicfile.Write(path, b, 0o600)
 }
 
-// newTLSKey is the node's PostgreSQL key: ECDSA P-256, as the kit makes.
+// newTLSKey is the node's PostgreSQL key, made as the kit makes one.
 func newTLSKey() ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := nodecert.NewKey()
 	if err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	return nodecert.KeyPEM(key)
 }

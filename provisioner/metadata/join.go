@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"xroad-appliance/provisioner/jointoken"
+	"xroad-appliance/provisioner/pemblock"
 )
 
 // DefaultJoinPort is the join service's port when a document leaves it out.
@@ -122,7 +123,7 @@ func (c *checker) join(d *Document) {
 		c.fail("join.port", "must differ from options.healthCheckPort")
 	}
 	if key := c.privateKey("join.caKey", j.CAKey); key != nil {
-		if ca := c.certificateQuiet(d.TLS.CA); ca != nil && !publicKeysEqual(ca.PublicKey, key.Public()) {
+		if ca := c.certificateQuiet(d.TLS.CA); ca != nil && !pemblock.SamePublicKey(ca.PublicKey, key.Public()) {
 			c.fail("join.caKey", "is not the private key of tls.ca")
 		}
 	}

@@ -16,20 +16,13 @@ import (
 	"strings"
 	"time"
 	"xroad-appliance/provisioner/pemblock"
+	"xroad-appliance/provisioner/sshkey"
 
 	"golang.org/x/crypto/ssh"
 )
 
 // Messages about secret fields (tls.key, ssh.hostKey, ssh.privateKey) are
 // constant text: library errors about a private key are never passed on.
-
-// allowedSSHTypes: the product refuses RSA and DSA SSH keys.
-var allowedSSHTypes = map[string]bool{
-	ssh.KeyAlgoED25519:  true,
-	ssh.KeyAlgoECDSA256: true,
-	ssh.KeyAlgoECDSA384: true,
-	ssh.KeyAlgoECDSA521: true,
-}
 
 const sshTypesHint = "use ssh-ed25519 or ecdsa-sha2-nistp256/384/521"
 
@@ -70,7 +63,7 @@ func (c *checker) publicKey(field, v string, required bool) []byte {
 		c.fail(field, "must be a bare key without authorized_keys options")
 		return nil
 	}
-	if !allowedSSHTypes[pub.Type()] {
+	if !sshkey.Allowed[pub.Type()] {
 		c.fail(field, "%s", sshTypeMsg(pub.Type()))
 		return nil
 	}
@@ -117,7 +110,7 @@ func (c *checker) privateSSHKey(field, v string) []byte {
 		return nil
 	}
 	sp, err := ssh.NewPublicKey(pub)
-	if err != nil || !allowedSSHTypes[sp.Type()] {
+	if err != nil || !sshkey.Allowed[sp.Type()] {
 		c.fail(field, "key type or curve not allowed; %s", sshTypesHint)
 		return nil
 	}
@@ -316,7 +309,7 @@ func (c *checker) tls(d *Document) {
 		switch {
 		case cert.Equal(ca):
 			c.fail("tls.cert", "is the CA certificate itself; issue the node its own certificate")
-		case publicKeysEqual(cert.PublicKey, ca.PublicKey):
+		case pemblock.SamePublicKey(cert.PublicKey, ca.PublicKey):
 			c.fail("tls.cert", "uses the CA's key pair; the node needs its own key")
 		default:
 			// Check the signature even when the period is wrong or skipped, at
@@ -337,7 +330,7 @@ func (c *checker) tls(d *Document) {
 			}
 		}
 	}
-	if key != nil && !publicKeysEqual(cert.PublicKey, key.Public()) {
+	if key != nil && !pemblock.SamePublicKey(cert.PublicKey, key.Public()) {
 		c.fail("tls.key", "is not the private key of tls.cert")
 	}
 }
@@ -396,9 +389,4 @@ func latest(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && k.Equal(b)
 }

@@ -5,9 +5,12 @@ package nodecert
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"net"
@@ -20,6 +23,21 @@ const Validity = 7300 * 24 * time.Hour
 // ClockSkew back-dates NotBefore so a node whose clock lags a little still
 // accepts a fresh certificate.
 const ClockSkew = time.Hour
+
+// NewKey is a fresh node (or CA) key: ECDSA P-256, which every supported
+// PostgreSQL takes.
+func NewKey() (*ecdsa.PrivateKey, error) {
+	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+}
+
+// KeyPEM is key in the PKCS#8 PEM form the nodes' key files have.
+func KeyPEM(key crypto.Signer) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
 
 // Serial is a random 127-bit serial number: positive and at most 16 bytes
 // in DER, as RFC 5280 asks.

@@ -2,11 +2,9 @@ package operations
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -16,10 +14,6 @@ import (
 	"xroad-appliance/provisioner/phase"
 )
 
-// admitting serialises admissions with every other change of the member
-// list made in this process.
-var admitting sync.Mutex
-
 // Admit lets in a secondary the join service has authenticated (token,
 // MAC, fresh nonce) and whose certificate it has signed: the same members
 // phases as a reseed (replication role, authorized sync key, WAL
@@ -27,9 +21,8 @@ var admitting sync.Mutex
 // primary's topology and gets its role document. A node asking again with
 // the keys it was admitted with (its first answer was lost) gets its
 // document again; any other request for a name the cluster has is refused.
+// The join service calls it for one node at a time.
 func (n *Node) Admit(ctx context.Context, a join.Admission) ([]byte, error) {
-	admitting.Lock()
-	defer admitting.Unlock()
 	// The document is read anew: forget, reseed or a promote may have
 	// changed it since the service started.
 	placed, err := n.State.Document()
@@ -52,10 +45,7 @@ func (n *Node) Admit(ctx context.Context, a join.Admission) ([]byte, error) {
 		return nil, &join.Refusal{Status: http.StatusConflict, Reason: fmt.Sprintf("%s: %v", a.Name, metadata.ErrNameTaken)}
 	}
 	next, err := doc.Admitted(m)
-	if errors.Is(err, metadata.ErrNameTaken) {
-		return nil, &join.Refusal{Status: http.StatusConflict, Reason: err.Error()}
-	}
-	if err != nil {
+	if err != nil { // the name is taken or the cluster is full
 		return nil, &join.Refusal{Status: http.StatusConflict, Reason: err.Error()}
 	}
 	if err := n.converge(ctx, phase.Reseed, n.At(next, 0, 0)); err != nil {

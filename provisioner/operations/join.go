@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"xroad-appliance/provisioner/atomicfile"
 	"xroad-appliance/provisioner/join"
 	"xroad-appliance/provisioner/jointoken"
 	"xroad-appliance/provisioner/metadata"
@@ -125,7 +126,7 @@ func (n *Node) JoinToken(ctx context.Context, ttl time.Duration, uses int, caKey
 		return err
 	}
 	// The file first: a token nobody can read is no use.
-	if err := writeNew(out, userData); err != nil {
+	if err := atomicfile.Create(out, userData, 0o600); err != nil {
 		return err
 	}
 	if caKey != nil {
@@ -156,20 +157,4 @@ func (n *Node) JoinToken(ctx context.Context, ttl time.Duration, uses int, caKey
 	n.say("%s admits %s until %s; the join user-data is in %s (it holds the token: keep it like a password)",
 		tok, admits, expires.Format(time.RFC3339), out)
 	return nil
-}
-
-// writeNew writes data to a file that must not exist yet, 0600.
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
 }

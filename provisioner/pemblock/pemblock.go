@@ -5,6 +5,7 @@ package pemblock
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -81,4 +82,11 @@ func Key(v []byte) (any, error) {
 		return nil, fmt.Errorf("%d PEM private key blocks, want one", len(keys))
 	}
 	return PrivateKey(keys[0])
+}
+
+// SamePublicKey tells whether a and b are one public key (a certificate's
+// and a private key's public half, say).
+func SamePublicKey(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
 }

@@ -101,8 +101,8 @@ func AuthorizedKey(pub ssh.PublicKey) string {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
 }
 
-// allowed: the product refuses RSA and DSA SSH keys.
-var allowed = map[string]bool{
+// Allowed are the SSH key types the product takes: RSA and DSA are refused.
+var Allowed = map[string]bool{
 	ssh.KeyAlgoED25519:  true,
 	ssh.KeyAlgoECDSA256: true,
 	ssh.KeyAlgoECDSA384: true,
@@ -125,7 +125,7 @@ func ParseAuthorized(line string) (ssh.PublicKey, error) {
 		return nil, errors.New("not an OpenSSH public key in authorized_keys form")
 	case len(options) > 0:
 		return nil, errors.New("must be a bare key without authorized_keys options")
-	case !allowed[pub.Type()]:
+	case !Allowed[pub.Type()]:
 		return nil, fmt.Errorf("type %s refused; use ssh-ed25519 or ecdsa-sha2-nistp256/384/521", pub.Type())
 	}
 	return pub, nil
