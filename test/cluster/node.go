@@ -307,11 +307,41 @@ func (n *Node) cgroups() []string {
 			}
 		}
 	}
+	// On a hybrid host the CPU a node uses is counted in the cpuacct
+	// hierarchy only.
+	if _, err := os.Stat(cpuacctRoot + "/cgroup.procs"); err == nil {
+		roots = append(roots, cpuacctRoot)
+	}
 	var out []string
 	for _, r := range roots {
 		out = append(out, filepath.Join(r, "xroad-nodes", n.machine()))
 	}
 	return out
+}
+
+const cpuacctRoot = "/sys/fs/cgroup/cpuacct"
+
+// CPU is the processor time the node's processes have used since it
+// started, read from its cgroup: cpuacct.usage on a hybrid host, cpu.stat
+// on a unified one.
+func (n *Node) CPU() (time.Duration, error) {
+	for _, g := range n.cgroups() {
+		if b, err := os.ReadFile(filepath.Join(g, "cpuacct.usage")); err == nil {
+			ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+			return time.Duration(ns), err
+		}
+		b, err := os.ReadFile(filepath.Join(g, "cpu.stat"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+				us, err := strconv.ParseInt(v, 10, 64)
+				return time.Duration(us) * time.Microsecond, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("node %s: no cgroup counts its CPU time", n.Name)
 }
 
 // removeCgroup removes an emptied cgroup tree, children first (a cgroup
