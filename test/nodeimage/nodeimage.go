@@ -77,12 +77,12 @@ func definitionOf(image string) string {
 	return filepath.Join(filepath.Dir(self), "../../images/"+image+".yaml")
 }
 
-// Build builds the image with its outputs into outDir and unpacks the root
-// file system into outDir/rootfs.
-func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
+// Resolve is the image definition Build builds, and the builder cache it
+// uses.
+func Resolve(ctx context.Context, o Options) (*definition.Resolved, string, error) {
 	root, err := cache.ResolveRoot(o.CacheRoot)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if o.Version == "" {
 		o.Version = Version
@@ -92,21 +92,31 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 	}
 	repo, err := fixtures.BuildRepo(ctx, root, o.Version)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if o.Image == "" {
 		o.Image = "securityserver"
 	}
 	d, err := definition.Load(definitionOf(o.Image))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := d.Apply(definition.Overrides{Profile: o.Profile,
 		Outputs: append([]string{"rootfs-tar", "package-manifest"}, o.Outputs...), RepoDir: repo.Dir, RepoKeyring: repo.Keyring,
 		Suite: fixtures.Suite}); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	resolved, err := d.Resolve()
+	if err != nil {
+		return nil, "", err
+	}
+	return resolved, filepath.Join(root, "xroad-image"), nil
+}
+
+// Build builds the image with its outputs into outDir and unpacks the root
+// file system into outDir/rootfs.
+func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
+	resolved, cacheRoot, err := Resolve(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +128,7 @@ func Build(ctx context.Context, outDir string, o Options) (*Image, error) {
 		}
 	}
 	res, err := bake.Run(ctx, bake.Options{Definition: resolved, OutDir: images,
-		CacheRoot: filepath.Join(root, "xroad-image"), Version: "test", Progress: o.Progress})
+		CacheRoot: cacheRoot, Version: "test", Progress: o.Progress})
 	if err != nil {
 		return nil, err
 	}
