@@ -8,9 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"xroad-appliance/provisioner/engine"
+	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/provisioner/status"
 	"xroad-appliance/test/cluster"
 )
@@ -29,6 +33,37 @@ func Of(ctx context.Context, n *cluster.Node) (r *status.Report, raw string, err
 		return nil, raw, fmt.Errorf("%s: status --json: %v\n%s", n.Name, err, raw)
 	}
 	return r, raw, nil
+}
+
+// WaitProvisioned returns once every node has finished provisioning or
+// one has failed, or ctx ends. It reads only the nodes' stamps and results,
+// from the host: a status round on every node every fraction of a second
+// would take the cores the nodes boot on.
+func WaitProvisioned(ctx context.Context, nodes []*cluster.Node) {
+	for !provisioned(nodes) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// provisioned tells whether every node has finished provisioning, or one
+// has failed (then its status says why).
+func provisioned(nodes []*cluster.Node) bool {
+	for _, n := range nodes {
+		st := nodestate.Open(n.Root())
+		if _, err := os.Stat(st.ProvisionedStamp()); err == nil {
+			continue
+		}
+		var res engine.Result
+		if b, err := os.ReadFile(st.ResultFile()); err == nil && json.Unmarshal(b, &res) == nil && res.Status == "failed" {
+			return true
+		}
+		return false
+	}
+	return true
 }
 
 // View is every node's report, in the nodes' order; a nil report is a node

@@ -131,6 +131,8 @@ func waitConverged(ctx context.Context, nodes []*cluster.Node) (clusterstatus.Vi
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	last := ""
+	fmt.Println("   waiting for: provisioning")
+	clusterstatus.WaitProvisioned(ctx, nodes)
 	for {
 		view := clusterstatus.Collect(ctx, nodes)
 		ok, waiting := view.Converged()
@@ -144,7 +146,7 @@ func waitConverged(ctx context.Context, nodes []*cluster.Node) (clusterstatus.Vi
 		select {
 		case <-ctx.Done():
 			return view, fmt.Errorf("not converged within %s: %s", deadline, strings.ReplaceAll(waiting, "\n", "; "))
-		case <-time.After(2 * time.Second):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }

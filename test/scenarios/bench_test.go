@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"xroad-appliance/provisioner/engine"
-	"xroad-appliance/provisioner/nodestate"
 	"xroad-appliance/test/cluster"
 	"xroad-appliance/test/clusterstatus"
 )
@@ -147,12 +144,8 @@ func joinBoot(b *testing.B, joiners int) time.Duration {
 // waitConverged waits until every node's status says the cluster converged
 // and returns the time since start.
 func waitConverged(b *testing.B, ctx context.Context, nodes []*cluster.Node, start time.Time) time.Duration {
-	// Until every node has provisioned, only their stamps are read, from
-	// the host: a status round on every node every 200 ms would take the
-	// cores the boot is measured on.
-	for !allProvisioned(nodes) && ctx.Err() == nil {
-		time.Sleep(100 * time.Millisecond)
-	}
+	clusterstatus.WaitProvisioned(ctx, nodes)
+	fmt.Printf("  every node provisioned %.1fs after boot\n", time.Since(start).Seconds())
 	for {
 		view := clusterstatus.Collect(ctx, nodes)
 		ok, waiting := view.Converged()
@@ -164,23 +157,6 @@ func waitConverged(b *testing.B, ctx context.Context, nodes []*cluster.Node, sta
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// allProvisioned tells whether every node has finished provisioning, or
-// one has failed (then status says why).
-func allProvisioned(nodes []*cluster.Node) bool {
-	for _, n := range nodes {
-		st := nodestate.Open(n.Root())
-		if _, err := os.Stat(st.ProvisionedStamp()); err == nil {
-			continue
-		}
-		var res engine.Result
-		if b, err := os.ReadFile(st.ResultFile()); err == nil && json.Unmarshal(b, &res) == nil && res.Status == "failed" {
-			return true
-		}
-		return false
-	}
-	return true
 }
 
 // clusterBoot boots a primary and n secondaries at once and returns the
