@@ -260,5 +260,5 @@ func (s *Spec) Marshal() ([]byte, error) {
 	if s.isCentralServer() {
 		change = "add a standby or a central server, or change the database primary"
 	}
-	return marshalYAML(fmt.Sprintf("# Cluster spec of this kit. Edit and rerun `xroad-image kit --reuse` to %s.\n", change), s)
+	return metadata.EncodeYAML(fmt.Sprintf("# Cluster spec of this kit. Edit and rerun `xroad-image kit --reuse` to %s.\n", change), s)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 	"xroad-appliance/provisioner/inputfile"
+	"xroad-appliance/provisioner/metadata"
 )
 
 // kitState is kit.yaml: what a later --reuse needs besides the secrets, and the
@@ -66,7 +67,7 @@ func (k *kitPlan) state() kitState {
 }
 
 func marshalState(s kitState) ([]byte, error) {
-	return marshalYAML("# Written by xroad-image kit; read by --reuse. Fingerprints only, no secrets.\n", s)
+	return metadata.EncodeYAML("# Written by xroad-image kit; read by --reuse. Fingerprints only, no secrets.\n", s)
 }
 
 func parseState(data []byte) (*kitState, error) {

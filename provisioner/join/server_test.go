@@ -324,7 +324,7 @@ func TestRefusals(t *testing.T) {
 			r.CSR = string(pem.EncodeToMemory(b))
 		}, status: 400, reason: "csr: "},
 		{name: "small RSA CSR", edit: func(r *Request) { r.CSR, _ = NewCSR(smallRSA, "ss2") }, status: 400, reason: "csr: the key must be"},
-		{name: "RSA user key", edit: func(r *Request) { r.SSHPublicKey = sshkey.AuthorizedKey(rsaPub) }, status: 400, reason: "sshPublicKey: type ssh-rsa refused"},
+		{name: "RSA user key", edit: func(r *Request) { r.SSHPublicKey = sshkey.AuthorizedKey(rsaPub) }, status: 400, reason: "sshPublicKey: RSA keys are refused"},
 		{name: "garbage host key", edit: func(r *Request) { r.HostKey = "ssh-ed25519 AAAA" }, status: 400, reason: "hostKey: not an OpenSSH public key"},
 		{name: "host key is user key", edit: func(r *Request) { r.HostKey = r.SSHPublicKey }, status: 400, reason: "hostKey: must differ"},
 		{name: "not JSON", send: func(*Request) ([]byte, string) { return []byte("{"), f.tok.MAC([]byte("{")) }, status: 400, reason: "not a JSON join request"},

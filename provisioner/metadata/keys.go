@@ -24,18 +24,6 @@ import (
 // Messages about secret fields (tls.key, ssh.hostKey, ssh.privateKey) are
 // constant text: library errors about a private key are never passed on.
 
-const sshTypesHint = "use ssh-ed25519 or ecdsa-sha2-nistp256/384/521"
-
-func sshTypeMsg(t string) string {
-	switch t {
-	case ssh.KeyAlgoRSA:
-		return "RSA keys are refused; " + sshTypesHint
-	case ssh.KeyAlgoDSA:
-		return "DSA keys are refused; " + sshTypesHint
-	}
-	return "key type not allowed; " + sshTypesHint
-}
-
 // publicKey checks one authorized_keys line and returns the key's wire form,
 // or nil when it is absent or invalid.
 func (c *checker) publicKey(field, v string, required bool) []byte {
@@ -45,26 +33,9 @@ func (c *checker) publicKey(field, v string, required bool) []byte {
 		}
 		return nil
 	}
-	line := strings.TrimSuffix(v, "\n") // a YAML block scalar ends in one newline
-	if strings.ContainsAny(line, "\r\n") {
-		c.fail(field, "must be a single authorized_keys line")
-		return nil
-	}
-	if strings.IndexFunc(line, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) >= 0 {
-		c.fail(field, "must not contain control characters")
-		return nil
-	}
-	pub, _, options, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	pub, err := sshkey.ParseAuthorized(v)
 	if err != nil {
-		c.fail(field, "not an OpenSSH public key in authorized_keys form")
-		return nil
-	}
-	if len(options) > 0 {
-		c.fail(field, "must be a bare key without authorized_keys options")
-		return nil
-	}
-	if !sshkey.Allowed[pub.Type()] {
-		c.fail(field, "%s", sshTypeMsg(pub.Type()))
+		c.fail(field, "%s", err)
 		return nil
 	}
 	return pub.Marshal()
@@ -100,18 +71,18 @@ func (c *checker) privateSSHKey(field, v string) []byte {
 	case *ecdsa.PrivateKey:
 		pub = k.Public()
 	case *rsa.PrivateKey:
-		c.fail(field, "%s", sshTypeMsg(ssh.KeyAlgoRSA))
+		c.fail(field, "%s", sshkey.TypeRefused(ssh.KeyAlgoRSA))
 		return nil
 	case *dsa.PrivateKey:
-		c.fail(field, "%s", sshTypeMsg(ssh.KeyAlgoDSA))
+		c.fail(field, "%s", sshkey.TypeRefused(ssh.KeyAlgoDSA))
 		return nil
 	default:
-		c.fail(field, "%s", sshTypeMsg(""))
+		c.fail(field, "%s", sshkey.TypeRefused(""))
 		return nil
 	}
 	sp, err := ssh.NewPublicKey(pub)
 	if err != nil || !sshkey.Allowed[sp.Type()] {
-		c.fail(field, "key type or curve not allowed; %s", sshTypesHint)
+		c.fail(field, "key type or curve not allowed; %s", sshkey.TypesHint)
 		return nil
 	}
 	return sp.Marshal()

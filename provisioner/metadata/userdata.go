@@ -1,10 +1,7 @@
 package metadata
 
 import (
-	"bytes"
 	"fmt"
-
-	"gopkg.in/yaml.v3"
 )
 
 // FromUserData returns the document carried by a #cloud-config user-data
@@ -37,15 +34,5 @@ func ToUserData(doc []byte) ([]byte, error) {
 	cc := struct {
 		WriteFiles []file `yaml:"write_files"`
 	}{[]file{{Path: RoleFile, Owner: "root:root", Permissions: "0600", Content: string(doc)}}}
-	var buf bytes.Buffer
-	buf.WriteString("#cloud-config\n")
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(cc); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return EncodeYAML("#cloud-config\n", cc)
 }

@@ -112,21 +112,38 @@ var Allowed = map[string]bool{
 // ParseAuthorized reads one public key given as an authorized_keys line (a
 // comment is allowed, options are not) of a type the product accepts.
 func ParseAuthorized(line string) (ssh.PublicKey, error) {
-	line = strings.TrimSuffix(line, "\n")
-	if line == "" {
-		return nil, errors.New("required")
-	}
-	if strings.IndexFunc(line, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) >= 0 {
-		return nil, errors.New("must be a single authorized_keys line without control characters")
-	}
-	pub, _, options, rest, err := ssh.ParseAuthorizedKey([]byte(line))
+	line = strings.TrimSuffix(line, "\n") // a YAML block scalar ends in one newline
 	switch {
-	case err != nil || len(rest) > 0:
+	case line == "":
+		return nil, errors.New("required")
+	case strings.ContainsAny(line, "\r\n"):
+		return nil, errors.New("must be a single authorized_keys line")
+	case strings.IndexFunc(line, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) >= 0:
+		return nil, errors.New("must not contain control characters")
+	}
+	pub, _, options, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	switch {
+	case err != nil:
 		return nil, errors.New("not an OpenSSH public key in authorized_keys form")
 	case len(options) > 0:
 		return nil, errors.New("must be a bare key without authorized_keys options")
 	case !Allowed[pub.Type()]:
-		return nil, fmt.Errorf("type %s refused; use ssh-ed25519 or ecdsa-sha2-nistp256/384/521", pub.Type())
+		return nil, errors.New(TypeRefused(pub.Type()))
 	}
 	return pub, nil
+}
+
+// TypesHint names the key types a node takes.
+const TypesHint = "use ssh-ed25519 or ecdsa-sha2-nistp256/384/521"
+
+// TypeRefused says why a key of type t (an SSH key algorithm, or "" when
+// unknown) is refused.
+func TypeRefused(t string) string {
+	switch t {
+	case ssh.KeyAlgoRSA:
+		return "RSA keys are refused; " + TypesHint
+	case ssh.KeyAlgoDSA:
+		return "DSA keys are refused; " + TypesHint
+	}
+	return "key type not allowed; " + TypesHint
 }

@@ -72,7 +72,7 @@ func TestParseAuthorizedRefuses(t *testing.T) {
 		"garbage":                      "not an OpenSSH public key",
 		ed.Public + "\n" + ed.Public:   "single authorized_keys line",
 		`command="x" ` + ed.Public:     "without authorized_keys options",
-		rsaLine:                        "ssh-rsa refused",
+		rsaLine:                        "RSA keys are refused",
 		ed.Public + " comment\x1b[31m": "control characters",
 	} {
 		_, err := ParseAuthorized(line)
