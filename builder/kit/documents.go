@@ -136,38 +136,41 @@ func planNodes(spec *Spec, m *material) ([]*nodePlan, error) {
 	return plans, nil
 }
 
-// securityServerPlans are the primary's and the secondaries' documents.
+// securityServerPlans are the primary's and the secondaries' documents. A
+// secondary's is what the primary grants a joining node (Document.Grant),
+// with the private keys the kit made for it.
 func (m *material) securityServerPlans(spec *Spec) []*nodePlan {
-	plans := []*nodePlan{{node: spec.Primary, role: metadata.RolePrimary, doc: m.document(spec, spec.Primary, metadata.RolePrimary)}}
-	for _, s := range spec.Secondaries {
-		plans = append(plans, &nodePlan{node: s, role: metadata.RoleSecondary, doc: m.document(spec, s, metadata.RoleSecondary)})
+	primary := m.primaryDocument(spec)
+	plans := []*nodePlan{{node: spec.Primary, role: metadata.RolePrimary, doc: primary}}
+	for i, s := range spec.Secondaries {
+		doc := primary.Grant(primary.Secondaries[i], string(m.certs[s.Name].CertPEM))
+		doc.TLS.Key = string(m.certs[s.Name].KeyPEM)
+		doc.SSH.HostKey, doc.SSH.PrivateKey = string(m.hostKeys[s.Name].Private), string(m.userKeys[s.Name].Private)
+		plans = append(plans, &nodePlan{node: s, role: metadata.RoleSecondary, doc: doc})
 	}
 	return plans
 }
 
-// document is node n's role document. Every node, whatever its role, carries
-// its own keys and the same view of the cluster: the primary with its keys and
-// every secondary with theirs.
-func (m *material) document(spec *Spec, n Node, role metadata.Role) *metadata.Document {
-	host, user := m.hostKeys[n.Name], m.userKeys[n.Name]
-	d := &metadata.Document{
+// primaryDocument is the primary's role document: its own keys, every
+// secondary with its public keys, and the join section when the spec has one.
+func (m *material) primaryDocument(spec *Spec) *metadata.Document {
+	p := spec.Primary
+	host, user := m.hostKeys[p.Name], m.userKeys[p.Name]
+	return &metadata.Document{
 		Version:            metadata.Version,
 		Cluster:            spec.Cluster,
-		Role:               role,
-		Node:               n.Name,
-		Primary:            m.primary(spec.Primary),
+		Role:               metadata.RolePrimary,
+		Node:               p.Name,
+		Primary:            m.primary(p),
 		Secondaries:        m.members(spec.Secondaries),
 		ServerconfPassword: m.passwords.serverconf,
-		TLS:                m.tls(n.Name),
+		TLS:                m.tls(p.Name),
 		SSH:                metadata.SSH{HostKey: string(host.Private), PrivateKey: string(user.Private), PublicKey: user.Public},
 		Options:            spec.Options,
 		PublicName:         spec.PublicName,
 		AdminUser:          m.admin,
+		Join:               m.joinSection(spec),
 	}
-	if role == metadata.RolePrimary {
-		d.Join = m.joinSection(spec)
-	}
-	return d
 }
 
 // tls is node name's certificate material as its document carries it.
