@@ -321,7 +321,10 @@ func (cl *ssCluster) streaming(ctx context.Context) (string, error) {
 		return "", err
 	}
 	err := cl.parallel(cl.secondary, func(n *node) error {
-		return n.converge(ctx, securityserver.Plan(n.ss(n.doc, cl.primary.srv.port)), "verify")
+		if err := n.converge(ctx, securityserver.Plan(n.ss(n.doc, cl.primary.srv.port)), "verify"); err != nil {
+			return fmt.Errorf("%w\n%s", err, n.srv.logTail())
+		}
+		return nil
 	})
 	if err != nil {
 		return "", err
