@@ -1,14 +1,11 @@
 package metadata
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"xroad-appliance/provisioner/jointoken"
 )
@@ -189,29 +186,3 @@ func (j JoinDocument) LogValue() slog.Value {
 // Marshal encodes the document as YAML, secrets included: it is what the
 // frozen copy is written from. Parse(Marshal(d)) yields d again.
 func (d *Document) Marshal() ([]byte, error) { return encode(d) }
-
-// encode is the one YAML encoding of the documents: two-space indents.
-func encode(v any) ([]byte, error) {
-	b, err := EncodeYAML("", v)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: encoding document: %w", err)
-	}
-	return b, nil
-}
-
-// EncodeYAML renders v as YAML indented by two spaces after header (a
-// comment or a marker line such as #cloud-config, with its newline): the
-// form of every YAML file the project writes.
-func EncodeYAML(header string, v any) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(header)
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}

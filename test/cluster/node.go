@@ -295,7 +295,7 @@ func (n *Node) stopped() {
 }
 
 // cgroups are the node's own cgroup in each hierarchy the host mounts: the
-// unified one, and on a hybrid host the named systemd one too.
+// unified one, and on a hybrid host the named systemd one and cpuacct too.
 func (n *Node) cgroups() []string {
 	var roots []string
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.procs"); err == nil {
@@ -307,17 +307,20 @@ func (n *Node) cgroups() []string {
 			}
 		}
 	}
-	// On a hybrid host the CPU a node uses is counted in the cpuacct
-	// hierarchy only.
+	// On a hybrid host the unified hierarchy has no controllers: a cgroup
+	// of the node's own in cpuacct counts its processor time.
 	if _, err := os.Stat(cpuacctRoot + "/cgroup.procs"); err == nil {
 		roots = append(roots, cpuacctRoot)
 	}
 	var out []string
 	for _, r := range roots {
-		out = append(out, filepath.Join(r, "xroad-nodes", n.machine()))
+		out = append(out, n.cgroupIn(r))
 	}
 	return out
 }
+
+// cgroupIn is the node's own cgroup in the hierarchy mounted at root.
+func (n *Node) cgroupIn(root string) string { return filepath.Join(root, "xroad-nodes", n.machine()) }
 
 const cpuacctRoot = "/sys/fs/cgroup/cpuacct"
 
@@ -325,14 +328,14 @@ const cpuacctRoot = "/sys/fs/cgroup/cpuacct"
 // started, read from its cgroup: cpuacct.usage on a hybrid host, cpu.stat
 // on a unified one.
 func (n *Node) CPU() (time.Duration, error) {
-	for _, g := range n.cgroups() {
-		if b, err := os.ReadFile(filepath.Join(g, "cpuacct.usage")); err == nil {
-			ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-			return time.Duration(ns), err
-		}
-		b, err := os.ReadFile(filepath.Join(g, "cpu.stat"))
+	if b, err := os.ReadFile(filepath.Join(n.cgroupIn(cpuacctRoot), "cpuacct.usage")); err == nil {
+		ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		return time.Duration(ns), err
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.procs"); err == nil { // unified only
+		b, err := os.ReadFile(filepath.Join(n.cgroupIn("/sys/fs/cgroup"), "cpu.stat"))
 		if err != nil {
-			continue
+			return 0, err
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
